@@ -1,0 +1,231 @@
+//! Scenarios: YAML files -> validated [`plan::Scenario`]s.
+//!
+//! A scenario describes what two WebRTC peers do and what they must observe. It names its
+//! peers by role only (offerer, answerer); the harness runs it for every pairing of
+//! implementations. Nothing runs unless every file validates: [`load_files`] reports all
+//! problems of all files at once, each with its file, line and column.
+//!
+//! # Writing a scenario
+//!
+//! ```yaml
+//! name: datachannel-echo          # optional, default: the file stem; only a-z, 0-9 and -
+//! feature: data-channels          # required: the feature group (a row group in reports)
+//! description: >                  # required: one or more sentences
+//!   The offerer opens a data channel and the answerer echoes every message back.
+//! peers:                          # required: exactly two names, one offerer, one answerer
+//!   alice: offerer
+//!   bob: answerer
+//! timeout: 10s                    # optional: default timeout of expectations (default 10s)
+//! steps:                          # required, non-empty: each step is a mapping with one key
+//!   - create_peer_connection: { peer: both }
+//!   - create_data_channel: { peer: alice, label: echo }
+//!   - negotiate: { offerer: alice, answerer: bob }
+//!   - expect_connection_state: { peer: both, state: connected, timeout: 15s }
+//!   - expect_data_channel: { peer: bob, label: echo }
+//!   - expect_channel_open: { peer: both, label: echo }
+//!   - send: { peer: alice, label: echo, text: "hello" }
+//!   - expect_message: { peer: bob, label: echo, text: "hello", timeout: 5s }
+//!   - send: { peer: bob, label: echo, binary_bytes: 64KiB }
+//!   - expect_message: { peer: alice, label: echo, binary_bytes: 64KiB }
+//!   - close_data_channel: { peer: alice, label: echo }
+//!   - expect_channel_closed: { peer: bob, label: echo }
+//!   - get_stats: { peer: both }
+//!   - close: { peer: both }
+//! ```
+//!
+//! Steps (`peer` is a declared name, or `both` for both peers, offerer first):
+//!
+//! | step | required keys | optional keys | does |
+//! |------|---------------|---------------|------|
+//! | `create_peer_connection` | `peer` | `ice_servers`, `ice_transport_policy`, `bundle_policy` | `new RTCPeerConnection(config)` |
+//! | `create_data_channel` | `peer`, `label` | `ordered`, `max_retransmits`, `max_packet_life_time`, `protocol`, `negotiated`, `id` | `pc.createDataChannel(label, init)` |
+//! | `negotiate` | `offerer`, `answerer` | | the six steps below, in order |
+//! | `create_offer` / `create_answer` | `peer` | | create a description |
+//! | `set_local_description` | `peer` | | apply the description the peer created last |
+//! | `set_remote_description` | `peer` | | apply the other peer's current local description |
+//! | `expect_connection_state` | `peer`, `state` | `timeout` | wait for `connectionState` |
+//! | `expect_ice_connection_state` | `peer`, `state` | `timeout` | wait for `iceConnectionState` |
+//! | `expect_data_channel` | `peer`, `label` | `timeout` | wait for the remote's channel (`datachannel` event) |
+//! | `expect_channel_open` | `peer`, `label` | `timeout` | wait for the channel's `open` |
+//! | `send` | `peer`, `label`, one of `text` / `text_bytes` / `binary_bytes` | | send a message |
+//! | `expect_message` | `peer`, `label`, one of `text` / `text_bytes` / `binary_bytes` | `timeout` | wait for the next message and check it |
+//! | `close_data_channel` | `peer`, `label` | | `channel.close()` |
+//! | `expect_channel_closed` | `peer`, `label` | `timeout` | wait for the channel's `close` |
+//! | `get_stats` | `peer` | | `pc.getStats()` |
+//! | `close` | `peer` | | `pc.close()` |
+//!
+//! `negotiate: { offerer: alice, answerer: bob }` expands to: alice `create_offer`, alice
+//! `set_local_description`, bob `set_remote_description`, bob `create_answer`, bob
+//! `set_local_description`, alice `set_remote_description`.
+//!
+//! Values:
+//! - **durations** (`timeout`): an integer with `ms`, `s` or `m`: `500ms`, `10s`, `2m`;
+//!   positive, at most `10m`. A bare number is an error (which unit would it be?).
+//! - **sizes** (`text_bytes`, `binary_bytes`): an integer number of bytes, or with `B`, `KiB`
+//!   or `MiB`: `1000`, `1 B`, `20KiB`; at most `16MiB`. `text` is sent verbatim,
+//!   `text_bytes: N` sends N bytes of generated printable text, `binary_bytes: N` N bytes of
+//!   generated binary data (see [`plan::PayloadSpec`]).
+//! - **states**, W3C spellings: connection `new`, `connecting`, `connected`, `disconnected`,
+//!   `failed`, `closed`; ICE connection `new`, `checking`, `connected`, `completed`,
+//!   `disconnected`, `failed`, `closed`.
+//! - `ice_servers`: a list of `{ urls: [..], username, credential }` (TURN URLs need both
+//!   credentials); `ice_transport_policy`: `all` or `relay`; `bundle_policy`: `balanced`,
+//!   `max-compat` or `max-bundle`.
+//! - data channel options follow `RTCDataChannelInit`: not both `max_retransmits` and
+//!   `max_packet_life_time`; `negotiated: true` needs an `id` (0 to 65534) and `id` needs
+//!   `negotiated: true`.
+//! - every `label` a step uses must be created by an earlier `create_data_channel` step
+//!   (of either peer).
+//!
+//! Unknown keys, repeated keys and keys without a value are errors wherever they appear.
+//! Every [`plan::Step`] records the line of the step it came from.
+//!
+//! # How loading works
+//!
+//! ```text
+//!  text ──pass 0──> tree of spanned nodes ──shape checks──┐   (syntax, duplicate keys,
+//!                        │                                 │    steps not `- kind: {…}`)
+//!                        │ locate serde errors             v
+//!  text ──pass 1──> raw::RawScenario (serde, deny_unknown_fields, Spanned values)
+//!                                                          │   (unknown keys, wrong types,
+//!                                                          v    unknown step kinds)
+//!                   pass 2: validate + resolve ──> plan::Scenario
+//!                                                  (all remaining problems, collected)
+//! ```
+//!
+//! Pass 1 stops at its first error (serde cannot resume), so a file with a wrong type
+//! reports that one problem; pass 2 reports everything it finds. Problems of different
+//! files are all reported.
+
+pub mod plan;
+
+mod error;
+mod raw;
+mod suggest;
+#[cfg(test)]
+mod tests;
+mod tree;
+mod typed;
+mod units;
+mod validate;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use error::{render_all, ScenarioError};
+pub use validate::{CONNECTION_STATES, DEFAULT_TIMEOUT, ICE_CONNECTION_STATES};
+
+/// The top-level keys of a scenario, for messages.
+const TOP_LEVEL_KEYS: &[&str] = &["feature", "description", "peers", "steps"];
+
+/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted.
+pub fn discover(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                walk(&path, out)?;
+            } else if is_yaml(&path) && path.is_file() {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// Parses and validates one scenario. `path` is used for the default name (the file stem)
+/// and in error messages; the file is not read.
+pub fn parse_str(path: &Path, text: &str) -> Result<plan::Scenario, Vec<ScenarioError>> {
+    parse_located(path, text).map(|v| v.scenario)
+}
+
+/// Reads and validates all `paths`, in order. Returns every scenario, or every problem of
+/// every file, including scenario names used by more than one file.
+pub fn load_files(paths: &[PathBuf]) -> Result<Vec<plan::Scenario>, Vec<ScenarioError>> {
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    for path in paths {
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(ScenarioError::file(
+                    path,
+                    format!("failed to read the scenario file: {e}"),
+                ));
+                continue;
+            }
+        };
+        match parse_located(path, &text) {
+            Ok(validated) => {
+                let name = &validated.scenario.name;
+                if let Some(first) = names.get(name) {
+                    let origin = if validated.name_from_file {
+                        " (from the file name)"
+                    } else {
+                        ""
+                    };
+                    let message = format!(
+                        "duplicate scenario name `{name}`{origin}; `{}` already uses it",
+                        first.display()
+                    );
+                    let src = Source { path, text: &text };
+                    errors.push(src.error(validated.name_at, Some("name"), message));
+                } else {
+                    names.insert(name.clone(), path.clone());
+                }
+                scenarios.push(validated.scenario);
+            }
+            Err(mut file_errors) => errors.append(&mut file_errors),
+        }
+    }
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_located(path: &Path, text: &str) -> Result<validate::Validated, Vec<ScenarioError>> {
+    let src = Source { path, text };
+    let tree = tree::parse(text).map_err(|e| vec![typed::convert(&src, None, &e)])?;
+    let shape_errors = tree::check_shape(&src, &tree);
+    if !shape_errors.is_empty() {
+        return Err(shape_errors);
+    }
+    let raw = typed::parse(&src, &tree).map_err(|e| vec![e])?;
+    validate::validate(&src, raw)
+}
+
+/// A 1-based line and column; 0 means unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pos {
+    line: usize,
+    column: usize,
+}
+
+/// The file being loaded, to build errors with their source line.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, at: Pos, key: Option<&str>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at(self.path, self.text, at.line, at.column, key, message)
+    }
+}

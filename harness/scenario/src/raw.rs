@@ -1,0 +1,163 @@
+//! Pass 1: the file as written, deserialized by serde-saphyr into strict raw types.
+//!
+//! Every struct denies unknown fields. Values that pass 2 checks (names, durations, sizes,
+//! states) are kept as `Spanned<String>` so their errors point at them; serde only checks
+//! the shape here. Steps are an externally tagged enum (the serde default): `- send: {…}`.
+//! No `flatten` / `untagged` / internally tagged enums, which would drop the spans.
+//!
+//! Top-level keys are optional here so that pass 2 can report every missing one together
+//! with the other problems of the file.
+
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+pub(crate) type SString = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    pub name: Option<SString>,
+    pub feature: Option<SString>,
+    pub description: Option<SString>,
+    pub peers: Option<Spanned<RawPeers>>,
+    pub timeout: Option<SString>,
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+}
+
+/// `peers:` in file order: `(name, role)`.
+#[derive(Debug)]
+pub(crate) struct RawPeers(pub Vec<(SString, SString)>);
+
+impl<'de> Deserialize<'de> for RawPeers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PeersVisitor;
+        impl<'de> Visitor<'de> for PeersVisitor {
+            type Value = RawPeers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of peer names to roles")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPeers, A::Error> {
+                let mut peers = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    peers.push(entry);
+                }
+                Ok(RawPeers(peers))
+            }
+        }
+        deserializer.deserialize_map(PeersVisitor)
+    }
+}
+
+/// One step as written. Variant names are the step kinds users write.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawStep {
+    CreatePeerConnection(RawCreatePeerConnection),
+    CreateDataChannel(RawCreateDataChannel),
+    Negotiate(RawNegotiate),
+    CreateOffer(RawPeerOnly),
+    CreateAnswer(RawPeerOnly),
+    SetLocalDescription(RawPeerOnly),
+    SetRemoteDescription(RawPeerOnly),
+    ExpectConnectionState(RawExpectState),
+    ExpectIceConnectionState(RawExpectState),
+    ExpectDataChannel(RawExpectChannel),
+    ExpectChannelOpen(RawExpectChannel),
+    Send(RawSend),
+    ExpectMessage(RawExpectMessage),
+    CloseDataChannel(RawChannel),
+    ExpectChannelClosed(RawExpectChannel),
+    GetStats(RawPeerOnly),
+    Close(RawPeerOnly),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPeerOnly {
+    pub peer: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCreatePeerConnection {
+    pub peer: SString,
+    pub ice_servers: Option<Vec<Spanned<RawIceServer>>>,
+    pub ice_transport_policy: Option<SString>,
+    pub bundle_policy: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIceServer {
+    pub urls: Spanned<Vec<SString>>,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCreateDataChannel {
+    pub peer: SString,
+    pub label: SString,
+    pub ordered: Option<bool>,
+    pub max_retransmits: Option<Spanned<u16>>,
+    pub max_packet_life_time: Option<Spanned<u16>>,
+    pub protocol: Option<SString>,
+    pub negotiated: Option<Spanned<bool>>,
+    pub id: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNegotiate {
+    pub offerer: SString,
+    pub answerer: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectState {
+    pub peer: SString,
+    pub state: SString,
+    pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChannel {
+    pub peer: SString,
+    pub label: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectChannel {
+    pub peer: SString,
+    pub label: SString,
+    pub timeout: Option<SString>,
+}
+
+/// The payload keys shared by `send` and `expect_message`; exactly one must be set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSend {
+    pub peer: SString,
+    pub label: SString,
+    pub text: Option<SString>,
+    pub text_bytes: Option<SString>,
+    pub binary_bytes: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectMessage {
+    pub peer: SString,
+    pub label: SString,
+    pub text: Option<SString>,
+    pub text_bytes: Option<SString>,
+    pub binary_bytes: Option<SString>,
+    pub timeout: Option<SString>,
+}

@@ -1,0 +1,413 @@
+//! Browsers as data plus a lifecycle.
+//!
+//! A [`Product`] is a plain record: how to find the browser and its WebDriver driver, how to
+//! install them, and the capabilities (flags, prefs) that make it usable headless on loopback.
+//! Adding a browser is adding a record. A [`BrowserSession`] is one running driver + browser +
+//! WebDriver session with its own temporary profile; the [`BrowserPool`] keeps idle sessions
+//! per product so runs reuse them (a fresh page per run) and relaunches a session that died.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Map, Value};
+use tempfile::TempDir;
+use tokio::process::Command;
+
+use crate::process::ChildGuard;
+
+/// How long a driver may take to accept a new session (Firefox needs 2-3 s here).
+const SESSION_START_TIMEOUT: Duration = Duration::from_secs(45);
+/// Any single WebDriver command.
+const WEBDRIVER_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A browser product: discovery, installation hint and launch settings.
+#[derive(Debug)]
+pub struct Product {
+    /// The implementation name used in the matrix: `chrome`, `firefox`.
+    pub name: &'static str,
+    pub display_name: &'static str,
+    /// Environment variable that overrides the browser binary.
+    pub binary_env: &'static str,
+    /// Executable names searched on PATH, in order.
+    pub binary_names: &'static [&'static str],
+    pub driver_env: &'static str,
+    pub driver_names: &'static [&'static str],
+    /// The command that installs what is missing on Debian 12.
+    pub install_hint: &'static str,
+    /// Builds the W3C capabilities for a session.
+    pub capabilities: fn(binary: &Path, profile: &Path) -> Map<String, Value>,
+    /// Arguments that make the driver listen on `port`.
+    pub driver_args: fn(port: u16) -> Vec<String>,
+}
+
+/// Chromium flags that work headless here (../shared/ENVIRONMENT.md). mDNS host-candidate
+/// obfuscation is off so candidates carry raw addresses every peer can reach.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
+
+fn chrome_capabilities(binary: &Path, profile: &Path) -> Map<String, Value> {
+    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": binary, "args": args },
+    });
+    caps.as_object().cloned().unwrap_or_default()
+}
+
+fn firefox_capabilities(binary: &Path, _profile: &Path) -> Map<String, Value> {
+    // The profile directory is made by geckodriver under TMPDIR, which the session points
+    // at its own temporary directory.
+    let caps = json!({
+        "browserName": "firefox",
+        "moz:firefoxOptions": {
+            "binary": binary,
+            "args": ["-headless"],
+            "prefs": {
+                "media.navigator.streams.fake": true,
+                "media.navigator.permission.disabled": true,
+                "media.peerconnection.ice.obfuscate_host_addresses": false,
+                "media.peerconnection.ice.loopback": true,
+                "app.update.enabled": false,
+                "browser.shell.checkDefaultBrowser": false,
+                "datareporting.policy.dataSubmissionEnabled": false,
+                "toolkit.telemetry.reportingpolicy.firstRun": false,
+                "network.captive-portal-service.enabled": false,
+                "network.connectivity-service.enabled": false,
+            }
+        },
+    });
+    caps.as_object().cloned().unwrap_or_default()
+}
+
+pub static CHROME: Product = Product {
+    name: "chrome",
+    display_name: "Chromium",
+    binary_env: "CHROMIUM_BINARY",
+    binary_names: &["chromium", "chromium-browser", "google-chrome", "chrome"],
+    driver_env: "CHROMEDRIVER",
+    driver_names: &["chromedriver"],
+    install_hint: "apt-get install -y chromium chromium-driver (or run `bash ci/setup`)",
+    capabilities: chrome_capabilities,
+    driver_args: |port| vec![format!("--port={port}")],
+};
+
+pub static FIREFOX: Product = Product {
+    name: "firefox",
+    display_name: "Firefox",
+    binary_env: "FIREFOX_BINARY",
+    binary_names: &["firefox-esr", "firefox"],
+    driver_env: "GECKODRIVER",
+    driver_names: &["geckodriver"],
+    install_hint: "apt-get install -y firefox-esr && cargo install geckodriver --locked (or run `bash ci/setup`)",
+    capabilities: firefox_capabilities,
+    driver_args: |port| {
+        vec![
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+        ]
+    },
+};
+
+/// Every browser product the harness knows.
+pub static PRODUCTS: &[&Product] = &[&CHROME, &FIREFOX];
+
+/// Resolved paths of a product's browser and driver.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub product: &'static Product,
+    pub binary: PathBuf,
+    pub driver: PathBuf,
+}
+
+/// Finds `name` as given (a path) or on PATH, then in `~/.cargo/bin` (where
+/// `cargo install geckodriver` puts it).
+fn find_executable(names: &[&str], env: &str) -> Result<PathBuf, String> {
+    if let Some(value) = std::env::var_os(env).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(value);
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(format!(
+                "{env}={} is not an executable file",
+                path.display()
+            ))
+        };
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    for name in names {
+        for dir in &dirs {
+            let candidate = dir.join(name);
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(format!("none of {} found on PATH", names.join(", ")))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+impl Product {
+    /// Locates the browser and driver, or says what to install.
+    pub fn locate(&'static self) -> Result<Installation, String> {
+        let binary = find_executable(self.binary_names, self.binary_env).map_err(|e| {
+            format!(
+                "{} not found ({e}; set {} to override). Install it: {}",
+                self.display_name, self.binary_env, self.install_hint
+            )
+        })?;
+        let driver = find_executable(self.driver_names, self.driver_env).map_err(|e| {
+            format!(
+                "the WebDriver driver for {} not found ({e}; set {} to override). Install it: {}",
+                self.display_name, self.driver_env, self.install_hint
+            )
+        })?;
+        Ok(Installation {
+            product: self,
+            binary,
+            driver,
+        })
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// One driver + browser + WebDriver session with its own temporary profile.
+pub struct BrowserSession {
+    pub product: &'static Product,
+    client: Client,
+    /// The exact browser version from the session capabilities.
+    pub version: String,
+    /// Driver name and version, from the session capabilities.
+    pub driver_version: String,
+    // Field order matters: the driver is killed before the profile directory is removed.
+    driver: Option<ChildGuard>,
+    _profile: TempDir,
+}
+
+impl BrowserSession {
+    /// Starts the driver on a free port and opens a session. `log` receives the driver's output
+    /// (which includes the browser's stderr).
+    pub async fn launch(
+        installation: &Installation,
+        webdriver_url: Option<&str>,
+        log: &Path,
+    ) -> Result<Self, String> {
+        let product = installation.product;
+        let profile = tempfile::Builder::new()
+            .prefix(&format!("interop-{}-", product.name))
+            .tempdir()
+            .map_err(|e| format!("cannot create a profile directory: {e}"))?;
+        let (driver, url) = match webdriver_url {
+            Some(url) => (None, url.to_string()),
+            None => {
+                let port = free_port().map_err(|e| format!("no free port for the driver: {e}"))?;
+                let mut cmd = Command::new(&installation.driver);
+                cmd.args((product.driver_args)(port));
+                cmd.env("TMPDIR", profile.path());
+                let guard = ChildGuard::spawn(
+                    cmd,
+                    &installation.driver.display().to_string(),
+                    Some(log),
+                )
+                .map_err(|e| format!("cannot start {}: {e}", installation.driver.display()))?;
+                (Some(guard), format!("http://127.0.0.1:{port}"))
+            }
+        };
+        let mut driver = driver;
+        let caps = (product.capabilities)(&installation.binary, &profile.path().join("profile"));
+        let deadline = tokio::time::Instant::now() + SESSION_START_TIMEOUT;
+        // The driver needs a moment to listen: retry while the connection is refused.
+        let client = loop {
+            let attempt = tokio::time::timeout_at(
+                deadline,
+                ClientBuilder::new(HttpConnector::new())
+                    .capabilities(caps.clone())
+                    .connect(&url),
+            )
+            .await;
+            match attempt {
+                Ok(Ok(client)) => break client,
+                Ok(Err(e)) => {
+                    let refused = matches!(
+                        e,
+                        fantoccini::error::NewSessionError::Failed(_)
+                            | fantoccini::error::NewSessionError::FailedC(_)
+                    );
+                    if let Some(d) = driver.as_mut() {
+                        if let Some(exit) = d.exited() {
+                            return Err(format!(
+                                "{exit} before a session started: see {}",
+                                log.display()
+                            ));
+                        }
+                    }
+                    if !refused || tokio::time::Instant::now() >= deadline {
+                        return Err(format!(
+                            "cannot start a {} session at {url}: {e}",
+                            product.display_name
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "no {} session within {}s (driver at {url}; see {})",
+                        product.display_name,
+                        SESSION_START_TIMEOUT.as_secs(),
+                        log.display()
+                    ))
+                }
+            }
+        };
+        let caps = client.capabilities().cloned().unwrap_or_default();
+        let version = caps
+            .get("browserVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string();
+        let driver_version = caps
+            .get("chrome")
+            .and_then(|c| c.get("chromedriverVersion"))
+            .and_then(Value::as_str)
+            .map(|v| format!("chromedriver {}", v.split_whitespace().next().unwrap_or(v)))
+            .or_else(|| {
+                caps.get("moz:geckodriverVersion")
+                    .and_then(Value::as_str)
+                    .map(|v| format!("geckodriver {v}"))
+            })
+            .unwrap_or_else(|| "driver unknown".to_string());
+        Ok(BrowserSession {
+            product,
+            client,
+            version,
+            driver_version,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    /// Loads `url` in the session's window.
+    pub async fn open(&self, url: &str) -> Result<(), String> {
+        match tokio::time::timeout(WEBDRIVER_COMMAND_TIMEOUT, self.client.goto(url)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "{} could not load the peer page: {e}",
+                self.product.display_name
+            )),
+            Err(_) => Err(format!(
+                "{} did not load the peer page within {}s",
+                self.product.display_name,
+                WEBDRIVER_COMMAND_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// Leaves the peer page (closing its peer connections) and checks the browser still answers.
+    pub async fn reset(&self) -> bool {
+        matches!(
+            tokio::time::timeout(WEBDRIVER_COMMAND_TIMEOUT, self.client.goto("about:blank")).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Ends the WebDriver session, then kills the driver and browser.
+    pub async fn shutdown(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.clone().close()).await;
+        self.driver.take();
+    }
+}
+
+/// Idle sessions per product, reused across runs.
+#[derive(Default)]
+pub struct BrowserPool {
+    idle: HashMap<&'static str, Vec<BrowserSession>>,
+    installations: HashMap<&'static str, Installation>,
+    webdriver_urls: HashMap<&'static str, String>,
+}
+
+impl BrowserPool {
+    pub fn new(
+        installations: Vec<Installation>,
+        webdriver_urls: HashMap<&'static str, String>,
+    ) -> Self {
+        BrowserPool {
+            idle: HashMap::new(),
+            installations: installations
+                .into_iter()
+                .map(|i| (i.product.name, i))
+                .collect(),
+            webdriver_urls,
+        }
+    }
+
+    /// An idle session of `product`, or a new one.
+    pub async fn acquire(
+        &mut self,
+        product: &'static Product,
+        log: &Path,
+    ) -> Result<BrowserSession, String> {
+        if let Some(session) = self.idle.get_mut(product.name).and_then(Vec::pop) {
+            return Ok(session);
+        }
+        let installation = self
+            .installations
+            .get(product.name)
+            .ok_or_else(|| format!("{} is not installed", product.display_name))?;
+        let url = self.webdriver_urls.get(product.name).map(String::as_str);
+        BrowserSession::launch(installation, url, log).await
+    }
+
+    /// Returns a session after a run: kept if it still answers, shut down otherwise.
+    pub async fn release(&mut self, session: BrowserSession) {
+        if session.reset().await {
+            self.idle
+                .entry(session.product.name)
+                .or_default()
+                .push(session);
+        } else {
+            session.shutdown().await;
+        }
+    }
+
+    /// Ends every idle session.
+    pub async fn shutdown(&mut self) {
+        for (_, sessions) in self.idle.drain() {
+            for s in sessions {
+                s.shutdown().await;
+            }
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! `interop`: the WebRTC interoperability harness.
+//!
+//! Runs YAML scenarios between the Rust peer (the `webrtc` crate), headless Chromium and
+//! Firefox, for every (offerer, answerer) pairing, and records what happened.
+//!
+//! Module map (what owns what):
+//! - `browser`: browser products as data, WebDriver sessions and their pool;
+//! - `control`: the listener peers connect to (peer page + control WebSocket);
+//! - `matrix`: scenarios x pairings -> cells;
+//! - `runner`: executes a cell -> `RunRecord`, emitting `RunEvent`s;
+//! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
+//! - `process`: child-process guards (kill on drop, Ctrl-C, panic).
+//!
+//! Scenario parsing lives in the `interop-scenario` crate, the results contract in
+//! `interop-results`, renderers in `interop-reports`.
+
+mod browser;
+mod control;
+mod matrix;
+mod process;
+mod reporter;
+mod runner;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use interop_results::exit_code;
+use interop_scenario::plan::Scenario;
+
+use crate::matrix::{Implementation, Selection};
+use crate::reporter::{JsonlWriter, Progress, Reporter};
+
+/// WebRTC interoperability harness: runs YAML scenarios between the Rust `webrtc` crate,
+/// headless Chromium and Firefox, for every offerer x answerer pairing, and records the results.
+#[derive(Parser)]
+#[command(name = "interop", version, after_long_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every run passed (run), or the command succeeded (list, validate)
+  1    every run ended, and at least one did not pass
+  2    command-line usage error
+  3    a scenario file is invalid (nothing was launched)
+  4    setup error: a browser or driver is missing, a listener could not bind
+  130  interrupted (Ctrl-C); finished runs are in results.jsonl
+
+Environment:
+  CHROMIUM_BINARY, CHROMEDRIVER, FIREFOX_BINARY, GECKODRIVER   override binary discovery
+  CI=true   a selected browser that is missing is a setup error instead of being left out
+  RUST_LOG  log filter for the harness's own diagnostics (stderr)";
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run scenarios across the matrix and record results (default: all scenarios x all
+    /// available implementations).
+    Run(RunArgs),
+    /// List the scenarios and the pairings that `run` would execute.
+    List(SelectArgs),
+    /// Check scenario files and report every error with file:line:column; launches nothing.
+    Validate {
+        /// Scenario files or folders (searched recursively for *.yaml).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the Rust peer (used by the harness itself; speaks the peer-control protocol).
+    #[command(hide = true)]
+    Peer {
+        #[arg(long)]
+        control_url: String,
+    },
+}
+
+#[derive(Args)]
+struct SelectArgs {
+    /// Scenario files or folders (searched recursively for *.yaml).
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Only the scenario with this name (repeatable).
+    #[arg(short, long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// Only these implementations, on both sides (repeatable or comma-separated):
+    /// rust, chrome, firefox.
+    #[arg(short, long = "impl", value_name = "IMPL", value_delimiter = ',', value_parser = parse_impl)]
+    implementations: Vec<Implementation>,
+    /// Only this OFFERER:ANSWERER pairing, e.g. rust:chrome (repeatable).
+    #[arg(short, long = "pairing", value_name = "OFFERER:ANSWERER", value_parser = parse_pairing)]
+    pairings: Vec<(Implementation, Implementation)>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Output folder: results.jsonl, summary.md, runs/<scenario>/<offerer>-<answerer>/ with each
+    /// run's artefacts, logs/. An existing results.jsonl there is replaced.
+    #[arg(short, long, default_value = "out", value_name = "DIR")]
+    out: PathBuf,
+    /// Use a running WebDriver endpoint for a browser instead of starting its driver:
+    /// IMPL=URL, e.g. chrome=http://127.0.0.1:9515 (repeatable).
+    #[arg(long, value_name = "IMPL=URL", value_parser = parse_webdriver_url)]
+    webdriver_url: Vec<(Implementation, String)>,
+    /// Address the control server (peer page + control WebSocket) listens on.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    listen: SocketAddr,
+}
+
+fn parse_impl(s: &str) -> Result<Implementation, String> {
+    Implementation::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = Implementation::all().iter().map(|i| i.name()).collect();
+        format!("unknown implementation `{s}`; known: {}", known.join(", "))
+    })
+}
+
+fn parse_pairing(s: &str) -> Result<(Implementation, Implementation), String> {
+    let (o, a) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected OFFERER:ANSWERER, e.g. rust:chrome, found `{s}`"))?;
+    Ok((parse_impl(o)?, parse_impl(a)?))
+}
+
+fn parse_webdriver_url(s: &str) -> Result<(Implementation, String), String> {
+    let (i, url) = s.split_once('=').ok_or_else(|| {
+        format!("expected IMPL=URL, e.g. chrome=http://127.0.0.1:9515, found `{s}`")
+    })?;
+    match parse_impl(i)? {
+        Implementation::Rust => Err("the Rust peer has no WebDriver endpoint".into()),
+        imp => Ok((imp, url.to_string())),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Commands::Peer { control_url } = &cli.command {
+        std::process::exit(run_peer(control_url));
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    process::install_panic_hook();
+    let code = match cli.command {
+        Commands::Validate { paths } => validate(&paths),
+        Commands::List(select) => list(&select),
+        Commands::Run(args) => run(args),
+        Commands::Peer { .. } => unreachable!("handled above"),
+    };
+    process::kill_all();
+    std::process::exit(code);
+}
+
+fn run_peer(control_url: &str) -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    match rt.block_on(interop_rust_peer::run(control_url)) {
+        Ok(()) => exit_code::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the Rust peer failed: {e:#}");
+            exit_code::RUN_FAILED
+        }
+    }
+}
+
+/// Loads and validates every scenario under `paths`; prints every error.
+fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, i32> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match interop_scenario::discover(path) {
+                Ok(found) => files.extend(found),
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", path.display());
+                    return Err(exit_code::INVALID_SCENARIO);
+                }
+            }
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            eprintln!("error: {}: no such file or folder", path.display());
+            return Err(exit_code::INVALID_SCENARIO);
+        }
+    }
+    if files.is_empty() {
+        eprintln!(
+            "error: no scenario files (*.yaml) under {}",
+            display_paths(paths)
+        );
+        return Err(exit_code::INVALID_SCENARIO);
+    }
+    interop_scenario::load_files(&files).map_err(|errors| {
+        for e in &errors {
+            eprintln!("error: {e}\n");
+        }
+        eprintln!(
+            "{} error{} in scenario files; nothing was run",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        exit_code::INVALID_SCENARIO
+    })
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn validate(paths: &[PathBuf]) -> i32 {
+    match load(paths) {
+        Ok(scenarios) => {
+            for s in &scenarios {
+                println!(
+                    "ok  {} ({} steps)  {}",
+                    s.name,
+                    s.steps.len(),
+                    s.path.display()
+                );
+            }
+            exit_code::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn plan(select: &SelectArgs) -> Result<Vec<matrix::Cell>, i32> {
+    let scenarios: Vec<Arc<Scenario>> = load(&select.paths)?.into_iter().map(Arc::new).collect();
+    let selection = Selection {
+        scenarios: select.scenarios.clone(),
+        implementations: select.implementations.clone(),
+        pairings: select.pairings.clone(),
+    };
+    matrix::expand(&scenarios, &selection).map_err(|e| {
+        eprintln!("error: {e}");
+        exit_code::USAGE
+    })
+}
+
+fn list(select: &SelectArgs) -> i32 {
+    let cells = match plan(select) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut last = String::new();
+    for cell in &cells {
+        if cell.scenario.name != last {
+            last = cell.scenario.name.clone();
+            println!(
+                "{} [{}]  {}\n  {}",
+                cell.scenario.name,
+                cell.scenario.feature,
+                cell.scenario.path.display(),
+                cell.scenario.description.trim()
+            );
+        }
+        println!("    {}", cell.pairing());
+    }
+    println!("{} runs", cells.len());
+    exit_code::SUCCESS
+}
+
+/// Resolves the browsers the cells need. A missing browser is a setup error when it was
+/// asked for explicitly or under CI=true; otherwise its cells are left out with a warning.
+fn resolve_browsers(
+    cells: &mut Vec<matrix::Cell>,
+    args: &RunArgs,
+) -> Result<Vec<browser::Installation>, i32> {
+    let strict = !args.select.implementations.is_empty()
+        || !args.select.pairings.is_empty()
+        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let remote: Vec<&str> = args.webdriver_url.iter().map(|(i, _)| i.name()).collect();
+    let mut installations = Vec::new();
+    let mut missing = Vec::new();
+    for product in browser::PRODUCTS {
+        let needed = cells
+            .iter()
+            .any(|c| [c.offerer, c.answerer].contains(&Implementation::Browser(product)));
+        if !needed {
+            continue;
+        }
+        match product.locate() {
+            Ok(i) => installations.push(i),
+            // A remote endpoint needs no local binary.
+            Err(_) if remote.contains(&product.name) => installations.push(browser::Installation {
+                product,
+                binary: PathBuf::from(product.binary_names[0]),
+                driver: PathBuf::new(),
+            }),
+            Err(e) => missing.push((product.name, e)),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(installations);
+    }
+    for (_, e) in &missing {
+        eprintln!("{}: {e}", if strict { "error" } else { "warning" });
+    }
+    if strict {
+        return Err(exit_code::SETUP_ERROR);
+    }
+    let names: Vec<&str> = missing.iter().map(|(n, _)| *n).collect();
+    cells.retain(|c| !names.contains(&c.offerer.name()) && !names.contains(&c.answerer.name()));
+    eprintln!(
+        "warning: leaving out every pairing with {}",
+        names.join(", ")
+    );
+    Ok(installations)
+}
+
+fn run(args: RunArgs) -> i32 {
+    let mut cells = match plan(&args.select) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let installations = match resolve_browsers(&mut cells, &args) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    if cells.is_empty() {
+        eprintln!("error: nothing to run");
+        return exit_code::SETUP_ERROR;
+    }
+    if let Err(e) = prepare_out(&args.out) {
+        eprintln!("error: cannot prepare {}: {e}", args.out.display());
+        return exit_code::SETUP_ERROR;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    let code = rt.block_on(async {
+        tokio::select! {
+            code = run_matrix(&args, cells, installations) => code,
+            _ = tokio::signal::ctrl_c() => {
+                // The run future is dropped here: its guards kill every child.
+                process::kill_all();
+                eprintln!("\ninterrupted: writing the summary of finished runs");
+                write_summary(&args.out, true);
+                exit_code::INTERRUPTED
+            }
+        }
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}
+
+/// Empties the previous run's results in `out` (not other files).
+fn prepare_out(out: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    for sub in ["runs", "logs"] {
+        let p = out.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p)?;
+        }
+    }
+    let summary = out.join("summary.md");
+    if summary.exists() {
+        std::fs::remove_file(summary)?;
+    }
+    Ok(())
+}
+
+async fn run_matrix(
+    args: &RunArgs,
+    cells: Vec<matrix::Cell>,
+    installations: Vec<browser::Installation>,
+) -> i32 {
+    let control = match control::ControlServer::start(args.listen).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    let peer_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find the harness executable to start the Rust peer: {e}");
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    let urls: HashMap<&'static str, String> = args
+        .webdriver_url
+        .iter()
+        .map(|(i, url)| (i.name(), url.clone()))
+        .collect();
+    let pool = browser::BrowserPool::new(installations, urls);
+    let mut jsonl = match JsonlWriter::create(&args.out) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create results in {}: {e}",
+                args.out.display()
+            );
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    let mut progress = Progress::default();
+    let mut runner = runner::Runner::new(control, pool, args.out.clone(), peer_exe);
+    let mut reporters: [&mut dyn Reporter; 2] = [&mut jsonl, &mut progress];
+    let records = match runner.run_all(&cells, &mut reporters).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot write results: {e}");
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    drop(runner);
+    print!("\n{}", interop_reports::terminal_matrices(&records));
+    write_summary(&args.out, false);
+    println!("results: {}", jsonl.path().display());
+    println!("summary: {}", args.out.join("summary.md").display());
+    if records
+        .iter()
+        .all(|r| r.outcome == interop_results::Outcome::Pass)
+    {
+        exit_code::SUCCESS
+    } else {
+        exit_code::RUN_FAILED
+    }
+}
+
+/// Renders `summary.md` from what is in `results.jsonl` (so a partial run gets one too).
+fn write_summary(out: &Path, interrupted: bool) {
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap_or_default();
+    let (records, _) = interop_results::parse_jsonl(&text);
+    let mut md = interop_reports::markdown_summary(&records);
+    if interrupted {
+        md.insert_str(
+            0,
+            "> **Interrupted**: this summary holds only the runs that finished.\n\n",
+        );
+        eprint!("{}", interop_reports::terminal_matrices(&records));
+    }
+    if let Err(e) = std::fs::write(out.join("summary.md"), md) {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            out.join("summary.md").display()
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! The matrix: scenarios x (offerer, answerer) pairings, filtered by the command line.
+//! Pure data, no I/O: the order of cells is deterministic (scenario, then offerer, then answerer,
+//! implementations in the order rust, chrome, firefox).
+
+use std::fmt;
+use std::sync::Arc;
+
+use interop_scenario::plan::Scenario;
+
+use crate::browser::{self, Product};
+
+/// An implementation that can take a peer's place.
+#[derive(Debug, Clone, Copy)]
+pub enum Implementation {
+    /// The Rust peer (a child process on the `webrtc` crate).
+    Rust,
+    /// A browser driven over WebDriver.
+    Browser(&'static Product),
+}
+
+impl Implementation {
+    /// Every implementation, in matrix order.
+    pub fn all() -> Vec<Implementation> {
+        let mut v = vec![Implementation::Rust];
+        v.extend(browser::PRODUCTS.iter().map(|p| Implementation::Browser(p)));
+        v
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Implementation::Rust => "rust",
+            Implementation::Browser(p) => p.name,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Implementation> {
+        Implementation::all().into_iter().find(|i| i.name() == name)
+    }
+}
+
+impl PartialEq for Implementation {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Implementation {}
+
+impl fmt::Display for Implementation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub scenario: Arc<Scenario>,
+    pub offerer: Implementation,
+    pub answerer: Implementation,
+}
+
+impl Cell {
+    pub fn pairing(&self) -> String {
+        format!("{} -> {}", self.offerer, self.answerer)
+    }
+
+    /// The artefact folder of this cell, relative to the output folder.
+    pub fn artefact_dir(&self) -> String {
+        format!(
+            "runs/{}/{}-{}",
+            self.scenario.name, self.offerer, self.answerer
+        )
+    }
+}
+
+/// What to run, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Scenario names; empty = all.
+    pub scenarios: Vec<String>,
+    /// Implementations taking part; empty = all.
+    pub implementations: Vec<Implementation>,
+    /// Exact (offerer, answerer) pairings; empty = every pairing of the implementations.
+    pub pairings: Vec<(Implementation, Implementation)>,
+}
+
+/// Expands scenarios into cells. Errors name a selected scenario that does not exist.
+pub fn expand(scenarios: &[Arc<Scenario>], selection: &Selection) -> Result<Vec<Cell>, String> {
+    for name in &selection.scenarios {
+        if !scenarios.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+            return Err(format!(
+                "no scenario named `{name}`; known: {}",
+                known.join(", ")
+            ));
+        }
+    }
+    let implementations = if selection.implementations.is_empty() {
+        Implementation::all()
+    } else {
+        Implementation::all()
+            .into_iter()
+            .filter(|i| selection.implementations.contains(i))
+            .collect()
+    };
+    let mut cells = Vec::new();
+    for scenario in scenarios {
+        if !selection.scenarios.is_empty() && !selection.scenarios.contains(&scenario.name) {
+            continue;
+        }
+        for &offerer in &implementations {
+            for &answerer in &implementations {
+                if !selection.pairings.is_empty()
+                    && !selection.pairings.contains(&(offerer, answerer))
+                {
+                    continue;
+                }
+                cells.push(Cell {
+                    scenario: scenario.clone(),
+                    offerer,
+                    answerer,
+                });
+            }
+        }
+    }
+    Ok(cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn scenario(name: &str) -> Arc<Scenario> {
+        Arc::new(Scenario {
+            name: name.into(),
+            feature: "f".into(),
+            description: String::new(),
+            path: PathBuf::from(format!("{name}.yaml")),
+            peer_names: ["alice".into(), "bob".into()],
+            steps: vec![],
+        })
+    }
+
+    fn names(cells: &[Cell]) -> Vec<String> {
+        cells
+            .iter()
+            .map(|c| format!("{} {}", c.scenario.name, c.pairing()))
+            .collect()
+    }
+
+    #[test]
+    fn full_matrix_is_nine_pairings_per_scenario_in_stable_order() {
+        let cells = expand(&[scenario("a"), scenario("b")], &Selection::default()).unwrap();
+        assert_eq!(cells.len(), 18);
+        let n = names(&cells);
+        assert_eq!(n[0], "a rust -> rust");
+        assert_eq!(n[1], "a rust -> chrome");
+        assert_eq!(n[3], "a chrome -> rust");
+        assert_eq!(n[8], "a firefox -> firefox");
+        assert_eq!(n[9], "b rust -> rust");
+    }
+
+    #[test]
+    fn selection_filters_scenarios_implementations_and_pairings() {
+        let all = [scenario("a"), scenario("b")];
+        let sel = Selection {
+            scenarios: vec!["b".into()],
+            implementations: vec![
+                Implementation::Rust,
+                Implementation::Browser(&browser::FIREFOX),
+            ],
+            pairings: vec![],
+        };
+        assert_eq!(
+            names(&expand(&all, &sel).unwrap()),
+            [
+                "b rust -> rust",
+                "b rust -> firefox",
+                "b firefox -> rust",
+                "b firefox -> firefox"
+            ]
+        );
+        let sel = Selection {
+            pairings: vec![(
+                Implementation::Browser(&browser::CHROME),
+                Implementation::Rust,
+            )],
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&expand(&all, &sel).unwrap()),
+            ["a chrome -> rust", "b chrome -> rust"]
+        );
+        let err = expand(
+            &all,
+            &Selection {
+                scenarios: vec!["zzz".into()],
+                ..Default::default()
+            },
+        );
+        assert!(err.unwrap_err().contains("no scenario named `zzz`"));
+    }
+}

@@ -1,0 +1,679 @@
+//! Two Rust peers (`interop_rust_peer::run` in tasks) connected through an in-process stand-in
+//! for the harness: a WebSocket server on 127.0.0.1 that plays the harness's part of the
+//! protocol, relays offer, answer and every candidate, and checks what the peers report.
+//!
+//! Every wait is event-driven and bounded by [`WAIT`], and a timeout names what was awaited.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use interop_protocol::{
+    Command, DataChannelInit, Event, Hello, IceCandidate, Payload, PeerConnectionConfig, PeerError,
+    PeerMessage, ReceivedMessage, Reply, Request, SessionDescription,
+};
+use sha2::{Digest, Sha256};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+/// Upper bound on any single wait.
+const WAIT: Duration = Duration::from_secs(20);
+
+const LABEL: &str = "echo";
+
+/// The harness's end of one peer's control connection.
+struct Remote {
+    name: &'static str,
+    sink: SplitSink<WebSocketStream<TcpStream>, Message>,
+    /// Frames from the peer, parsed; `Err` holds a frame that is not a `PeerMessage`.
+    inbox: mpsc::UnboundedReceiver<Result<PeerMessage, String>>,
+    /// Events that arrived while a request waited for its response.
+    stash: VecDeque<Event>,
+    /// Every event, in arrival order.
+    events: Vec<Event>,
+    /// The `t` of every response and event, in arrival order.
+    times: Vec<f64>,
+    next_id: u64,
+    /// Requests sent without waiting; their responses must be `ok`.
+    unacked: HashSet<u64>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Remote {
+    /// Starts a peer on `run` and accepts its control connection.
+    async fn start(name: &'static str, listener: &TcpListener) -> Remote {
+        let url = format!(
+            "ws://{}/control?slot={name}&token=t0k3n",
+            listener.local_addr().expect("listener address")
+        );
+        let task = tokio::spawn(async move { interop_rust_peer::run(&url).await });
+        let (tcp, _) = within(&format!("{name} to connect"), listener.accept())
+            .await
+            .expect("accept the control connection");
+        let ws = tokio_tungstenite::accept_async(tcp)
+            .await
+            .expect("WebSocket handshake");
+        let (sink, mut stream) = ws.split();
+        let (tx, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                let parsed = match frame {
+                    Message::Text(text) => serde_json::from_str::<PeerMessage>(text.as_str())
+                        .map_err(|e| format!("{e}: {}", text.as_str())),
+                    Message::Close(_) => break,
+                    other => Err(format!("unexpected frame {other:?}")),
+                };
+                if tx.send(parsed).is_err() {
+                    break;
+                }
+            }
+        });
+        Remote {
+            name,
+            sink,
+            inbox,
+            stash: VecDeque::new(),
+            events: Vec::new(),
+            times: Vec::new(),
+            next_id: 1,
+            unacked: HashSet::new(),
+            task,
+        }
+    }
+
+    async fn next_message(&mut self, what: &str) -> PeerMessage {
+        let what = format!("{}: {what}", self.name);
+        match within(&what, self.inbox.recv()).await {
+            Some(Ok(message)) => message,
+            Some(Err(bad)) => panic!("{what}: the peer sent a malformed frame: {bad}"),
+            None => panic!("{what}: the peer closed its control connection"),
+        }
+    }
+
+    async fn hello(&mut self) -> Hello {
+        match self.next_message("hello").await {
+            PeerMessage::Hello(hello) => hello,
+            other => panic!("{}: expected hello first, got {other:?}", self.name),
+        }
+    }
+
+    async fn send_raw(&mut self, text: String) {
+        self.sink
+            .send(Message::text(text))
+            .await
+            .expect("write to the peer");
+    }
+
+    async fn send_request(&mut self, command: Command) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = serde_json::to_string(&Request { id, command }).expect("serialize request");
+        self.send_raw(text).await;
+        id
+    }
+
+    /// Sends a request whose response is checked later, as it arrives.
+    async fn send_nowait(&mut self, command: Command) {
+        let id = self.send_request(command).await;
+        self.unacked.insert(id);
+    }
+
+    /// Handles a response to a `send_nowait` request; anything else is a protocol violation.
+    fn ack(&mut self, id: u64, ok: Option<Reply>, error: Option<PeerError>) {
+        assert!(
+            self.unacked.remove(&id),
+            "{}: response to unknown request {id}",
+            self.name
+        );
+        assert!(
+            ok.is_some() && error.is_none(),
+            "{}: request {id} failed: {error:?}",
+            self.name
+        );
+    }
+
+    async fn response(&mut self, id: u64, what: &str) -> Result<Reply, PeerError> {
+        loop {
+            match self.next_message(what).await {
+                PeerMessage::Response {
+                    id: got,
+                    t,
+                    ok,
+                    error,
+                } if got == id => {
+                    self.times.push(t);
+                    return match (ok, error) {
+                        (Some(reply), None) => Ok(reply),
+                        (None, Some(error)) => Err(error),
+                        (ok, error) => panic!(
+                            "{}: response {id} must have exactly one of ok/error: {ok:?} {error:?}",
+                            self.name
+                        ),
+                    };
+                }
+                PeerMessage::Response { id, t, ok, error } => {
+                    self.times.push(t);
+                    self.ack(id, ok, error);
+                }
+                PeerMessage::Event { t, event } => {
+                    self.times.push(t);
+                    self.events.push(event.clone());
+                    self.stash.push_back(event);
+                }
+                PeerMessage::Hello(_) => panic!("{}: a second hello", self.name),
+            }
+        }
+    }
+
+    async fn request(&mut self, command: Command) -> Result<Reply, PeerError> {
+        let what = format!("the response to {command:?}");
+        let id = self.send_request(command).await;
+        self.response(id, &what).await
+    }
+
+    async fn ok(&mut self, command: Command) -> Reply {
+        let what = format!("{command:?}");
+        self.request(command)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {what} failed: {e:?}", self.name))
+    }
+
+    async fn description(&mut self, command: Command) -> SessionDescription {
+        match self.ok(command).await {
+            Reply::Description { description } => description,
+            other => panic!("{}: expected a description, got {other:?}", self.name),
+        }
+    }
+
+    async fn next_event(&mut self, what: &str) -> Event {
+        if let Some(event) = self.stash.pop_front() {
+            return event;
+        }
+        loop {
+            match self.next_message(what).await {
+                PeerMessage::Event { t, event } => {
+                    self.times.push(t);
+                    self.events.push(event.clone());
+                    return event;
+                }
+                PeerMessage::Response { id, t, ok, error } => {
+                    self.times.push(t);
+                    self.ack(id, ok, error);
+                }
+                PeerMessage::Hello(_) => panic!("{}: a second hello", self.name),
+            }
+        }
+    }
+
+    /// Skips events until one matches.
+    async fn wait_event(&mut self, what: &str, matches: impl Fn(&Event) -> bool) -> Event {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.next_event(what))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{}: timed out after {WAIT:?} waiting for {what}", self.name)
+                });
+            if matches(&event) {
+                return event;
+            }
+        }
+    }
+
+    async fn received(&mut self, what: &str) -> ReceivedMessage {
+        match self
+            .wait_event(what, |e| matches!(e, Event::DataChannelMessage { .. }))
+            .await
+        {
+            Event::DataChannelMessage { label, message } => {
+                assert_eq!(label, LABEL, "{}: message on the wrong channel", self.name);
+                message
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// Closes the control connection and checks that `run` returns `Ok`.
+    async fn hang_up(mut self) {
+        let _ = self.sink.close().await;
+        let name = self.name;
+        match within(&format!("{name}'s run() to return"), self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{name}: run() failed: {e:#}"),
+            Err(e) => panic!("{name}: run() panicked: {e}"),
+        }
+    }
+}
+
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+}
+
+fn digest(binary: bool, bytes: &[u8]) -> ReceivedMessage {
+    ReceivedMessage {
+        binary,
+        size: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so a reordering or truncation shows in the hash.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut state: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+/// Payloads with what the receiver must report for them.
+fn payloads() -> Vec<(&'static str, Payload, ReceivedMessage)> {
+    let binary = pattern(64 * 1024);
+    // 10 000 two-byte characters: 20 000 UTF-8 bytes.
+    let long_text = "ü".repeat(10_000);
+    vec![
+        (
+            "text \"hello\"",
+            Payload::Text("hello".into()),
+            digest(false, b"hello"),
+        ),
+        (
+            "64 KiB binary",
+            Payload::Binary(base64::engine::general_purpose::STANDARD.encode(&binary)),
+            digest(true, &binary),
+        ),
+        (
+            "20 000-byte text",
+            Payload::Text(long_text.clone()),
+            digest(false, long_text.as_bytes()),
+        ),
+    ]
+}
+
+/// Sends every payload from `from`, then checks that `to` reports each one, in order (the
+/// channel is ordered).
+async fn exchange(from: &mut Remote, to: &mut Remote) {
+    for (_, payload, _) in payloads() {
+        let reply = from
+            .ok(Command::Send {
+                label: LABEL.into(),
+                data: payload,
+            })
+            .await;
+        assert_eq!(reply, Reply::Done);
+    }
+    for (what, _, expected) in payloads() {
+        let got = to.received(&format!("{what} from {}", from.name)).await;
+        assert_eq!(got, expected, "{}: {what} from {}", to.name, from.name);
+    }
+}
+
+fn candidate_of(event: &Event) -> Option<&Option<IceCandidate>> {
+    match event {
+        Event::IceCandidate { candidate } => Some(candidate),
+        _ => None,
+    }
+}
+
+fn position(events: &[Event], wanted: &Event) -> Option<usize> {
+    events.iter().position(|e| e == wanted)
+}
+
+fn states(events: &[Event], pick: fn(&Event) -> Option<&str>) -> Vec<&str> {
+    events.iter().filter_map(pick).collect()
+}
+
+/// What the connect phase is waiting for.
+#[derive(Debug, Default)]
+struct Progress {
+    connected: [bool; 2],
+    end_of_candidates: [bool; 2],
+    alice_open: bool,
+    bob_announced: bool,
+    bob_open: bool,
+}
+
+impl Progress {
+    fn done(&self) -> bool {
+        self.connected == [true; 2]
+            && self.end_of_candidates == [true; 2]
+            && self.alice_open
+            && self.bob_announced
+            && self.bob_open
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rust_peers_connect_and_echo_through_the_protocol() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mut alice = Remote::start("alice", &listener).await;
+    let mut bob = Remote::start("bob", &listener).await;
+
+    for remote in [&mut alice, &mut bob] {
+        let hello = remote.hello().await;
+        assert_eq!(hello.implementation, "rust");
+        assert_eq!(hello.protocol_version, interop_protocol::PROTOCOL_VERSION);
+        assert_eq!(hello.version, interop_rust_peer::WEBRTC_VERSION);
+        assert_ne!(
+            hello.version, "unknown",
+            "the build script found no webrtc version"
+        );
+        let detail = hello.detail.unwrap_or_default();
+        assert!(detail.contains("webrtc-rs webrtc 0.21"), "{detail}");
+    }
+
+    // Before a peer connection exists, commands are refused, not crashed on.
+    let err = alice.request(Command::GetStats).await.unwrap_err();
+    assert_eq!(err.name, "InvalidStateError", "{err:?}");
+
+    for remote in [&mut alice, &mut bob] {
+        let reply = remote
+            .ok(Command::CreatePeerConnection {
+                configuration: PeerConnectionConfig::default(),
+            })
+            .await;
+        assert_eq!(reply, Reply::Done);
+    }
+    // A second one replaces the first (closing it), as in the browser peer page.
+    let reply = alice
+        .ok(Command::CreatePeerConnection {
+            configuration: PeerConnectionConfig::default(),
+        })
+        .await;
+    assert_eq!(reply, Reply::Done);
+    alice
+        .wait_event(
+            "a log event for the replaced peer connection",
+            |e| matches!(e, Event::Log { level, .. } if level == "warn"),
+        )
+        .await;
+
+    let reply = alice
+        .ok(Command::CreateDataChannel {
+            label: LABEL.into(),
+            init: DataChannelInit::default(),
+        })
+        .await;
+    assert_eq!(
+        reply,
+        Reply::DataChannel {
+            label: LABEL.into(),
+            id: None
+        },
+        "an in-band channel has no id before the DTLS role is known"
+    );
+
+    // Offer / answer, relayed by "the harness".
+    let offer = alice.description(Command::CreateOffer).await;
+    assert_eq!(offer.kind, "offer");
+    assert!(offer.sdp.contains("m=application"), "{}", offer.sdp);
+    let applied = alice
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    assert_eq!(applied.kind, "offer");
+    bob.ok(Command::SetRemoteDescription {
+        description: applied,
+    })
+    .await;
+    let answer = bob.description(Command::CreateAnswer).await;
+    assert_eq!(answer.kind, "answer");
+    let applied = bob
+        .description(Command::SetLocalDescription {
+            description: Some(answer),
+        })
+        .await;
+    assert_eq!(applied.kind, "answer");
+    alice
+        .ok(Command::SetRemoteDescription {
+            description: applied,
+        })
+        .await;
+
+    // Relay every candidate (and end-of-candidates) until both are connected and the channel
+    // is open on both sides.
+    let mut progress = Progress::default();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !progress.done() {
+        let step = async {
+            tokio::select! {
+                event = alice.next_event("connect-phase events") => (0, event),
+                event = bob.next_event("connect-phase events") => (1, event),
+            }
+        };
+        let Ok((side, event)) = tokio::time::timeout_at(deadline, step).await else {
+            panic!(
+                "timed out after {WAIT:?} connecting; still waiting in {progress:?}\n\
+                 alice saw {:?}\nbob saw {:?}",
+                alice.events, bob.events
+            );
+        };
+        match &event {
+            Event::IceCandidate { candidate } => {
+                progress.end_of_candidates[side] |= candidate.is_none();
+                let command = Command::AddIceCandidate {
+                    candidate: candidate.clone(),
+                };
+                let other = if side == 0 { &mut bob } else { &mut alice };
+                other.send_nowait(command).await;
+            }
+            Event::ConnectionStateChange { state } if state == "connected" => {
+                progress.connected[side] = true;
+            }
+            Event::DataChannelOpen { label } if label == LABEL => {
+                if side == 0 {
+                    progress.alice_open = true;
+                } else {
+                    assert!(
+                        progress.bob_announced,
+                        "bob: data_channel_open before data_channel"
+                    );
+                    progress.bob_open = true;
+                }
+            }
+            Event::DataChannel {
+                label,
+                id,
+                protocol,
+                ordered,
+            } => {
+                assert_eq!(side, 1, "only bob should see a remote channel: {event:?}");
+                assert_eq!(label, LABEL);
+                assert_eq!(protocol, "");
+                assert!(ordered);
+                assert!(id.is_some(), "an open remote channel has a stream id");
+                progress.bob_announced = true;
+            }
+            Event::DataChannelError { .. } | Event::DataChannelClose { .. } => {
+                panic!("unexpected {event:?} while connecting")
+            }
+            _ => {}
+        }
+    }
+
+    for remote in [&alice, &bob] {
+        let events = &remote.events;
+        let name = remote.name;
+        // Gathering: states in order, and the null candidate right after "complete".
+        let complete = Event::IceGatheringStateChange {
+            state: "complete".into(),
+        };
+        let end = Event::IceCandidate { candidate: None };
+        let complete_at = position(events, &complete)
+            .unwrap_or_else(|| panic!("{name}: no gathering \"complete\" in {events:?}"));
+        let end_at = position(events, &end).expect("end-of-candidates seen above");
+        assert!(
+            end_at > complete_at,
+            "{name}: null candidate after complete"
+        );
+        let candidates: Vec<&IceCandidate> =
+            events.iter().filter_map(candidate_of).flatten().collect();
+        assert!(
+            candidates
+                .iter()
+                .all(|c| c.candidate.starts_with("candidate:")),
+            "{name}: {candidates:?}"
+        );
+        assert!(
+            candidates
+                .iter()
+                .any(|c| c.candidate.contains(" 127.0.0.1 ")),
+            "{name}: no loopback host candidate in {candidates:?}"
+        );
+        assert!(
+            candidates.iter().all(|c| c.sdp_m_line_index == Some(0)),
+            "{name}: {candidates:?}"
+        );
+        let ice = states(events, |e| match e {
+            Event::IceConnectionStateChange { state } => Some(state),
+            _ => None,
+        });
+        assert!(
+            ice.contains(&"checking") && ice.contains(&"connected"),
+            "{name}: ICE {ice:?}"
+        );
+    }
+    let signaling = |events: &[Event]| -> Vec<String> {
+        states(events, |e| match e {
+            Event::SignalingStateChange { state } => Some(state),
+            _ => None,
+        })
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+    };
+    assert_eq!(signaling(&alice.events), ["have-local-offer", "stable"]);
+    assert_eq!(signaling(&bob.events), ["have-remote-offer", "stable"]);
+
+    // alice -> bob, then bob -> alice.
+    exchange(&mut alice, &mut bob).await;
+    exchange(&mut bob, &mut alice).await;
+
+    // Commands that must fail cleanly.
+    let err = alice
+        .request(Command::Send {
+            label: "nope".into(),
+            data: Payload::Text("x".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "InvalidAccessError", "{err:?}");
+    let err = alice
+        .request(Command::Send {
+            label: LABEL.into(),
+            data: Payload::Binary("*not base64*".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "BadRequest", "{err:?}");
+
+    // Malformed frames: a BadRequest response when an id is readable, a log event otherwise.
+    alice
+        .send_raw(r#"{"id":4242,"command":{"type":"explode"}}"#.into())
+        .await;
+    let err = alice
+        .response(4242, "the BadRequest response")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "BadRequest");
+    assert!(err.message.contains("explode"), "{}", err.message);
+    alice.send_raw("{not json".into()).await;
+    alice
+        .wait_event(
+            "a log event for the malformed frame",
+            |e| matches!(e, Event::Log { level, .. } if level == "error"),
+        )
+        .await;
+
+    // Stats: W3C-shaped objects, including this channel's counters.
+    for remote in [&mut alice, &mut bob] {
+        let name = remote.name;
+        let Reply::Stats { report } = remote.ok(Command::GetStats).await else {
+            panic!("{name}: get_stats must reply stats");
+        };
+        let entries = report.as_array().expect("stats report is a list");
+        assert!(!entries.is_empty(), "{name}: empty stats report");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["type"].is_string() && e["id"].is_string()),
+            "{name}: {report}"
+        );
+        // W3C timestamps: milliseconds since the Unix epoch (after 2001-09-09 is > 1e12).
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["timestamp"].as_f64().is_some_and(|t| t > 1e12)),
+            "{name}: {report}"
+        );
+        let channel = entries
+            .iter()
+            .find(|e| e["type"] == "data-channel" && e["label"] == LABEL)
+            .unwrap_or_else(|| panic!("{name}: no data-channel stats in {report}"));
+        assert_eq!(channel["messagesSent"], 3, "{name}: {channel}");
+        assert_eq!(channel["messagesReceived"], 3, "{name}: {channel}");
+        assert!(
+            entries.iter().any(|e| e["type"] == "peer-connection"),
+            "{name}: {report}"
+        );
+    }
+
+    // Close, then the peer can start over.
+    alice
+        .ok(Command::CloseDataChannel {
+            label: LABEL.into(),
+        })
+        .await;
+    bob.wait_event(
+        "bob's data_channel_close",
+        |e| matches!(e, Event::DataChannelClose { label } if label == LABEL),
+    )
+    .await;
+    assert_eq!(alice.ok(Command::Close).await, Reply::Done);
+    let err = alice.request(Command::CreateOffer).await.unwrap_err();
+    assert_eq!(
+        err.name, "InvalidStateError",
+        "a closed peer connection is gone"
+    );
+    assert_eq!(
+        alice
+            .ok(Command::CreatePeerConnection {
+                configuration: PeerConnectionConfig::default(),
+            })
+            .await,
+        Reply::Done
+    );
+
+    for remote in [&alice, &bob] {
+        assert!(
+            remote.times.windows(2).all(|w| w[0] <= w[1]),
+            "{}: t must not go backwards: {:?}",
+            remote.name,
+            remote.times
+        );
+        assert!(
+            remote.unacked.is_empty(),
+            "{}: unanswered {:?}",
+            remote.name,
+            remote.unacked
+        );
+    }
+
+    alice.hang_up().await;
+    bob.hang_up().await;
+}

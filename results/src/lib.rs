@@ -1,0 +1,201 @@
+//! The stable contract of the harness: what a run produces, in types.
+//!
+//! The harness writes these records (`<out>/results.jsonl`, one [`RunRecord`] per line, appended
+//! as each run ends); reporters and external tools read only these types. Changing a field's
+//! meaning bumps [`SCHEMA_VERSION`]. The process exit codes are part of the contract too
+//! ([`exit_code`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the [`RunRecord`] schema written in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Process exit codes of the `interop` command.
+pub mod exit_code {
+    /// Every run passed (or `list` / `validate` succeeded).
+    pub const SUCCESS: i32 = 0;
+    /// Command-line usage error (unknown flag, bad value) - clap's convention.
+    pub const USAGE: i32 = 2;
+    /// A scenario file is invalid; nothing was launched.
+    pub const INVALID_SCENARIO: i32 = 3;
+    /// Setup failed before any run: a browser or driver is missing, a listener could not bind.
+    pub const SETUP_ERROR: i32 = 4;
+    /// All runs ended, and at least one did not pass.
+    pub const RUN_FAILED: i32 = 1;
+    /// Interrupted (SIGINT / Ctrl-C); results of finished runs are on disk.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// How a run ended. Richer than pass/fail so that a red cell says which layer failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step succeeded and every expectation held.
+    Pass,
+    /// A command failed or an expectation was contradicted (e.g. state `failed`, wrong content).
+    Fail,
+    /// An expectation was not met before its timeout.
+    Timeout,
+    /// A peer process, browser or page died or disconnected mid-run.
+    Crash,
+    /// The harness could not run the cell (launch failure, driver error): not a verdict on the
+    /// implementations.
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Timeout => "timeout",
+            Outcome::Crash => "crash",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An implementation taking part in a run, as the peer itself reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Implementation {
+    /// `rust`, `chrome` or `firefox`.
+    pub name: String,
+    /// Exact version: browser build or `webrtc` crate version; `unknown` if the peer never said.
+    pub version: String,
+    /// Free-form detail (user agent, driver version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The step at which a run stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedStep {
+    /// 0-based index among the scenario's expanded steps.
+    pub index: usize,
+    /// 1-based line in the scenario file.
+    pub line: usize,
+    /// The scenario's name for the peer, e.g. `bob`.
+    pub peer: String,
+    /// Human description, e.g. `expect connection state 'connected'`.
+    pub step: String,
+}
+
+/// Durations in milliseconds, each measured on one peer's own clock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Per peer role (`offerer` / `answerer`): from `create_peer_connection` done to
+    /// `connectionState` `connected`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub to_connected_ms: BTreeMap<String, f64>,
+    /// Per peer role: from `create_peer_connection` done to the first data channel message
+    /// received.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub to_first_message_ms: BTreeMap<String, f64>,
+    /// Wall time of the whole run as the harness saw it, including peer start-up.
+    pub wall_ms: f64,
+}
+
+/// One run: one scenario for one (offerer, answerer) pairing. One line of `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub feature: String,
+    pub offerer: Implementation,
+    pub answerer: Implementation,
+    pub outcome: Outcome,
+    /// Why the run did not pass; `None` on pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<FailedStep>,
+    pub timings: Timings,
+    /// RFC 3339 UTC start time.
+    pub started_at: String,
+    /// The run's artefact folder, relative to the output folder.
+    pub artefacts: String,
+}
+
+impl RunRecord {
+    /// `offerer -> answerer`, e.g. `rust -> chrome`.
+    pub fn pairing(&self) -> String {
+        format!("{} -> {}", self.offerer.name, self.answerer.name)
+    }
+}
+
+/// Parses a `results.jsonl` text. Lines that do not parse (for example the torn last line of a
+/// killed run) are returned as errors with their 1-based line number; the rest are kept.
+pub fn parse_jsonl(text: &str) -> (Vec<RunRecord>, Vec<(usize, String)>) {
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RunRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(e) => errors.push((i + 1, e.to_string())),
+        }
+    }
+    (records, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(outcome: Outcome) -> RunRecord {
+        RunRecord {
+            schema_version: SCHEMA_VERSION,
+            scenario: "connect".into(),
+            feature: "basic-peer-connection".into(),
+            offerer: Implementation {
+                name: "rust".into(),
+                version: "0.21.1".into(),
+                detail: None,
+            },
+            answerer: Implementation {
+                name: "chrome".into(),
+                version: "156.0".into(),
+                detail: None,
+            },
+            outcome,
+            reason: None,
+            failed_step: None,
+            timings: Timings {
+                wall_ms: 12.0,
+                ..Default::default()
+            },
+            started_at: "2026-11-25T00:00:00Z".into(),
+            artefacts: "runs/connect/rust-chrome".into(),
+        }
+    }
+
+    #[test]
+    fn jsonl_round_trips_and_reports_torn_lines() {
+        let a = serde_json::to_string(&record(Outcome::Pass)).unwrap();
+        let b = serde_json::to_string(&record(Outcome::Timeout)).unwrap();
+        let text = format!("{a}\n{b}\n{}", &a[..a.len() / 2]);
+        let (records, errors) = parse_jsonl(&text);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].outcome, Outcome::Timeout);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, 3);
+        assert_eq!(records[0].pairing(), "rust -> chrome");
+    }
+
+    #[test]
+    fn outcome_names_are_snake_case_on_the_wire() {
+        assert_eq!(serde_json::to_string(&Outcome::Crash).unwrap(), "\"crash\"");
+        assert_eq!(Outcome::Timeout.to_string(), "timeout");
+    }
+}
