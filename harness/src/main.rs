@@ -49,7 +49,7 @@ Exit codes:
   2    command-line usage error
   3    a scenario file is invalid (nothing was launched)
   4    setup error: a browser or driver is missing, a listener could not bind
-  130  interrupted (Ctrl-C); finished runs are in results.jsonl
+  130  interrupted (Ctrl-C / SIGINT, or SIGTERM); finished runs are in results.jsonl
 
 Environment:
   CHROMIUM_BINARY, CHROMEDRIVER, FIREFOX_BINARY, GECKODRIVER   override binary discovery
@@ -358,10 +358,11 @@ fn run(args: RunArgs) -> i32 {
     let code = rt.block_on(async {
         tokio::select! {
             code = run_matrix(&args, cells, installations) => code,
-            _ = tokio::signal::ctrl_c() => {
+            signal = interrupted() => {
+                eprintln!("\n{signal}: stopping");
                 // The run future is dropped here: its guards kill every child.
                 process::kill_all();
-                eprintln!("\ninterrupted: writing the summary of finished runs");
+                eprintln!("interrupted: writing the summary of finished runs");
                 write_summary(&args.out, true);
                 exit_code::INTERRUPTED
             }
@@ -369,6 +370,22 @@ fn run(args: RunArgs) -> i32 {
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     code
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming the signal.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers there is nothing to wait for.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 /// Empties the previous run's results in `out` (not other files).

@@ -25,7 +25,7 @@ pub mod exit_code {
     pub const SETUP_ERROR: i32 = 4;
     /// All runs ended, and at least one did not pass.
     pub const RUN_FAILED: i32 = 1;
-    /// Interrupted (SIGINT / Ctrl-C); results of finished runs are on disk.
+    /// Interrupted (SIGINT / Ctrl-C, or SIGTERM); results of finished runs are on disk.
     pub const INTERRUPTED: i32 = 130;
 }
 

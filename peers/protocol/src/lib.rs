@@ -221,7 +221,10 @@ pub enum Reply {
     },
 }
 
-/// A failed command: the DOMException name (or the Rust error kind) and its message.
+/// A failed command: the DOMException name and its message. Peers use the W3C names
+/// (`InvalidStateError`, `OperationError`, `InvalidAccessError` for an unknown channel label,
+/// `NotSupportedError` for an unknown command) and `BadRequest` for a request frame they
+/// could not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerError {
