@@ -38,7 +38,7 @@ pub struct Product {
     /// The command that installs what is missing on Debian 12.
     pub install_hint: &'static str,
     /// Builds the W3C capabilities for a session.
-    pub capabilities: fn(binary: &Path, profile: &Path) -> Map<String, Value>,
+    pub capabilities: fn(binary: Option<&Path>, profile: &Path) -> Map<String, Value>,
     /// Arguments that make the driver listen on `port`.
     pub driver_args: fn(port: u16) -> Vec<String>,
 }
@@ -60,23 +60,33 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
 
-fn chrome_capabilities(binary: &Path, profile: &Path) -> Map<String, Value> {
+/// Puts `binary` into the vendor options object at `key`, when known locally. A remote
+/// endpoint without a local binary uses its own default.
+fn with_binary(mut caps: Value, key: &str, binary: Option<&Path>) -> Map<String, Value> {
+    if let (Some(binary), Some(options)) =
+        (binary, caps.get_mut(key).and_then(Value::as_object_mut))
+    {
+        options.insert("binary".into(), json!(binary));
+    }
+    caps.as_object().cloned().unwrap_or_default()
+}
+
+fn chrome_capabilities(binary: Option<&Path>, profile: &Path) -> Map<String, Value> {
     let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
     args.push(format!("--user-data-dir={}", profile.display()));
     let caps = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": { "binary": binary, "args": args },
+        "goog:chromeOptions": { "args": args },
     });
-    caps.as_object().cloned().unwrap_or_default()
+    with_binary(caps, "goog:chromeOptions", binary)
 }
 
-fn firefox_capabilities(binary: &Path, _profile: &Path) -> Map<String, Value> {
+fn firefox_capabilities(binary: Option<&Path>, _profile: &Path) -> Map<String, Value> {
     // The profile directory is made by geckodriver under TMPDIR, which the session points
     // at its own temporary directory.
     let caps = json!({
         "browserName": "firefox",
         "moz:firefoxOptions": {
-            "binary": binary,
             "args": ["-headless"],
             "prefs": {
                 "media.navigator.streams.fake": true,
@@ -92,7 +102,7 @@ fn firefox_capabilities(binary: &Path, _profile: &Path) -> Map<String, Value> {
             }
         },
     });
-    caps.as_object().cloned().unwrap_or_default()
+    with_binary(caps, "moz:firefoxOptions", binary)
 }
 
 pub static CHROME: Product = Product {
@@ -129,12 +139,13 @@ pub static FIREFOX: Product = Product {
 /// Every browser product the harness knows.
 pub static PRODUCTS: &[&Product] = &[&CHROME, &FIREFOX];
 
-/// Resolved paths of a product's browser and driver.
+/// Resolved paths of a product's browser and driver. `None` when a remote WebDriver endpoint
+/// (`--webdriver-url`) stands in for a browser that is not installed here.
 #[derive(Debug, Clone)]
 pub struct Installation {
     pub product: &'static Product,
-    pub binary: PathBuf,
-    pub driver: PathBuf,
+    pub binary: Option<PathBuf>,
+    pub driver: Option<PathBuf>,
 }
 
 /// Finds `name` as given (a path) or on PATH, then in `~/.cargo/bin` (where
@@ -192,8 +203,8 @@ impl Product {
         })?;
         Ok(Installation {
             product: self,
-            binary,
-            driver,
+            binary: Some(binary),
+            driver: Some(driver),
         })
     }
 }
@@ -230,24 +241,29 @@ impl BrowserSession {
             .prefix(&format!("interop-{}-", product.name))
             .tempdir()
             .map_err(|e| format!("cannot create a profile directory: {e}"))?;
-        let (driver, url) = match webdriver_url {
-            Some(url) => (None, url.to_string()),
-            None => {
+        let (driver, url) = match (webdriver_url, &installation.driver) {
+            (Some(url), _) => (None, url.to_string()),
+            (None, None) => {
+                return Err(format!(
+                    "no driver for {} and no --webdriver-url",
+                    product.display_name
+                ))
+            }
+            (None, Some(driver_path)) => {
                 let port = free_port().map_err(|e| format!("no free port for the driver: {e}"))?;
-                let mut cmd = Command::new(&installation.driver);
+                let mut cmd = Command::new(driver_path);
                 cmd.args((product.driver_args)(port));
                 cmd.env("TMPDIR", profile.path());
-                let guard = ChildGuard::spawn(
-                    cmd,
-                    &installation.driver.display().to_string(),
-                    Some(log),
-                )
-                .map_err(|e| format!("cannot start {}: {e}", installation.driver.display()))?;
+                let guard = ChildGuard::spawn(cmd, &driver_path.display().to_string(), Some(log))
+                    .map_err(|e| format!("cannot start {}: {e}", driver_path.display()))?;
                 (Some(guard), format!("http://127.0.0.1:{port}"))
             }
         };
         let mut driver = driver;
-        let caps = (product.capabilities)(&installation.binary, &profile.path().join("profile"));
+        let caps = (product.capabilities)(
+            installation.binary.as_deref(),
+            &profile.path().join("profile"),
+        );
         let deadline = tokio::time::Instant::now() + SESSION_START_TIMEOUT;
         // The driver needs a moment to listen: retry while the connection is refused.
         let client = loop {
@@ -409,5 +425,47 @@ impl BrowserPool {
                 s.shutdown().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_carry_headless_flags_profile_and_binary_when_known() {
+        let caps = (CHROME.capabilities)(Some(Path::new("/usr/bin/chromium")), Path::new("/tmp/p"));
+        let options = &caps["goog:chromeOptions"];
+        assert_eq!(options["binary"], "/usr/bin/chromium");
+        let args: Vec<&str> = options["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(args.contains(&"--headless=new"));
+        assert!(args.contains(&"--use-fake-device-for-media-stream"));
+        assert!(args.contains(&"--user-data-dir=/tmp/p"));
+
+        let caps = (FIREFOX.capabilities)(None, Path::new("/tmp/p"));
+        let options = &caps["moz:firefoxOptions"];
+        assert!(
+            options.get("binary").is_none(),
+            "a remote endpoint picks its own binary"
+        );
+        assert_eq!(options["prefs"]["media.navigator.streams.fake"], true);
+        assert_eq!(options["args"][0], "-headless");
+    }
+
+    #[test]
+    fn a_missing_binary_names_the_override_and_the_install_command() {
+        std::env::set_var("FIREFOX_BINARY", "/nonexistent/firefox");
+        let err = FIREFOX.locate().unwrap_err();
+        std::env::remove_var("FIREFOX_BINARY");
+        assert!(
+            err.contains("FIREFOX_BINARY=/nonexistent/firefox is not an executable file"),
+            "{err}"
+        );
+        assert!(err.contains("apt-get install -y firefox-esr"), "{err}");
     }
 }

@@ -309,8 +309,8 @@ fn resolve_browsers(
             // A remote endpoint needs no local binary.
             Err(_) if remote.contains(&product.name) => installations.push(browser::Installation {
                 product,
-                binary: PathBuf::from(product.binary_names[0]),
-                driver: PathBuf::new(),
+                binary: None,
+                driver: None,
             }),
             Err(e) => missing.push((product.name, e)),
         }
