@@ -140,14 +140,7 @@ fn main() {
     if let Commands::Peer { control_url } = &cli.command {
         std::process::exit(run_peer(control_url));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging("warn");
     process::install_panic_hook();
     let code = match cli.command {
         Commands::Validate { paths } => validate(&paths),
@@ -159,16 +152,21 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run_peer(control_url: &str) -> i32 {
+/// Diagnostics to stderr, filtered by RUST_LOG (else `default_filter`); colours only on a
+/// terminal, so log files stay plain text.
+fn init_logging(default_filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,webrtc=warn,rtc=warn")
-            }),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn run_peer(control_url: &str) -> i32 {
+    init_logging("info,webrtc=warn,rtc=warn");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
