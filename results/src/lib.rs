@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Version of the [`RunRecord`] schema written in every record.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Process exit codes of the `interop` command.
 pub mod exit_code {
@@ -23,7 +23,9 @@ pub mod exit_code {
     pub const INVALID_SCENARIO: i32 = 3;
     /// Setup failed before any run: a browser or driver is missing, a listener could not bind.
     pub const SETUP_ERROR: i32 = 4;
-    /// All runs ended, and at least one did not pass.
+    /// All runs ended, and at least one result was unexpected: an outcome other than the
+    /// expected one (`pass`, unless an expectation file says otherwise), including an
+    /// unexpected pass.
     pub const RUN_FAILED: i32 = 1;
     /// Interrupted (SIGINT / Ctrl-C, or SIGTERM); results of finished runs are on disk.
     pub const INTERRUPTED: i32 = 130;
@@ -37,6 +39,10 @@ pub enum Outcome {
     Pass,
     /// A command failed or an expectation was contradicted (e.g. state `failed`, wrong content).
     Fail,
+    /// An implementation lacks what the scenario needs or refuses it as the spec allows (for
+    /// example `NotSupportedError`, a smaller max-message-size, an event it cannot observe).
+    /// The reason carries the evidence. Never a pass, never a silent skip.
+    Unsupported,
     /// An expectation was not met before its timeout.
     Timeout,
     /// A peer process, browser or page died or disconnected mid-run.
@@ -51,6 +57,7 @@ impl Outcome {
         match self {
             Outcome::Pass => "pass",
             Outcome::Fail => "fail",
+            Outcome::Unsupported => "unsupported",
             Outcome::Timeout => "timeout",
             Outcome::Crash => "crash",
             Outcome::Error => "error",
@@ -100,8 +107,32 @@ pub struct Timings {
     /// received.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub to_first_message_ms: BTreeMap<String, f64>,
+    /// Per peer role: from `create_data_channel` done to the `open` event of the first channel
+    /// this peer created (includes the connection set-up when the channel was created first).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channel_open_ms: BTreeMap<String, f64>,
+    /// Per peer role: median round trip of the messages this peer sent to a peer echoing them
+    /// (`echo` step), from `send()` to the echo's arrival, on this peer's clock.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub round_trip_ms: BTreeMap<String, f64>,
+    /// Bulk transfers (`bulk_transfer` step): megabits per second as the receiver saw them,
+    /// from its first to its last message, keyed by `<sender role> <label>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throughput_mbps: BTreeMap<String, f64>,
     /// Wall time of the whole run as the harness saw it, including peer start-up.
     pub wall_ms: f64,
+}
+
+/// The expectation file entry that set a cell's expected outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectationRef {
+    /// Why this outcome is expected.
+    pub reason: String,
+    /// The upstream bug or spec issue, if one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<String>,
+    /// Where the entry is: `scenarios/expectations/rust.yaml:12`.
+    pub source: String,
 }
 
 /// One run: one scenario for one (offerer, answerer) pairing. One line of `results.jsonl`.
@@ -113,7 +144,13 @@ pub struct RunRecord {
     pub offerer: Implementation,
     pub answerer: Implementation,
     pub outcome: Outcome,
-    /// Why the run did not pass; `None` on pass.
+    /// The outcome the checked-in expectations predict: `pass` unless an expectation file
+    /// entry says otherwise (then `expectation` names it).
+    #[serde(default = "expected_pass")]
+    pub expected: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<ExpectationRef>,
+    /// Why the run did not pass (for `unsupported`: the evidence); `None` on pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,9 +160,22 @@ pub struct RunRecord {
     pub started_at: String,
     /// The run's artefact folder, relative to the output folder.
     pub artefacts: String,
+    /// Facts the harness read from the run, keyed `<role>.<fact>`: for example
+    /// `offerer.max_message_size` (from its SDP), `answerer.dtls_role`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub observed: BTreeMap<String, serde_json::Value>,
+}
+
+fn expected_pass() -> Outcome {
+    Outcome::Pass
 }
 
 impl RunRecord {
+    /// Whether the outcome differs from the expected one (an unexpected pass counts).
+    pub fn is_unexpected(&self) -> bool {
+        self.outcome != self.expected
+    }
+
     /// `offerer -> answerer`, e.g. `rust -> chrome`.
     pub fn pairing(&self) -> String {
         format!("{} -> {}", self.offerer.name, self.answerer.name)
@@ -169,6 +219,8 @@ mod tests {
                 detail: None,
             },
             outcome,
+            expected: Outcome::Pass,
+            expectation: None,
             reason: None,
             failed_step: None,
             timings: Timings {
@@ -177,6 +229,7 @@ mod tests {
             },
             started_at: "2026-11-25T00:00:00Z".into(),
             artefacts: "runs/connect/rust-chrome".into(),
+            observed: BTreeMap::new(),
         }
     }
 

@@ -97,6 +97,7 @@
 //! reports that one problem; pass 2 reports everything it finds. Problems of different
 //! files are all reported.
 
+pub mod expectations;
 pub mod plan;
 
 mod error;

@@ -73,7 +73,7 @@ pub struct Step {
 }
 
 /// What a step does. Commands are sent to the peer and must succeed; expectations wait for
-/// events under a timeout.
+/// events under a timeout; requirements and checks look at what the run recorded so far.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     CreatePeerConnection {
@@ -87,17 +87,50 @@ pub enum Action {
     CreateAnswer,
     /// Apply the description this peer created last.
     SetLocalDescription,
-    /// Apply the current local description of the other peer, passed through the harness.
-    SetRemoteDescription,
+    /// Apply the current local description of the other peer, passed through the harness,
+    /// after applying `munge` to it.
+    SetRemoteDescription {
+        munge: SdpMunge,
+    },
+    /// Send one message. With `expect_error`, the send must fail with that error name
+    /// (e.g. `TypeError` for a message above the remote's max-message-size); a send that
+    /// succeeds is then a failure.
     Send {
         label: String,
         payload: PayloadSpec,
+        expect_error: Option<String>,
     },
     CloseDataChannel {
         label: String,
     },
     Close,
     GetStats,
+    /// Make the peer echo every message it receives on the channel back, unchanged.
+    Echo {
+        label: String,
+    },
+    /// This peer sends `bytes` bytes of the pattern stream on `label` in `chunk`-byte binary
+    /// messages with backpressure (`high_water` / `low_water` on `bufferedAmount`); the other
+    /// peer digests what arrives. Passes when the other peer received exactly the stream
+    /// (size and SHA-256) within `timeout`.
+    BulkTransfer {
+        label: String,
+        bytes: u64,
+        chunk: u32,
+        high_water: u64,
+        low_water: u64,
+        timeout: Duration,
+    },
+    /// The run needs this peer to accept messages of at least `at_least` bytes: the
+    /// `a=max-message-size` of its local description (65536 when absent, unlimited when 0).
+    /// If it announces less, the outcome is `unsupported`, with its announcement as evidence.
+    RequireMaxMessageSize {
+        at_least: u64,
+    },
+    /// Every data channel stream id this peer saw (its own channels' and those the other peer
+    /// announced) is unique and has the parity RFC 8832 prescribes: even for channels created
+    /// by the DTLS client, odd for the DTLS server (roles from the SDPs' `a=setup`).
+    CheckStreamIds,
     /// Wait until `connectionState` has reached `state`.
     ExpectConnectionState {
         state: String,
@@ -108,9 +141,11 @@ pub enum Action {
         state: String,
         timeout: Duration,
     },
-    /// Wait for a `datachannel` event (a channel the remote side opened in-band).
+    /// Wait for a `datachannel` event (a channel the remote side opened in-band) and check the
+    /// new channel's properties that are given.
     ExpectDataChannel {
         label: String,
+        properties: ChannelProperties,
         timeout: Duration,
     },
     /// Wait for the channel's `open` event.
@@ -118,10 +153,17 @@ pub enum Action {
         label: String,
         timeout: Duration,
     },
-    /// Wait for the next not yet matched message on the channel and check its content.
+    /// Wait for a not yet matched message on the channel and check its content: the next one
+    /// in arrival order, or with `any_order` any one with this content.
     ExpectMessage {
         label: String,
         payload: PayloadSpec,
+        any_order: bool,
+        timeout: Duration,
+    },
+    /// Wait for the channel's `closing` event (fired when the other side started closing it).
+    ExpectChannelClosing {
+        label: String,
         timeout: Duration,
     },
     /// Wait for the channel's `close` event.
@@ -129,6 +171,30 @@ pub enum Action {
         label: String,
         timeout: Duration,
     },
+}
+
+/// Changes the harness makes to a session description it passes on (it is the signaling
+/// channel). Empty by default: the description passes unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SdpMunge {
+    /// Replace (or add) the `a=max-message-size` attribute of the application m-section.
+    pub max_message_size: Option<u64>,
+}
+
+impl SdpMunge {
+    pub fn is_empty(&self) -> bool {
+        self.max_message_size.is_none()
+    }
+}
+
+/// Properties of a remotely announced data channel to check; `None` is not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelProperties {
+    pub protocol: Option<String>,
+    pub ordered: Option<bool>,
+    pub max_retransmits: Option<u16>,
+    pub max_packet_life_time: Option<u16>,
+    pub id: Option<u16>,
 }
 
 impl Action {
@@ -140,7 +206,9 @@ impl Action {
             | Action::ExpectDataChannel { timeout, .. }
             | Action::ExpectChannelOpen { timeout, .. }
             | Action::ExpectMessage { timeout, .. }
-            | Action::ExpectChannelClosed { timeout, .. } => Some(*timeout),
+            | Action::ExpectChannelClosing { timeout, .. }
+            | Action::ExpectChannelClosed { timeout, .. }
+            | Action::BulkTransfer { timeout, .. } => Some(*timeout),
             _ => None,
         }
     }
@@ -155,11 +223,34 @@ impl fmt::Display for Action {
             Action::CreateOffer => write!(f, "create offer"),
             Action::CreateAnswer => write!(f, "create answer"),
             Action::SetLocalDescription => write!(f, "set local description"),
-            Action::SetRemoteDescription => write!(f, "set remote description"),
-            Action::Send { label, payload } => write!(f, "send {payload} on '{label}'"),
+            Action::SetRemoteDescription { munge } => match munge.max_message_size {
+                Some(size) => write!(
+                    f,
+                    "set remote description (with a=max-message-size:{size})"
+                ),
+                None => write!(f, "set remote description"),
+            },
+            Action::Send {
+                label,
+                payload,
+                expect_error: None,
+            } => write!(f, "send {payload} on '{label}'"),
+            Action::Send {
+                label,
+                payload,
+                expect_error: Some(error),
+            } => write!(f, "send {payload} on '{label}', expecting {error}"),
             Action::CloseDataChannel { label } => write!(f, "close data channel '{label}'"),
             Action::Close => write!(f, "close peer connection"),
             Action::GetStats => write!(f, "get stats"),
+            Action::Echo { label } => write!(f, "echo messages on '{label}'"),
+            Action::BulkTransfer { label, bytes, .. } => {
+                write!(f, "bulk transfer of {bytes} bytes on '{label}'")
+            }
+            Action::RequireMaxMessageSize { at_least } => {
+                write!(f, "require max-message-size >= {at_least}")
+            }
+            Action::CheckStreamIds => write!(f, "check data channel stream ids"),
             Action::ExpectConnectionState { state, .. } => {
                 write!(f, "expect connection state '{state}'")
             }
@@ -170,8 +261,17 @@ impl fmt::Display for Action {
                 write!(f, "expect remote data channel '{label}'")
             }
             Action::ExpectChannelOpen { label, .. } => write!(f, "expect channel '{label}' open"),
-            Action::ExpectMessage { label, payload, .. } => {
-                write!(f, "expect {payload} on '{label}'")
+            Action::ExpectMessage {
+                label,
+                payload,
+                any_order,
+                ..
+            } => {
+                let order = if *any_order { " (any order)" } else { "" };
+                write!(f, "expect {payload} on '{label}'{order}")
+            }
+            Action::ExpectChannelClosing { label, .. } => {
+                write!(f, "expect channel '{label}' closing")
             }
             Action::ExpectChannelClosed { label, .. } => {
                 write!(f, "expect channel '{label}' closed")
@@ -186,10 +286,11 @@ impl fmt::Display for Action {
 pub enum PayloadSpec {
     /// This exact text.
     Text(String),
-    /// `bytes` bytes of printable ASCII text.
-    GeneratedText { bytes: usize },
-    /// `bytes` bytes of binary data covering all byte values.
-    Binary { bytes: usize },
+    /// `bytes` bytes of printable ASCII text; different seeds give different texts.
+    GeneratedText { bytes: usize, seed: u32 },
+    /// `bytes` bytes of binary data covering all byte values: the protocol's
+    /// [`interop_protocol::pattern`] stream with this seed.
+    Binary { bytes: usize, seed: u32 },
 }
 
 impl PayloadSpec {
@@ -202,25 +303,16 @@ impl PayloadSpec {
     pub fn bytes(&self) -> Vec<u8> {
         match self {
             PayloadSpec::Text(text) => text.as_bytes().to_vec(),
-            PayloadSpec::GeneratedText { bytes } => {
+            PayloadSpec::GeneratedText { bytes, seed } => {
                 const ALPHABET: &[u8] =
                     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_!?";
+                let seed = *seed as usize;
                 (0..*bytes)
-                    .map(|i| ALPHABET[(i * 7 + i / ALPHABET.len()) % ALPHABET.len()])
+                    .map(|i| ALPHABET[(i * 7 + i / ALPHABET.len() + seed) % ALPHABET.len()])
                     .collect()
             }
-            PayloadSpec::Binary { bytes } => {
-                // xorshift32: every byte value appears, no period shorter than the message.
-                let mut x: u32 = 0x9E37_79B9;
-                (0..*bytes)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        (x >> 24) as u8
-                    })
-                    .collect()
-            }
+            // xorshift32: every byte value appears, no period shorter than the message.
+            PayloadSpec::Binary { bytes, seed } => interop_protocol::pattern(*seed, *bytes),
         }
     }
 }
@@ -230,8 +322,14 @@ impl fmt::Display for PayloadSpec {
         match self {
             PayloadSpec::Text(text) if text.len() <= 24 => write!(f, "text {text:?}"),
             PayloadSpec::Text(text) => write!(f, "text of {} bytes", text.len()),
-            PayloadSpec::GeneratedText { bytes } => write!(f, "text of {bytes} bytes"),
-            PayloadSpec::Binary { bytes } => write!(f, "binary of {bytes} bytes"),
+            PayloadSpec::GeneratedText { bytes, seed: 0 } => write!(f, "text of {bytes} bytes"),
+            PayloadSpec::GeneratedText { bytes, seed } => {
+                write!(f, "text of {bytes} bytes (seed {seed})")
+            }
+            PayloadSpec::Binary { bytes, seed: 0 } => write!(f, "binary of {bytes} bytes"),
+            PayloadSpec::Binary { bytes, seed } => {
+                write!(f, "binary of {bytes} bytes (seed {seed})")
+            }
         }
     }
 }
@@ -242,14 +340,15 @@ mod tests {
 
     #[test]
     fn generated_payloads_have_the_requested_size_and_are_stable() {
-        let text = PayloadSpec::GeneratedText { bytes: 70_000 }.bytes();
+        let text = PayloadSpec::GeneratedText { bytes: 70_000, seed: 0 }.bytes();
         assert_eq!(text.len(), 70_000);
         assert!(std::str::from_utf8(&text).is_ok());
-        let bin = PayloadSpec::Binary { bytes: 4096 }.bytes();
+        let bin = PayloadSpec::Binary { bytes: 4096, seed: 0 }.bytes();
         assert_eq!(bin.len(), 4096);
-        assert_eq!(bin, PayloadSpec::Binary { bytes: 4096 }.bytes());
+        assert_eq!(bin, PayloadSpec::Binary { bytes: 4096, seed: 0 }.bytes());
+        assert_ne!(bin, PayloadSpec::Binary { bytes: 4096, seed: 1 }.bytes());
         let distinct: std::collections::HashSet<u8> = bin.iter().copied().collect();
         assert!(distinct.len() > 250, "binary payload covers byte values");
-        assert!(PayloadSpec::Binary { bytes: 0 }.bytes().is_empty());
+        assert!(PayloadSpec::Binary { bytes: 0, seed: 0 }.bytes().is_empty());
     }
 }

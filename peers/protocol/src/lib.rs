@@ -78,6 +78,30 @@ pub enum Command {
     CloseDataChannel { label: String },
     /// `pc.getStats()`. Replies [`Reply::Stats`].
     GetStats,
+    /// From now on, send every message received on the channel with this label back on the same
+    /// channel, unchanged (same type, same bytes), as soon as it arrives. The message is still
+    /// reported as [`Event::DataChannelMessage`]. The channel may not exist yet (a remote channel
+    /// announced later): the peer remembers the label. Replies [`Reply::Done`].
+    Echo { label: String },
+    /// Send `bytes` bytes of the [`pattern`] stream with `seed` on the open channel `label`, as
+    /// binary messages of `chunk` bytes (the last one shorter), with backpressure: keep queueing
+    /// while `bufferedAmount` < `high_water`; otherwise set `bufferedAmountLowThreshold` to
+    /// `low_water` and wait for `bufferedamountlow` (or the implementation's equivalent) before
+    /// queueing more. Replies [`Reply::Done`] at once and sends in the background; ends with
+    /// [`Event::BulkSent`], or [`Event::BulkFailed`] if a send fails.
+    SendBulk {
+        label: String,
+        bytes: u64,
+        chunk: u32,
+        seed: u32,
+        high_water: u64,
+        low_water: u64,
+    },
+    /// From now on, do not report the messages received on the channel `label` one by one:
+    /// feed them to one running SHA-256 until `bytes` bytes arrived, then report
+    /// [`Event::BulkReceived`]. Like [`Command::Echo`], the channel may not exist yet.
+    /// Replies [`Reply::Done`].
+    ReceiveBulk { label: String, bytes: u64 },
     /// `pc.close()`. The peer stays connected to the harness and may get a new peer connection.
     Close,
 }
@@ -201,6 +225,13 @@ pub struct Hello {
     /// Free-form detail: a user agent string, a crate list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What this implementation cannot do or observe at all, as declared by the peer: key
+    /// (an [`Event::name`] such as `data_channel_closing`, or a [`Command`] `type`) ->
+    /// evidence (why, e.g. "webrtc 0.21.1: RTCDataChannel has no on_closing callback"). The
+    /// harness turns a step that needs one of them into the outcome `unsupported` with this
+    /// evidence instead of waiting for a timeout.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unsupported: std::collections::BTreeMap<String, String>,
 }
 
 /// A successful response's value.
@@ -233,7 +264,7 @@ pub struct PeerError {
 }
 
 /// Events a peer reports, named after the W3C events they mirror.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// `icecandidate`; `None` is the end-of-candidates (null candidate / gathering complete).
@@ -252,15 +283,25 @@ pub enum Event {
     SignalingStateChange {
         state: String,
     },
-    /// `datachannel`: the remote side opened an in-band channel.
+    /// `datachannel`: the remote side opened an in-band channel. The properties are those of
+    /// the new `RTCDataChannel` object, as the remote's DCEP open message set them.
     DataChannel {
         label: String,
         id: Option<u16>,
         protocol: String,
         ordered: bool,
+        #[serde(default)]
+        max_retransmits: Option<u16>,
+        #[serde(default)]
+        max_packet_life_time: Option<u16>,
+        #[serde(default)]
+        negotiated: bool,
     },
+    /// `open` on a channel; `id` is the channel's stream id when the implementation exposes it.
     DataChannelOpen {
         label: String,
+        #[serde(default)]
+        id: Option<u16>,
     },
     DataChannelMessage {
         label: String,
@@ -275,6 +316,34 @@ pub enum Event {
     DataChannelError {
         label: String,
         message: String,
+    },
+    /// [`Command::SendBulk`] finished: every chunk was handed to `send()`. `elapsed_ms` runs
+    /// from the command to the last `send()`; `max_buffered_amount` is the highest
+    /// `bufferedAmount` seen (shows the backpressure worked).
+    BulkSent {
+        label: String,
+        bytes: u64,
+        messages: u64,
+        sha256: String,
+        elapsed_ms: f64,
+        max_buffered_amount: u64,
+    },
+    /// [`Command::SendBulk`] stopped: a `send()` failed or the channel closed.
+    BulkFailed {
+        label: String,
+        bytes_sent: u64,
+        error: String,
+    },
+    /// [`Command::ReceiveBulk`] finished: `bytes` bytes in `messages` messages arrived; `sha256`
+    /// covers them all in arrival order. `first_t` / `last_t`: peer clock (ms) at the first and
+    /// the last message.
+    BulkReceived {
+        label: String,
+        bytes: u64,
+        messages: u64,
+        sha256: String,
+        first_t: f64,
+        last_t: f64,
     },
     /// Anything worth keeping in the run's log (console errors, warnings from the stack).
     Log {
@@ -310,13 +379,68 @@ impl Event {
             Event::DataChannelClosing { .. } => "data_channel_closing",
             Event::DataChannelClose { .. } => "data_channel_close",
             Event::DataChannelError { .. } => "data_channel_error",
+            Event::BulkSent { .. } => "bulk_sent",
+            Event::BulkFailed { .. } => "bulk_failed",
+            Event::BulkReceived { .. } => "bulk_received",
             Event::Log { .. } => "log",
+        }
+    }
+}
+
+/// The deterministic byte stream every peer and the harness generate for bulk transfers and
+/// seeded payloads: xorshift32 from `0x9E37_79B9 ^ seed` (1 if that is 0), one step per byte,
+/// the byte being the top 8 bits of the state. In JavaScript, with `x` kept unsigned:
+/// `x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; byte = x >>> 24`.
+pub fn pattern(seed: u32, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut gen = Pattern::new(seed);
+    gen.fill(&mut out, len);
+    out
+}
+
+/// The [`pattern`] stream as a generator, for producing it chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    x: u32,
+}
+
+impl Pattern {
+    pub fn new(seed: u32) -> Self {
+        let x = 0x9E37_79B9 ^ seed;
+        Pattern {
+            x: if x == 0 { 1 } else { x },
+        }
+    }
+
+    /// Appends the next `len` bytes of the stream to `out`.
+    pub fn fill(&mut self, out: &mut Vec<u8>, len: usize) {
+        out.reserve(len);
+        for _ in 0..len {
+            let mut x = self.x;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.x = x;
+            out.push((x >> 24) as u8);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pattern_is_stable_and_chunkable() {
+        // Pinned: the JavaScript peer has the same first bytes in its self-test.
+        assert_eq!(pattern(0, 8), [0x51, 0xe0, 0x7b, 0x01, 0xe6, 0xf9, 0xba, 0xfc]);
+        let whole = pattern(7, 1000);
+        let mut gen = Pattern::new(7);
+        let mut parts = Vec::new();
+        gen.fill(&mut parts, 300);
+        gen.fill(&mut parts, 700);
+        assert_eq!(whole, parts);
+        assert_ne!(pattern(1, 16), pattern(2, 16));
+    }
+
     use super::*;
 
     #[test]
@@ -348,6 +472,7 @@ mod tests {
                 implementation: "chrome".into(),
                 version: "156.0".into(),
                 detail: None,
+                unsupported: Default::default(),
             }),
             PeerMessage::Response {
                 id: 1,
