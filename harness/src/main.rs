@@ -9,7 +9,8 @@
 //! - `matrix`: scenarios x pairings -> cells;
 //! - `runner`: executes a cell -> `RunRecord`, emitting `RunEvent`s;
 //! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
-//! - `process`: child-process guards (kill on drop, Ctrl-C, panic).
+//! - `process`: child-process guards (kill on drop, Ctrl-C, panic);
+//! - `sdp`: the facts the runner reads from session descriptions, and SDP munging.
 //!
 //! Scenario parsing lives in the `interop-scenario` crate, the results contract in
 //! `interop-results`, renderers in `interop-reports`.
@@ -20,6 +21,7 @@ mod matrix;
 mod process;
 mod reporter;
 mod runner;
+mod sdp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use interop_results::exit_code;
+use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::Scenario;
 
 use crate::matrix::{Implementation, Selection};
@@ -44,8 +47,10 @@ struct Cli {
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0    every run passed (run), or the command succeeded (list, validate)
-  1    every run ended, and at least one did not pass
+  0    every run ended as expected: pass, or the non-pass outcome an expectation file
+       gives with a reason (run); or the command succeeded (list, validate)
+  1    every run ended, and at least one result was unexpected (including an
+       unexpected pass: remove the stale expectation)
   2    command-line usage error
   3    a scenario file is invalid (nothing was launched)
   4    setup error: a browser or driver is missing, a listener could not bind
@@ -63,11 +68,17 @@ enum Commands {
     Run(RunArgs),
     /// List the scenarios and the pairings that `run` would execute.
     List(SelectArgs),
-    /// Check scenario files and report every error with file:line:column; launches nothing.
+    /// Check scenario files and expectation files and report every error with
+    /// file:line:column; launches nothing.
     Validate {
-        /// Scenario files or folders (searched recursively for *.yaml).
+        /// Scenario files or folders (searched recursively for *.yaml; folders named
+        /// `expectations` hold expectation files).
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
+        /// Folder of expectation files (`<implementation>.yaml`); default: the
+        /// `expectations` folder of each scenario folder given.
+        #[arg(long, value_name = "DIR")]
+        expectations: Option<PathBuf>,
     },
     /// Run the Rust peer (used by the harness itself; speaks the peer-control protocol).
     #[command(hide = true)]
@@ -79,9 +90,15 @@ enum Commands {
 
 #[derive(Args)]
 struct SelectArgs {
-    /// Scenario files or folders (searched recursively for *.yaml).
+    /// Scenario files or folders (searched recursively for *.yaml; folders named
+    /// `expectations` hold expectation files).
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
+    /// Folder of expectation files (`<implementation>.yaml`: the expected non-pass outcome of
+    /// cells, each with a reason); default: the `expectations` folder of each scenario
+    /// folder given. Only results that differ from them make `run` exit 1.
+    #[arg(long, value_name = "DIR")]
+    expectations: Option<PathBuf>,
     /// Only the scenario with this name (repeatable).
     #[arg(short, long = "scenario", value_name = "NAME")]
     scenarios: Vec<String>,
@@ -143,7 +160,10 @@ fn main() {
     init_logging("warn");
     process::install_panic_hook();
     let code = match cli.command {
-        Commands::Validate { paths } => validate(&paths),
+        Commands::Validate {
+            paths,
+            expectations,
+        } => validate(&paths, expectations.as_deref()),
         Commands::List(select) => list(&select),
         Commands::Run(args) => run(args),
         Commands::Peer { .. } => unreachable!("handled above"),
@@ -230,9 +250,55 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-fn validate(paths: &[PathBuf]) -> i32 {
-    match load(paths) {
-        Ok(scenarios) => {
+/// Loads the expectation files for `paths` and checks them against `scenarios`; prints every
+/// error.
+fn load_expectations(
+    paths: &[PathBuf],
+    explicit: Option<&Path>,
+    scenarios: &[Scenario],
+) -> Result<Expectations, i32> {
+    let dirs: Vec<PathBuf> = match explicit {
+        Some(dir) if !dir.is_dir() => {
+            eprintln!("error: {}: no such folder", dir.display());
+            return Err(exit_code::INVALID_SCENARIO);
+        }
+        Some(dir) => vec![dir.to_path_buf()],
+        None => paths
+            .iter()
+            .map(|p| p.join("expectations"))
+            .filter(|d| d.is_dir())
+            .collect(),
+    };
+    let mut expectations = Expectations::default();
+    let mut errors = Vec::new();
+    for dir in &dirs {
+        match Expectations::load_dir(dir) {
+            Ok(e) => expectations.merge(e),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if errors.is_empty() {
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        let implementations: Vec<&str> = Implementation::all().iter().map(|i| i.name()).collect();
+        errors = expectations.validate(&names, &implementations);
+    }
+    if errors.is_empty() {
+        return Ok(expectations);
+    }
+    for e in &errors {
+        eprintln!("error: {e}\n");
+    }
+    eprintln!(
+        "{} error{} in expectation files; nothing was run",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    Err(exit_code::INVALID_SCENARIO)
+}
+
+fn validate(paths: &[PathBuf], expectations: Option<&Path>) -> i32 {
+    match load(paths).and_then(|s| load_expectations(paths, expectations, &s).map(|e| (s, e))) {
+        Ok((scenarios, expectations)) => {
             for s in &scenarios {
                 println!(
                     "ok  {} ({} steps)  {}",
@@ -241,27 +307,34 @@ fn validate(paths: &[PathBuf]) -> i32 {
                     s.path.display()
                 );
             }
+            if !expectations.is_empty() {
+                println!("ok  {} expectations", expectations.len());
+            }
             exit_code::SUCCESS
         }
         Err(code) => code,
     }
 }
 
-fn plan(select: &SelectArgs) -> Result<Vec<matrix::Cell>, i32> {
-    let scenarios: Vec<Arc<Scenario>> = load(&select.paths)?.into_iter().map(Arc::new).collect();
+fn plan(select: &SelectArgs) -> Result<(Vec<matrix::Cell>, Expectations), i32> {
+    let scenarios = load(&select.paths)?;
+    let expectations =
+        load_expectations(&select.paths, select.expectations.as_deref(), &scenarios)?;
+    let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
     let selection = Selection {
         scenarios: select.scenarios.clone(),
         implementations: select.implementations.clone(),
         pairings: select.pairings.clone(),
     };
-    matrix::expand(&scenarios, &selection).map_err(|e| {
+    let cells = matrix::expand(&scenarios, &selection).map_err(|e| {
         eprintln!("error: {e}");
         exit_code::USAGE
-    })
+    })?;
+    Ok((cells, expectations))
 }
 
 fn list(select: &SelectArgs) -> i32 {
-    let cells = match plan(select) {
+    let (cells, expectations) = match plan(select) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -277,7 +350,19 @@ fn list(select: &SelectArgs) -> i32 {
                 cell.scenario.description.trim()
             );
         }
-        println!("    {}", cell.pairing());
+        match expectations.lookup(
+            &cell.scenario.name,
+            cell.offerer.name(),
+            cell.answerer.name(),
+        ) {
+            Some(e) => println!(
+                "    {}  (expected: {}, {})",
+                cell.pairing(),
+                e.outcome,
+                e.reference.source
+            ),
+            None => println!("    {}", cell.pairing()),
+        }
     }
     println!("{} runs", cells.len());
     exit_code::SUCCESS
@@ -332,7 +417,7 @@ fn resolve_browsers(
 }
 
 fn run(args: RunArgs) -> i32 {
-    let mut cells = match plan(&args.select) {
+    let (mut cells, expectations) = match plan(&args.select) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -357,7 +442,7 @@ fn run(args: RunArgs) -> i32 {
     };
     let code = rt.block_on(async {
         tokio::select! {
-            code = run_matrix(&args, cells, installations) => code,
+            code = run_matrix(&args, cells, installations, expectations) => code,
             signal = interrupted() => {
                 eprintln!("\n{signal}: stopping");
                 // The run future is dropped here: its guards kill every child.
@@ -408,6 +493,7 @@ async fn run_matrix(
     args: &RunArgs,
     cells: Vec<matrix::Cell>,
     installations: Vec<browser::Installation>,
+    expectations: Expectations,
 ) -> i32 {
     let control = match control::ControlServer::start(args.listen).await {
         Ok(c) => c,
@@ -440,7 +526,8 @@ async fn run_matrix(
         }
     };
     let mut progress = Progress::default();
-    let mut runner = runner::Runner::new(control, pool, args.out.clone(), peer_exe);
+    let mut runner =
+        runner::Runner::new(control, pool, args.out.clone(), peer_exe, expectations);
     let mut reporters: [&mut dyn Reporter; 2] = [&mut jsonl, &mut progress];
     let records = match runner.run_all(&cells, &mut reporters).await {
         Ok(r) => r,
@@ -451,16 +538,14 @@ async fn run_matrix(
     };
     drop(runner);
     print!("\n{}", interop_reports::terminal_matrices(&records));
+    print!("{}", interop_reports::unexpected_report(&records));
     write_summary(&args.out, false);
     println!("results: {}", jsonl.path().display());
     println!("summary: {}", args.out.join("summary.md").display());
-    if records
-        .iter()
-        .all(|r| r.outcome == interop_results::Outcome::Pass)
-    {
-        exit_code::SUCCESS
-    } else {
+    if records.iter().any(|r| r.is_unexpected()) {
         exit_code::RUN_FAILED
+    } else {
+        exit_code::SUCCESS
     }
 }
 

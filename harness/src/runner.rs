@@ -16,7 +16,7 @@
 //! `fail`, a missed deadline `timeout`, a peer that disconnects `crash`, a peer the harness
 //! could not start `error`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -24,10 +24,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use interop_protocol::{
-    Command, Event, IceCandidate, Payload, PeerMessage, Reply, Request, SessionDescription,
+    Command, DataChannelInit, Event, IceCandidate, Payload, PeerError, PeerMessage, Reply,
+    Request, SessionDescription,
 };
 use interop_results::{FailedStep, Implementation as ImplInfo, Outcome, RunRecord, Timings};
-use interop_scenario::plan::{Action, PayloadSpec, PeerId, Step};
+use interop_scenario::expectations::Expectations;
+use interop_scenario::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Step};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -36,6 +38,10 @@ use crate::control::{ControlServer, Incoming, PeerLink};
 use crate::matrix::{Cell, Implementation};
 use crate::process::ChildGuard;
 use crate::reporter::{Reporter, RunEvent};
+use crate::sdp;
+
+/// Seed of the pattern stream of bulk transfers (any fixed value; the peers get it).
+const BULK_SEED: u32 = 1;
 
 /// How long a peer may take from launch to its Hello.
 const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,6 +58,7 @@ pub struct Runner {
     /// The executable that becomes the Rust peer with `peer --control-url URL`.
     peer_exe: PathBuf,
     browser_launches: usize,
+    expectations: Expectations,
 }
 
 /// Why a run stopped early.
@@ -86,15 +93,23 @@ struct LivePeer {
     disconnected: bool,
     next_id: u64,
     events: Vec<(f64, Event)>,
-    responses: HashMap<u64, (f64, Result<Reply, interop_protocol::PeerError>)>,
+    responses: HashMap<u64, (f64, Result<Reply, PeerError>)>,
+    /// What the peer declared it cannot do or observe (its Hello): key -> evidence.
+    unsupported: BTreeMap<String, String>,
+    /// Channels this peer created, in order: label, peer clock at creation, init.
+    created: Vec<(String, f64, DataChannelInit)>,
+    /// Labels on which this peer echoes what it receives.
+    echoing: HashSet<String>,
+    /// Messages this peer sent: label, peer clock at `send()`, SHA-256.
+    sent: Vec<(String, f64, String)>,
     /// Requests the harness sent on its own (candidate relay): id -> what.
     background: HashMap<u64, String>,
     last_local_description: Option<SessionDescription>,
     has_remote_description: bool,
     /// Candidates from the other peer waiting for this peer's remote description.
     pending_candidates: Vec<IceCandidate>,
-    /// Messages already matched by `expect_message`, per label.
-    matched_messages: HashMap<String, usize>,
+    /// Indices (in arrival order, per label) of the messages `expect_message` matched.
+    matched_messages: HashMap<String, BTreeSet<usize>>,
     /// Peer clock when `create_peer_connection` completed.
     pc_created_at: Option<f64>,
     /// Problems that are not step failures but explain one (relay errors, malformed frames).
@@ -132,16 +147,28 @@ struct Session {
     dir: PathBuf,
     t0: Instant,
     sdp_count: usize,
+    /// The last offer and answer applied locally, with the peer that created each.
+    offer: Option<(PeerId, String)>,
+    answer: Option<(PeerId, String)>,
+    /// Bulk transfer throughputs, keyed `<sender role> <label>`.
+    throughput_mbps: BTreeMap<String, f64>,
 }
 
 impl Runner {
-    pub fn new(control: ControlServer, pool: BrowserPool, out: PathBuf, peer_exe: PathBuf) -> Self {
+    pub fn new(
+        control: ControlServer,
+        pool: BrowserPool,
+        out: PathBuf,
+        peer_exe: PathBuf,
+        expectations: Expectations,
+    ) -> Self {
         Runner {
             control,
             pool,
             out,
             peer_exe,
             browser_launches: 0,
+            expectations,
         }
     }
 
@@ -232,6 +259,9 @@ impl Runner {
                 dir: dir.clone(),
                 t0,
                 sdp_count: 0,
+                offer: None,
+                answer: None,
+                throughput_mbps: BTreeMap::new(),
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
@@ -256,8 +286,10 @@ impl Runner {
         };
         let mut timings = Timings::default();
         let mut notes = Vec::new();
+        let mut observed = BTreeMap::new();
         if let Some(mut session) = session {
             timings = session.timings();
+            observed = session.observed();
             notes = session
                 .peers
                 .iter()
@@ -279,7 +311,7 @@ impl Runner {
                 Some(format!("{}\nnotes: {}", s.reason, notes.join("; "))),
             ),
         };
-        record(
+        let mut record = record(
             cell,
             infos,
             outcome,
@@ -288,7 +320,17 @@ impl Runner {
             timings,
             started_at,
             rel_dir,
-        )
+        );
+        record.observed = observed;
+        if let Some(expected) = self.expectations.lookup(
+            &cell.scenario.name,
+            cell.offerer.name(),
+            cell.answerer.name(),
+        ) {
+            record.expected = expected.outcome;
+            record.expectation = Some(expected.reference);
+        }
+        record
     }
 
     /// Launches a peer of `implementation` and waits for its Hello.
@@ -396,6 +438,7 @@ impl Runner {
             ),
             Backing::Rust(_) => (hello.version, hello.detail),
         };
+        let unsupported = hello.unsupported;
         Ok(LivePeer {
             name: name.to_string(),
             implementation,
@@ -410,6 +453,10 @@ impl Runner {
             next_id: 1,
             events: Vec::new(),
             responses: HashMap::new(),
+            unsupported,
+            created: Vec::new(),
+            echoing: HashSet::new(),
+            sent: Vec::new(),
             background: HashMap::new(),
             last_local_description: None,
             has_remote_description: false,
@@ -454,11 +501,14 @@ fn record(
         offerer,
         answerer,
         outcome,
+        expected: Outcome::Pass,
+        expectation: None,
         reason,
         failed_step,
         timings,
         started_at,
         artefacts,
+        observed: BTreeMap::new(),
     }
 }
 
@@ -505,8 +555,77 @@ impl Session {
             if let Some(ms) = first(&|e| matches!(e, Event::DataChannelMessage { .. })) {
                 timings.to_first_message_ms.insert(role.to_string(), ms);
             }
+            if let Some((label, created, _)) = peer.created.first() {
+                let open = peer.events.iter().find_map(|(t, e)| match e {
+                    Event::DataChannelOpen { label: l, .. } if l == label => Some(*t),
+                    _ => None,
+                });
+                if let Some(open) = open {
+                    timings
+                        .channel_open_ms
+                        .insert(role.to_string(), round((open - created).max(0.0)));
+                }
+            }
+            if let Some(ms) = self.median_round_trip(peer) {
+                timings.round_trip_ms.insert(role.to_string(), ms);
+            }
         }
+        timings.throughput_mbps = self.throughput_mbps.clone();
         timings
+    }
+
+    /// Median time from `send()` to the arrival of the same bytes on the same channel, for
+    /// the channels the other peer echoes.
+    fn median_round_trip(&self, peer: &LivePeer) -> Option<f64> {
+        let other = self.peers.iter().find(|p| p.name != peer.name)?;
+        let mut used = HashSet::new();
+        let mut rtts: Vec<f64> = peer
+            .sent
+            .iter()
+            .filter(|(label, _, _)| other.echoing.contains(label))
+            .filter_map(|(label, sent_at, sha256)| {
+                let (i, t) = peer.events.iter().enumerate().find_map(|(i, (t, e))| match e {
+                    Event::DataChannelMessage { label: l, message }
+                        if l == label
+                            && &message.sha256 == sha256
+                            && *t >= *sent_at
+                            && !used.contains(&i) =>
+                    {
+                        Some((i, *t))
+                    }
+                    _ => None,
+                })?;
+                used.insert(i);
+                Some(t - sent_at)
+            })
+            .collect();
+        if rtts.is_empty() {
+            return None;
+        }
+        rtts.sort_by(f64::total_cmp);
+        Some(round(rtts[rtts.len() / 2]))
+    }
+
+    /// Facts read from the SDPs, keyed `<role>.<fact>`.
+    fn observed(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut observed = BTreeMap::new();
+        for (i, role) in ["offerer", "answerer"].iter().enumerate() {
+            let peer = &self.peers[i];
+            if let Some(d) = &peer.last_local_description {
+                if sdp::max_message_size(&d.sdp).is_some() {
+                    let value = match sdp::announced_max_message_size(&d.sdp) {
+                        Some(n) => serde_json::json!(n),
+                        None => serde_json::json!("absent (65536 applies)"),
+                    };
+                    observed.insert(format!("{role}.max_message_size"), value);
+                }
+            }
+            if let Some(client) = self.is_dtls_client(PeerId(i)) {
+                let dtls = if client { "client" } else { "server" };
+                observed.insert(format!("{role}.dtls_role"), serde_json::json!(dtls));
+            }
+        }
+        observed
     }
 
     fn elapsed_ms(&self) -> f64 {
@@ -635,28 +754,67 @@ impl Session {
         }
     }
 
-    /// Sends a command and waits for its response.
+    /// Sends a command and waits for its response. A command the peer declared unsupported,
+    /// or one it refuses with `NotSupportedError`, makes the run `unsupported`; any other
+    /// error makes it `fail`.
     async fn command(
         &mut self,
         peer: PeerId,
         command: Command,
         what: &str,
     ) -> Result<(f64, Reply), Stop> {
+        let (t, result) = self.command_result(peer, command, what).await?;
+        result.map(|r| (t, r)).map_err(|e| {
+            let outcome = if e.name == "NotSupportedError" {
+                Outcome::Unsupported
+            } else {
+                Outcome::Fail
+            };
+            Stop::new(
+                outcome,
+                format!(
+                    "{}: {what} failed: {}: {}",
+                    self.peers[peer.0].label(),
+                    e.name,
+                    e.message
+                ),
+            )
+        })
+    }
+
+    /// Fails with `unsupported` when `peer` declared in its Hello that it cannot do or
+    /// observe `key` (a command type or an event name).
+    fn require(&self, peer: PeerId, key: &str, what: &str) -> Result<(), Stop> {
+        match self.peers[peer.0].unsupported.get(key) {
+            Some(evidence) => Err(Stop::new(
+                Outcome::Unsupported,
+                format!(
+                    "{}: cannot {what}: the peer declares `{key}` unsupported: {evidence}",
+                    self.peers[peer.0].label()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends a command and waits for its response, success or error. Only a timeout or a
+    /// disconnection is a `Stop`.
+    async fn command_result(
+        &mut self,
+        peer: PeerId,
+        command: Command,
+        what: &str,
+    ) -> Result<(f64, Result<Reply, PeerError>), Stop> {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&command) {
+            if let Some(serde_json::Value::String(kind)) = map.get("type") {
+                self.require(peer, kind, what)?;
+            }
+        }
         let id = self.send(peer, command);
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         loop {
-            if let Some((t, result)) = self.peers[peer.0].responses.remove(&id) {
-                return result.map(|r| (t, r)).map_err(|e| {
-                    Stop::new(
-                        Outcome::Fail,
-                        format!(
-                            "{}: {what} failed: {}: {}",
-                            self.peers[peer.0].label(),
-                            e.name,
-                            e.message
-                        ),
-                    )
-                });
+            if let Some(response) = self.peers[peer.0].responses.remove(&id) {
+                return Ok(response);
             }
             if !self.pump_once(deadline).await? {
                 return Err(Stop::new(
@@ -696,15 +854,19 @@ impl Session {
                 p.last_local_description = None;
             }
             Action::CreateDataChannel { label, init } => {
-                self.command(
-                    peer,
-                    Command::CreateDataChannel {
-                        label: label.clone(),
-                        init: init.clone(),
-                    },
-                    &what,
-                )
-                .await?;
+                let (t, _) = self
+                    .command(
+                        peer,
+                        Command::CreateDataChannel {
+                            label: label.clone(),
+                            init: init.clone(),
+                        },
+                        &what,
+                    )
+                    .await?;
+                self.peers[peer.0]
+                    .created
+                    .push((label.clone(), t, init.clone()));
             }
             Action::CreateOffer => {
                 self.command(peer, Command::CreateOffer, &what).await?;
@@ -727,6 +889,11 @@ impl Session {
                         self.sdp_count, self.peers[peer.0].name, description.kind
                     );
                     self.write_artefact(&name, &description.sdp);
+                    match description.kind.as_str() {
+                        "offer" => self.offer = Some((peer, description.sdp.clone())),
+                        "answer" => self.answer = Some((peer, description.sdp.clone())),
+                        _ => {}
+                    }
                     self.peers[peer.0].last_local_description = Some(description);
                 } else {
                     return Err(Stop::new(
@@ -738,9 +905,10 @@ impl Session {
                     ));
                 }
             }
-            Action::SetRemoteDescription => {
+            Action::SetRemoteDescription { munge } => {
                 let from = peer.other();
-                let Some(description) = self.peers[from.0].last_local_description.clone() else {
+                let Some(mut description) = self.peers[from.0].last_local_description.clone()
+                else {
                     return Err(Stop::new(
                         Outcome::Fail,
                         format!(
@@ -749,6 +917,18 @@ impl Session {
                         ),
                     ));
                 };
+                if let Some(size) = munge.max_message_size {
+                    description.sdp = sdp::with_max_message_size(&description.sdp, size);
+                    self.sdp_count += 1;
+                    let name = format!(
+                        "{}-{}-{}-as-given-to-{}.sdp",
+                        self.sdp_count,
+                        self.peers[from.0].name,
+                        description.kind,
+                        self.peers[peer.0].name
+                    );
+                    self.write_artefact(&name, &description.sdp);
+                }
                 self.command(peer, Command::SetRemoteDescription { description }, &what)
                     .await?;
                 self.peers[peer.0].has_remote_description = true;
@@ -756,18 +936,82 @@ impl Session {
                     self.relay_candidate(peer, candidate);
                 }
             }
-            Action::Send { label, payload } => {
-                let (data, _, _) = materialize(payload);
+            Action::Send {
+                label,
+                payload,
+                expect_error,
+            } => {
+                let (data, _, sha256) = materialize(payload);
+                let command = Command::Send {
+                    label: label.clone(),
+                    data,
+                };
+                let who = self.peers[peer.0].label();
+                match (expect_error, self.command_result(peer, command, &what).await?) {
+                    (None, (t, Ok(_))) => self.peers[peer.0].sent.push((label.clone(), t, sha256)),
+                    (None, (_, Err(e))) => {
+                        let outcome = if e.name == "NotSupportedError" {
+                            Outcome::Unsupported
+                        } else {
+                            Outcome::Fail
+                        };
+                        return Err(Stop::new(
+                            outcome,
+                            format!("{who}: {what} failed: {}: {}", e.name, e.message),
+                        ));
+                    }
+                    (Some(name), (_, Err(e))) if &e.name == name => {}
+                    (Some(name), (_, Err(e))) => {
+                        return Err(Stop::new(
+                            Outcome::Fail,
+                            format!(
+                                "{who}: {what}: failed with {}: {} instead of {name}",
+                                e.name, e.message
+                            ),
+                        ))
+                    }
+                    (Some(name), (_, Ok(_))) => {
+                        return Err(Stop::new(
+                            Outcome::Fail,
+                            format!("{who}: {what}: the send succeeded instead of throwing {name}"),
+                        ))
+                    }
+                }
+            }
+            Action::Echo { label } => {
                 self.command(
                     peer,
-                    Command::Send {
+                    Command::Echo {
                         label: label.clone(),
-                        data,
                     },
                     &what,
                 )
                 .await?;
+                self.peers[peer.0].echoing.insert(label.clone());
             }
+            Action::BulkTransfer {
+                label,
+                bytes,
+                chunk,
+                high_water,
+                low_water,
+                timeout,
+            } => {
+                self.bulk_transfer(
+                    peer,
+                    label,
+                    *bytes,
+                    *chunk,
+                    (*high_water, *low_water),
+                    *timeout,
+                    &what,
+                )
+                .await?;
+            }
+            Action::RequireMaxMessageSize { at_least } => {
+                self.require_max_message_size(peer, *at_least)?;
+            }
+            Action::CheckStreamIds => self.check_stream_ids(peer)?,
             Action::CloseDataChannel { label } => {
                 self.command(
                     peer,
@@ -803,6 +1047,263 @@ impl Session {
         Ok(())
     }
 
+    /// One bulk transfer: the receiver digests, the sender streams; compares the digest with
+    /// the pattern stream and records the throughput the receiver saw.
+    #[allow(clippy::too_many_arguments)]
+    async fn bulk_transfer(
+        &mut self,
+        sender: PeerId,
+        label: &str,
+        bytes: u64,
+        chunk: u32,
+        (high_water, low_water): (u64, u64),
+        timeout: Duration,
+        what: &str,
+    ) -> Result<(), Stop> {
+        let receiver = sender.other();
+        self.command(
+            receiver,
+            Command::ReceiveBulk {
+                label: label.to_string(),
+                bytes,
+            },
+            what,
+        )
+        .await?;
+        self.command(
+            sender,
+            Command::SendBulk {
+                label: label.to_string(),
+                bytes,
+                chunk,
+                seed: BULK_SEED,
+                high_water,
+                low_water,
+            },
+            what,
+        )
+        .await?;
+        let expected = {
+            let mut hasher = Sha256::new();
+            let mut generator = interop_protocol::Pattern::new(BULK_SEED);
+            let mut buf = Vec::with_capacity(1 << 20);
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(1 << 20) as usize;
+                buf.clear();
+                generator.fill(&mut buf, n);
+                hasher.update(&buf);
+                left -= n as u64;
+            }
+            hex::encode(hasher.finalize())
+        };
+        let deadline = Instant::now() + timeout;
+        let (s_label, r_label) = (self.peers[sender.0].label(), self.peers[receiver.0].label());
+        loop {
+            let failed = self.peers[sender.0].events.iter().find_map(|(_, e)| match e {
+                Event::BulkFailed {
+                    label: l,
+                    bytes_sent,
+                    error,
+                } if l == label => Some(format!(
+                    "{s_label}: bulk send on '{label}' failed after {bytes_sent} bytes: {error}"
+                )),
+                _ => None,
+            });
+            if let Some(reason) = failed {
+                return Err(Stop::new(Outcome::Fail, reason));
+            }
+            let received = self.peers[receiver.0].events.iter().find_map(|(_, e)| match e {
+                Event::BulkReceived {
+                    label: l,
+                    bytes,
+                    messages,
+                    sha256,
+                    first_t,
+                    last_t,
+                } if l == label => Some((*bytes, *messages, sha256.clone(), *first_t, *last_t)),
+                _ => None,
+            });
+            if let Some((got, messages, sha256, first_t, last_t)) = received {
+                if got != bytes || sha256 != expected {
+                    return Err(Stop::new(
+                        Outcome::Fail,
+                        format!(
+                            "{r_label}: bulk data on '{label}' differs: got {got} bytes in \
+                             {messages} messages (sha256 {}), expected {bytes} bytes (sha256 {})",
+                            &sha256[..sha256.len().min(16)],
+                            &expected[..16]
+                        ),
+                    ));
+                }
+                let sent_digest = self.peers[sender.0].events.iter().find_map(|(_, e)| match e {
+                    Event::BulkSent { label: l, sha256, .. } if l == label => Some(sha256.clone()),
+                    _ => None,
+                });
+                if let Some(d) = sent_digest.filter(|d| *d != expected) {
+                    return Err(Stop::new(
+                        Outcome::Fail,
+                        format!(
+                            "{s_label}: says it sent data with sha256 {}, expected {}",
+                            &d[..d.len().min(16)],
+                            &expected[..16]
+                        ),
+                    ));
+                }
+                let span_ms = last_t - first_t;
+                if span_ms > 0.0 {
+                    let role = if sender == PeerId::OFFERER { "offerer" } else { "answerer" };
+                    self.throughput_mbps.insert(
+                        format!("{role} {label}"),
+                        round(bytes as f64 * 8.0 / span_ms / 1000.0),
+                    );
+                }
+                return Ok(());
+            }
+            if !self.pump_once(deadline).await? {
+                let progress = self.peers[sender.0].events.iter().any(|(_, e)| {
+                    matches!(e, Event::BulkSent { label: l, .. } if l == label)
+                });
+                return Err(Stop::new(
+                    Outcome::Timeout,
+                    format!(
+                        "{r_label}: timed out after {} waiting to receive {bytes} bytes on \
+                         '{label}' ({s_label} {})",
+                        human(timeout),
+                        if progress {
+                            "had handed all of it to send()"
+                        } else {
+                            "had not finished sending"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// `unsupported` when `peer` announces a smaller a=max-message-size than `at_least`.
+    fn require_max_message_size(&self, peer: PeerId, at_least: u64) -> Result<(), Stop> {
+        let p = &self.peers[peer.0];
+        let Some(description) = &p.last_local_description else {
+            return Err(Stop::new(
+                Outcome::Fail,
+                format!(
+                    "{}: has no local description to read a=max-message-size from",
+                    p.label()
+                ),
+            ));
+        };
+        let Some(size) = sdp::max_message_size(&description.sdp) else {
+            return Err(Stop::new(
+                Outcome::Fail,
+                format!(
+                    "{}: its {} has no data channel m-section",
+                    p.label(),
+                    description.kind
+                ),
+            ));
+        };
+        if size >= at_least {
+            return Ok(());
+        }
+        let announced = match sdp::announced_max_message_size(&description.sdp) {
+            Some(n) => format!("announces a=max-message-size:{n}"),
+            None => "announces no a=max-message-size (so 65536 applies)".to_string(),
+        };
+        Err(Stop::new(
+            Outcome::Unsupported,
+            format!(
+                "{}: {announced} in its {}: it accepts no message of the {at_least} bytes \
+                 this scenario sends",
+                p.label(),
+                description.kind
+            ),
+        ))
+    }
+
+    /// Whether `peer` is the DTLS client, from the offer and answer exchanged so far.
+    fn is_dtls_client(&self, peer: PeerId) -> Option<bool> {
+        let (offerer, offer) = self.offer.as_ref()?;
+        let (_, answer) = self.answer.as_ref()?;
+        let offerer_is_client = sdp::offerer_is_dtls_client(offer, answer)?;
+        Some(if peer == *offerer {
+            offerer_is_client
+        } else {
+            !offerer_is_client
+        })
+    }
+
+    /// RFC 8832 section 6: the DTLS client uses even stream ids, the server odd ones; ids
+    /// are unique per association.
+    fn check_stream_ids(&self, peer: PeerId) -> Result<(), Stop> {
+        let p = &self.peers[peer.0];
+        let fail = |reason: String| Err(Stop::new(Outcome::Fail, format!("{}: {reason}", p.label())));
+        let Some(client) = self.is_dtls_client(peer) else {
+            return fail("cannot tell the DTLS roles: no offer and answer with a=setup".into());
+        };
+        let role = if client { "client" } else { "server" };
+        let parity = |even: bool| if even { "even" } else { "odd" };
+        let mut problems = Vec::new();
+        let mut ids: BTreeMap<u16, String> = BTreeMap::new();
+        let mut seen = |id: u16, label: &str, problems: &mut Vec<String>| {
+            if let Some(other) = ids.insert(id, label.to_string()) {
+                problems.push(format!("'{label}' and '{other}' share stream id {id}"));
+            }
+        };
+        let mut checked = 0;
+        for (label, _, init) in &p.created {
+            if init.negotiated == Some(true) {
+                if let Some(id) = init.id {
+                    seen(id, label, &mut problems);
+                }
+                continue;
+            }
+            let opened = p.events.iter().find_map(|(_, e)| match e {
+                Event::DataChannelOpen { label: l, id } if l == label => Some(*id),
+                _ => None,
+            });
+            if let Some(Some(id)) = opened {
+                checked += 1;
+                seen(id, label, &mut problems);
+                if (id % 2 == 0) != client {
+                    problems.push(format!(
+                        "its own channel '{label}' has id {id}, but the DTLS {role} must use {} ids",
+                        parity(client)
+                    ));
+                }
+            }
+        }
+        for (_, e) in &p.events {
+            if let Event::DataChannel {
+                label, id: Some(id), ..
+            } = e
+            {
+                checked += 1;
+                seen(*id, label, &mut problems);
+                if (id % 2 == 0) == client {
+                    problems.push(format!(
+                        "the remote's channel '{label}' has id {id}, but the remote is the DTLS {} and must use {} ids",
+                        if client { "server" } else { "client" },
+                        parity(!client)
+                    ));
+                }
+            }
+        }
+        if checked == 0 {
+            return fail("reported no stream id of any in-band channel".into());
+        }
+        if !problems.is_empty() {
+            let more = if problems.len() > 5 {
+                format!(" (and {} more)", problems.len() - 5)
+            } else {
+                String::new()
+            };
+            problems.truncate(5);
+            return fail(format!("stream ids break RFC 8832: {}{more}", problems.join("; ")));
+        }
+        Ok(())
+    }
+
     /// Waits until `check` says the expectation holds (`Some(Ok)`) or is contradicted
     /// (`Some(Err)`), or the timeout passes.
     async fn expect(
@@ -811,6 +1312,17 @@ impl Session {
         action: &Action,
         timeout: Duration,
     ) -> Result<(), Stop> {
+        let needed = match action {
+            Action::ExpectConnectionState { .. } => "connection_state_change",
+            Action::ExpectIceConnectionState { .. } => "ice_connection_state_change",
+            Action::ExpectDataChannel { .. } => "data_channel",
+            Action::ExpectChannelOpen { .. } => "data_channel_open",
+            Action::ExpectMessage { .. } => "data_channel_message",
+            Action::ExpectChannelClosing { .. } => "data_channel_closing",
+            Action::ExpectChannelClosed { .. } => "data_channel_close",
+            _ => "",
+        };
+        self.require(peer, needed, &action.to_string())?;
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(result) = check(&mut self.peers[peer.0], action) {
@@ -879,6 +1391,56 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// Compares a `datachannel` event with the properties a scenario expects; `Err` lists the
+/// differences.
+fn channel_properties_match(event: &Event, want: &ChannelProperties) -> Result<(), String> {
+    let Event::DataChannel {
+        id,
+        protocol,
+        ordered,
+        max_retransmits,
+        max_packet_life_time,
+        ..
+    } = event
+    else {
+        return Err("no properties".into());
+    };
+    let mut diffs = Vec::new();
+    if let Some(p) = &want.protocol {
+        if p != protocol {
+            diffs.push(format!("protocol {protocol:?} instead of {p:?}"));
+        }
+    }
+    if let Some(o) = want.ordered {
+        if o != *ordered {
+            diffs.push(format!("ordered {ordered} instead of {o}"));
+        }
+    }
+    let opt = |v: &Option<u16>| v.map_or("null".to_string(), |v| v.to_string());
+    if want.max_retransmits.is_some() && want.max_retransmits != *max_retransmits {
+        diffs.push(format!(
+            "maxRetransmits {} instead of {}",
+            opt(max_retransmits),
+            opt(&want.max_retransmits)
+        ));
+    }
+    if want.max_packet_life_time.is_some() && want.max_packet_life_time != *max_packet_life_time {
+        diffs.push(format!(
+            "maxPacketLifeTime {} instead of {}",
+            opt(max_packet_life_time),
+            opt(&want.max_packet_life_time)
+        ));
+    }
+    if want.id.is_some() && want.id != *id {
+        diffs.push(format!("id {} instead of {}", opt(id), opt(&want.id)));
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join(", "))
+    }
+}
+
 /// Whether `action` holds for `peer` given its events so far.
 fn check(peer: &mut LivePeer, action: &Action) -> Option<Result<(), String>> {
     match action {
@@ -917,16 +1479,21 @@ fn check(peer: &mut LivePeer, action: &Action) -> Option<Result<(), String>> {
                 ))
             })
         }
-        Action::ExpectDataChannel { label, .. } => peer
-            .events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::DataChannel { label: l, .. } if l == label))
-            .then_some(Ok(())),
+        Action::ExpectDataChannel {
+            label, properties, ..
+        } => peer.events.iter().find_map(|(_, e)| match e {
+            Event::DataChannel { label: l, .. } if l == label => {
+                Some(channel_properties_match(e, properties).map_err(|diff| {
+                    format!("remote data channel '{label}' has {diff}")
+                }))
+            }
+            _ => None,
+        }),
         Action::ExpectChannelOpen { label, .. } => {
             if peer
                 .events
                 .iter()
-                .any(|(_, e)| matches!(e, Event::DataChannelOpen { label: l } if l == label))
+                .any(|(_, e)| matches!(e, Event::DataChannelOpen { label: l, .. } if l == label))
             {
                 return Some(Ok(()));
             }
@@ -937,31 +1504,51 @@ fn check(peer: &mut LivePeer, action: &Action) -> Option<Result<(), String>> {
                 _ => None,
             })
         }
+        Action::ExpectChannelClosing { label, .. } => peer
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::DataChannelClosing { label: l } if l == label))
+            .then_some(Ok(())),
         Action::ExpectChannelClosed { label, .. } => peer
             .events
             .iter()
             .any(|(_, e)| matches!(e, Event::DataChannelClose { label: l } if l == label))
             .then_some(Ok(())),
-        Action::ExpectMessage { label, payload, .. } => {
-            let matched = peer.matched_messages.get(label).copied().unwrap_or(0);
-            let next = peer
+        Action::ExpectMessage {
+            label,
+            payload,
+            any_order,
+            ..
+        } => {
+            let (_, size, sha256) = materialize(payload);
+            let matched = peer.matched_messages.entry(label.clone()).or_default();
+            let mut unmatched = peer
                 .events
                 .iter()
                 .filter_map(|(_, e)| match e {
                     Event::DataChannelMessage { label: l, message } if l == label => Some(message),
                     _ => None,
                 })
-                .nth(matched)?
-                .clone();
-            *peer.matched_messages.entry(label.clone()).or_default() += 1;
-            let (_, size, sha256) = materialize(payload);
+                .enumerate()
+                .filter(|(i, _)| !matched.contains(i));
+            let is_expected = |m: &interop_protocol::ReceivedMessage| {
+                m.binary == payload.is_binary() && m.size == size && m.sha256 == sha256
+            };
+            if *any_order {
+                let (index, _) = unmatched.find(|(_, m)| is_expected(m))?;
+                matched.insert(index);
+                return Some(Ok(()));
+            }
+            let (index, next) = unmatched.next()?;
+            let next = next.clone();
+            matched.insert(index);
             let kind = |binary: bool| if binary { "binary" } else { "text" };
-            if next.binary == payload.is_binary() && next.size == size && next.sha256 == sha256 {
+            if is_expected(&next) {
                 Some(Ok(()))
             } else {
                 Some(Err(format!(
                     "message {} on '{label}' differs: got {} of {} bytes (sha256 {}), expected {} of {size} bytes (sha256 {})",
-                    matched + 1,
+                    index + 1,
                     kind(next.binary),
                     next.size,
                     &next.sha256[..next.sha256.len().min(16)],

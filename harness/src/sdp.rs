@@ -1,0 +1,140 @@
+//! The few facts the harness reads from session descriptions, and the changes it makes to them
+//! when a scenario asks (the harness is the signaling channel). Line-based on purpose: the
+//! harness must see and pass on exactly what a peer produced, not a re-serialisation.
+
+/// The `a=max-message-size` a description announces for its data channel m-section, as the
+/// remote must apply it (RFC 8841 section 6): `None` when the description has no
+/// `m=application` section; 65536 when the attribute is absent; `u64::MAX` for 0 ("no limit").
+pub fn max_message_size(sdp: &str) -> Option<u64> {
+    let section = application_section(sdp)?;
+    let announced = section
+        .iter()
+        .find_map(|line| line.strip_prefix("a=max-message-size:"))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    Some(match announced {
+        None => 65536,
+        Some(0) => u64::MAX,
+        Some(n) => n,
+    })
+}
+
+/// The raw `a=max-message-size` value, if the description has one.
+pub fn announced_max_message_size(sdp: &str) -> Option<u64> {
+    application_section(sdp)?
+        .iter()
+        .find_map(|line| line.strip_prefix("a=max-message-size:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The `a=setup` value (`actpass`, `active`, `passive`) of the first m-section that has one
+/// (session level as a fallback).
+pub fn setup(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|line| line.trim_end().strip_prefix("a=setup:"))
+}
+
+/// Which side is the DTLS client, from the offer's and the answer's `a=setup`: `Some(true)`
+/// when the offerer is the client. RFC 5763: the answerer picks `active` (it is the client)
+/// or `passive` (the offerer is the client) when offered `actpass`.
+pub fn offerer_is_dtls_client(offer: &str, answer: &str) -> Option<bool> {
+    match (setup(offer)?, setup(answer)?) {
+        (_, "active") => Some(false),
+        (_, "passive") => Some(true),
+        ("active", _) => Some(true),
+        ("passive", _) => Some(false),
+        _ => None,
+    }
+}
+
+/// Sets the data channel m-section's `a=max-message-size` to `size`, replacing the attribute
+/// or adding it after `a=sctp-port`. A description without `m=application` is returned as is.
+pub fn with_max_message_size(sdp: &str, size: u64) -> String {
+    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut out = Vec::new();
+    let mut in_application = false;
+    let mut done = false;
+    let lines: Vec<&str> = sdp.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("m=") {
+            in_application = line.starts_with("m=application");
+        }
+        if in_application && line.starts_with("a=max-message-size:") {
+            if !done {
+                out.push(format!("a=max-message-size:{size}"));
+                done = true;
+            }
+            continue;
+        }
+        out.push(line.to_string());
+        let section_ends = lines
+            .get(i + 1)
+            .map(|next| next.starts_with("m="))
+            .unwrap_or(true);
+        if in_application && !done && (line.starts_with("a=sctp-port:") || section_ends) {
+            // Added after a=sctp-port, unless a later line of the section replaces it.
+            let later = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("m="))
+                .any(|l| l.starts_with("a=max-message-size:"));
+            if !later {
+                out.push(format!("a=max-message-size:{size}"));
+                done = true;
+            }
+        }
+    }
+    let mut text = out.join(eol);
+    if sdp.ends_with('\n') {
+        text.push_str(eol);
+    }
+    text
+}
+
+fn application_section(sdp: &str) -> Option<Vec<&str>> {
+    let mut lines = sdp.lines().map(str::trim_end);
+    lines.by_ref().find(|l| l.starts_with("m=application"))?;
+    Some(lines.take_while(|l| !l.starts_with("m=")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:actpass\r\n\
+        m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=setup:actpass\r\na=mid:1\r\n\
+        a=sctp-port:5000\r\na=max-message-size:262144\r\n";
+
+    #[test]
+    fn reads_max_message_size_with_rfc_8841_defaults() {
+        assert_eq!(max_message_size(OFFER), Some(262144));
+        assert_eq!(announced_max_message_size(OFFER), Some(262144));
+        let absent = OFFER.replace("a=max-message-size:262144\r\n", "");
+        assert_eq!(max_message_size(&absent), Some(65536));
+        assert_eq!(announced_max_message_size(&absent), None);
+        let unlimited = OFFER.replace("262144", "0");
+        assert_eq!(max_message_size(&unlimited), Some(u64::MAX));
+        let no_data = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=max-message-size:5\r\n";
+        assert_eq!(max_message_size(no_data), None);
+    }
+
+    #[test]
+    fn munges_max_message_size_in_the_application_section_only() {
+        let munged = with_max_message_size(OFFER, 16384);
+        assert_eq!(max_message_size(&munged), Some(16384));
+        assert_eq!(munged.matches("max-message-size").count(), 1);
+        assert!(munged.ends_with("a=max-message-size:16384\r\n"));
+        let absent = OFFER.replace("a=max-message-size:262144\r\n", "");
+        let added = with_max_message_size(&absent, 1000);
+        assert!(added.contains("a=sctp-port:5000\r\na=max-message-size:1000\r\n"));
+        assert_eq!(max_message_size(&added), Some(1000));
+    }
+
+    #[test]
+    fn dtls_roles_follow_the_answer() {
+        let answer_active = "v=0\r\na=setup:active\r\n";
+        let answer_passive = "v=0\r\na=setup:passive\r\n";
+        assert_eq!(offerer_is_dtls_client(OFFER, answer_active), Some(false));
+        assert_eq!(offerer_is_dtls_client(OFFER, answer_passive), Some(true));
+        assert_eq!(offerer_is_dtls_client(OFFER, "v=0\r\n"), None);
+    }
+}
