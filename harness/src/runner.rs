@@ -1125,15 +1125,10 @@ impl Session {
                 _ => None,
             });
             if let Some((got, messages, sha256, first_t, last_t)) = received {
-                if got != bytes || sha256 != expected {
+                if let Err(diff) = compare_bulk(bytes, &expected, got, messages, &sha256) {
                     return Err(Stop::new(
                         Outcome::Fail,
-                        format!(
-                            "{r_label}: bulk data on '{label}' differs: got {got} bytes in \
-                             {messages} messages (sha256 {}), expected {bytes} bytes (sha256 {})",
-                            &sha256[..sha256.len().min(16)],
-                            &expected[..16]
-                        ),
+                        format!("{r_label}: bulk data on '{label}' differs: {diff}"),
                     ));
                 }
                 let sent_digest = self.peers[sender.0].events.iter().find_map(|(_, e)| match e {
@@ -1391,6 +1386,24 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// Compares what a bulk receiver digested with the stream that was sent.
+fn compare_bulk(
+    bytes: u64,
+    expected_sha256: &str,
+    got: u64,
+    messages: u64,
+    sha256: &str,
+) -> Result<(), String> {
+    if got == bytes && sha256 == expected_sha256 {
+        return Ok(());
+    }
+    Err(format!(
+        "got {got} bytes in {messages} messages (sha256 {}), expected {bytes} bytes (sha256 {})",
+        &sha256[..sha256.len().min(16)],
+        &expected_sha256[..expected_sha256.len().min(16)]
+    ))
+}
+
 /// Compares a `datachannel` event with the properties a scenario expects; `Err` lists the
 /// differences.
 fn channel_properties_match(event: &Event, want: &ChannelProperties) -> Result<(), String> {
@@ -1558,5 +1571,54 @@ fn check(peer: &mut LivePeer, action: &Action) -> Option<Result<(), String>> {
             }
         }
         _ => Some(Ok(())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_comparison_catches_size_and_content_differences() {
+        let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+        let stream = interop_protocol::pattern(BULK_SEED, 4096);
+        let expected = sha(&stream);
+        assert!(compare_bulk(4096, &expected, 4096, 1, &expected).is_ok());
+        let mut corrupted = stream.clone();
+        corrupted[100] ^= 1;
+        let err = compare_bulk(4096, &expected, 4096, 1, &sha(&corrupted)).unwrap_err();
+        assert!(err.contains("got 4096 bytes"), "{err}");
+        assert!(compare_bulk(4096, &expected, 4095, 1, &sha(&stream[..4095])).is_err());
+    }
+
+    #[test]
+    fn channel_properties_are_compared_only_where_given() {
+        let event = Event::DataChannel {
+            label: "x".into(),
+            id: Some(1),
+            protocol: "chat".into(),
+            ordered: false,
+            max_retransmits: Some(0),
+            max_packet_life_time: None,
+            negotiated: false,
+        };
+        assert!(channel_properties_match(&event, &ChannelProperties::default()).is_ok());
+        let want = ChannelProperties {
+            protocol: Some("chat".into()),
+            ordered: Some(false),
+            max_retransmits: Some(0),
+            ..Default::default()
+        };
+        assert!(channel_properties_match(&event, &want).is_ok());
+        let wrong = ChannelProperties {
+            max_retransmits: Some(1),
+            max_packet_life_time: Some(100),
+            ..want
+        };
+        let err = channel_properties_match(&event, &wrong).unwrap_err();
+        assert_eq!(
+            err,
+            "maxRetransmits 0 instead of 1, maxPacketLifeTime null instead of 100"
+        );
     }
 }

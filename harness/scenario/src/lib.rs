@@ -33,52 +33,9 @@
 //!   - close: { peer: both }
 //! ```
 //!
-//! Steps (`peer` is a declared name, or `both` for both peers, offerer first):
-//!
-//! | step | required keys | optional keys | does |
-//! |------|---------------|---------------|------|
-//! | `create_peer_connection` | `peer` | `ice_servers`, `ice_transport_policy`, `bundle_policy` | `new RTCPeerConnection(config)` |
-//! | `create_data_channel` | `peer`, `label` | `ordered`, `max_retransmits`, `max_packet_life_time`, `protocol`, `negotiated`, `id` | `pc.createDataChannel(label, init)` |
-//! | `negotiate` | `offerer`, `answerer` | | the six steps below, in order |
-//! | `create_offer` / `create_answer` | `peer` | | create a description |
-//! | `set_local_description` | `peer` | | apply the description the peer created last |
-//! | `set_remote_description` | `peer` | | apply the other peer's current local description |
-//! | `expect_connection_state` | `peer`, `state` | `timeout` | wait for `connectionState` |
-//! | `expect_ice_connection_state` | `peer`, `state` | `timeout` | wait for `iceConnectionState` |
-//! | `expect_data_channel` | `peer`, `label` | `timeout` | wait for the remote's channel (`datachannel` event) |
-//! | `expect_channel_open` | `peer`, `label` | `timeout` | wait for the channel's `open` |
-//! | `send` | `peer`, `label`, one of `text` / `text_bytes` / `binary_bytes` | | send a message |
-//! | `expect_message` | `peer`, `label`, one of `text` / `text_bytes` / `binary_bytes` | `timeout` | wait for the next message and check it |
-//! | `close_data_channel` | `peer`, `label` | | `channel.close()` |
-//! | `expect_channel_closed` | `peer`, `label` | `timeout` | wait for the channel's `close` |
-//! | `get_stats` | `peer` | | `pc.getStats()` |
-//! | `close` | `peer` | | `pc.close()` |
-//!
-//! `negotiate: { offerer: alice, answerer: bob }` expands to: alice `create_offer`, alice
-//! `set_local_description`, bob `set_remote_description`, bob `create_answer`, bob
-//! `set_local_description`, alice `set_remote_description`.
-//!
-//! Values:
-//! - **durations** (`timeout`): an integer with `ms`, `s` or `m`: `500ms`, `10s`, `2m`;
-//!   positive, at most `10m`. A bare number is an error (which unit would it be?).
-//! - **sizes** (`text_bytes`, `binary_bytes`): an integer number of bytes, or with `B`, `KiB`
-//!   or `MiB`: `1000`, `1 B`, `20KiB`; at most `16MiB`. `text` is sent verbatim,
-//!   `text_bytes: N` sends N bytes of generated printable text, `binary_bytes: N` N bytes of
-//!   generated binary data (see [`plan::PayloadSpec`]).
-//! - **states**, W3C spellings: connection `new`, `connecting`, `connected`, `disconnected`,
-//!   `failed`, `closed`; ICE connection `new`, `checking`, `connected`, `completed`,
-//!   `disconnected`, `failed`, `closed`.
-//! - `ice_servers`: a list of `{ urls: [..], username, credential }` (TURN URLs need both
-//!   credentials); `ice_transport_policy`: `all` or `relay`; `bundle_policy`: `balanced`,
-//!   `max-compat` or `max-bundle`.
-//! - data channel options follow `RTCDataChannelInit`: not both `max_retransmits` and
-//!   `max_packet_life_time`; `negotiated: true` needs an `id` (0 to 65534) and `id` needs
-//!   `negotiated: true`.
-//! - every `label` a step uses must be created by an earlier `create_data_channel` step
-//!   (of either peer).
-//!
-//! Unknown keys, repeated keys and keys without a value are errors wherever they appear.
-//! Every [`plan::Step`] records the line of the step it came from.
+//! Every step kind, key, default and unit, and what `count` / `{i}` do, is in the
+//! [`reference`](mod@reference) (`docs/scenario-reference.md`). Every [`plan::Step`] records the line of the
+//! step it came from.
 //!
 //! # How loading works
 //!
@@ -100,6 +57,10 @@
 pub mod expectations;
 pub mod plan;
 
+// The scenario reference for authors, from `docs/scenario-reference.md`.
+#[doc = include_str!("../../../docs/scenario-reference.md")]
+pub mod reference {}
+
 mod error;
 mod raw;
 mod suggest;
@@ -116,19 +77,28 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use error::{render_all, ScenarioError};
-pub use validate::{CONNECTION_STATES, DEFAULT_TIMEOUT, ICE_CONNECTION_STATES};
+pub use validate::{
+    CONNECTION_STATES, DEFAULT_CHUNK, DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_TIMEOUT,
+    ICE_CONNECTION_STATES, MAX_BULK_BYTES, MAX_CHUNK, MAX_COUNT, SEND_ERRORS,
+};
 
 /// The top-level keys of a scenario, for messages.
 const TOP_LEVEL_KEYS: &[&str] = &["feature", "description", "peers", "steps"];
 
-/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted.
+/// Directories [`discover`] skips: they hold expectation files, not scenarios.
+pub const EXPECTATIONS_DIR: &str = "expectations";
+
+/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted; directories named
+/// [`EXPECTATIONS_DIR`] below `dir` are skipped.
 pub fn discover(dir: &Path) -> io::Result<Vec<PathBuf>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let path = entry.path();
             if entry.file_type()?.is_dir() {
-                walk(&path, out)?;
+                if entry.file_name() != EXPECTATIONS_DIR {
+                    walk(&path, out)?;
+                }
             } else if is_yaml(&path) && path.is_file() {
                 out.push(path);
             }

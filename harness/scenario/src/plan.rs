@@ -224,10 +224,7 @@ impl fmt::Display for Action {
             Action::CreateAnswer => write!(f, "create answer"),
             Action::SetLocalDescription => write!(f, "set local description"),
             Action::SetRemoteDescription { munge } => match munge.max_message_size {
-                Some(size) => write!(
-                    f,
-                    "set remote description (with a=max-message-size:{size})"
-                ),
+                Some(size) => write!(f, "set remote description (with a=max-message-size:{size})"),
                 None => write!(f, "set remote description"),
             },
             Action::Send {
@@ -340,13 +337,35 @@ mod tests {
 
     #[test]
     fn generated_payloads_have_the_requested_size_and_are_stable() {
-        let text = PayloadSpec::GeneratedText { bytes: 70_000, seed: 0 }.bytes();
+        let text = PayloadSpec::GeneratedText {
+            bytes: 70_000,
+            seed: 0,
+        }
+        .bytes();
         assert_eq!(text.len(), 70_000);
         assert!(std::str::from_utf8(&text).is_ok());
-        let bin = PayloadSpec::Binary { bytes: 4096, seed: 0 }.bytes();
+        let bin = PayloadSpec::Binary {
+            bytes: 4096,
+            seed: 0,
+        }
+        .bytes();
         assert_eq!(bin.len(), 4096);
-        assert_eq!(bin, PayloadSpec::Binary { bytes: 4096, seed: 0 }.bytes());
-        assert_ne!(bin, PayloadSpec::Binary { bytes: 4096, seed: 1 }.bytes());
+        assert_eq!(
+            bin,
+            PayloadSpec::Binary {
+                bytes: 4096,
+                seed: 0
+            }
+            .bytes()
+        );
+        assert_ne!(
+            bin,
+            PayloadSpec::Binary {
+                bytes: 4096,
+                seed: 1
+            }
+            .bytes()
+        );
         let distinct: std::collections::HashSet<u8> = bin.iter().copied().collect();
         assert!(distinct.len() > 250, "binary payload covers byte values");
         assert!(PayloadSpec::Binary { bytes: 0, seed: 0 }.bytes().is_empty());

@@ -61,15 +61,20 @@ pub(crate) enum RawStep {
     CreateOffer(RawPeerOnly),
     CreateAnswer(RawPeerOnly),
     SetLocalDescription(RawPeerOnly),
-    SetRemoteDescription(RawPeerOnly),
+    SetRemoteDescription(RawSetRemoteDescription),
     ExpectConnectionState(RawExpectState),
     ExpectIceConnectionState(RawExpectState),
-    ExpectDataChannel(RawExpectChannel),
+    ExpectDataChannel(RawExpectDataChannel),
     ExpectChannelOpen(RawExpectChannel),
     Send(RawSend),
     ExpectMessage(RawExpectMessage),
+    Echo(RawChannel),
+    BulkTransfer(RawBulkTransfer),
     CloseDataChannel(RawChannel),
+    ExpectChannelClosing(RawExpectChannel),
     ExpectChannelClosed(RawExpectChannel),
+    RequireMaxMessageSize(RawRequireMaxMessageSize),
+    CheckStreamIds(RawPeerOnly),
     GetStats(RawPeerOnly),
     Close(RawPeerOnly),
 }
@@ -97,11 +102,13 @@ pub(crate) struct RawIceServer {
     pub credential: Option<String>,
 }
 
+/// `count` is kept as written (pass 2 checks its range) on every step that takes a `label`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCreateDataChannel {
     pub peer: SString,
     pub label: SString,
+    pub count: Option<Spanned<u32>>,
     pub ordered: Option<bool>,
     pub max_retransmits: Option<Spanned<u16>>,
     pub max_packet_life_time: Option<Spanned<u16>>,
@@ -127,9 +134,17 @@ pub(crate) struct RawExpectState {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct RawSetRemoteDescription {
+    pub peer: SString,
+    pub max_message_size: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RawChannel {
     pub peer: SString,
     pub label: SString,
+    pub count: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +152,22 @@ pub(crate) struct RawChannel {
 pub(crate) struct RawExpectChannel {
     pub peer: SString,
     pub label: SString,
+    pub count: Option<Spanned<u32>>,
+    pub timeout: Option<SString>,
+}
+
+/// `expect_data_channel`: the properties given are checked on the announced channel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectDataChannel {
+    pub peer: SString,
+    pub label: SString,
+    pub count: Option<Spanned<u32>>,
+    pub protocol: Option<SString>,
+    pub ordered: Option<bool>,
+    pub max_retransmits: Option<Spanned<u16>>,
+    pub max_packet_life_time: Option<Spanned<u16>>,
+    pub id: Option<Spanned<u16>>,
     pub timeout: Option<SString>,
 }
 
@@ -146,9 +177,11 @@ pub(crate) struct RawExpectChannel {
 pub(crate) struct RawSend {
     pub peer: SString,
     pub label: SString,
+    pub count: Option<Spanned<u32>>,
     pub text: Option<SString>,
     pub text_bytes: Option<SString>,
     pub binary_bytes: Option<SString>,
+    pub expect_error: Option<SString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,8 +189,29 @@ pub(crate) struct RawSend {
 pub(crate) struct RawExpectMessage {
     pub peer: SString,
     pub label: SString,
+    pub count: Option<Spanned<u32>>,
     pub text: Option<SString>,
     pub text_bytes: Option<SString>,
     pub binary_bytes: Option<SString>,
+    pub unordered: Option<bool>,
     pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBulkTransfer {
+    pub peer: SString,
+    pub label: SString,
+    pub bytes: SString,
+    pub chunk: Option<SString>,
+    pub high_water: Option<SString>,
+    pub low_water: Option<SString>,
+    pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequireMaxMessageSize {
+    pub peer: SString,
+    pub at_least: SString,
 }

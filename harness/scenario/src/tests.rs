@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use interop_protocol::{DataChannelInit, IceServer, PeerConnectionConfig};
 
-use crate::plan::{Action, PayloadSpec, PeerId, Scenario, Step};
+use crate::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Scenario, SdpMunge, Step};
 use crate::tree::{self, Node, SNode};
 use crate::{discover, load_files, parse_str, ScenarioError};
 
@@ -41,20 +41,26 @@ fn actions(steps: &[Step]) -> Vec<(PeerId, Action)> {
     steps.iter().map(|s| (s.peer, s.action.clone())).collect()
 }
 
+fn srd() -> Action {
+    Action::SetRemoteDescription {
+        munge: Default::default(),
+    }
+}
+
 fn negotiation(offerer: PeerId, answerer: PeerId) -> Vec<(PeerId, Action)> {
     vec![
         (offerer, Action::CreateOffer),
         (offerer, Action::SetLocalDescription),
-        (answerer, Action::SetRemoteDescription),
+        (answerer, srd()),
         (answerer, Action::CreateAnswer),
         (answerer, Action::SetLocalDescription),
-        (offerer, Action::SetRemoteDescription),
+        (offerer, srd()),
     ]
 }
 
 #[test]
 fn shipped_connect_scenario() {
-    let s = load("../../scenarios/connect.yaml");
+    let s = load("../../scenarios/basic/connect.yaml");
     assert_eq!(s.name, "connect");
     assert_eq!(s.feature, "basic-peer-connection");
     assert_eq!(s.peer_names, ["alice".to_owned(), "bob".to_owned()]);
@@ -93,7 +99,7 @@ fn shipped_connect_scenario() {
 
 #[test]
 fn shipped_datachannel_echo_scenario() {
-    let s = load("../../scenarios/datachannel-echo.yaml");
+    let s = load("../../scenarios/data-channels/datachannel-echo.yaml");
     assert_eq!(s.name, "datachannel-echo");
     assert_eq!(s.feature, "data-channels");
     // setup 14 + 7 payloads x 4 + close 2
@@ -111,25 +117,43 @@ fn shipped_datachannel_echo_scenario() {
     assert_eq!(
         s.steps[11].action,
         Action::ExpectDataChannel {
+            properties: Default::default(),
             label: "echo".into(),
             timeout: Duration::from_secs(10)
         }
     );
     let payloads = [
         PayloadSpec::Text("hello".into()),
-        PayloadSpec::GeneratedText { bytes: 1000 },
-        PayloadSpec::GeneratedText { bytes: 20 * 1024 },
-        PayloadSpec::Binary { bytes: 1 },
-        PayloadSpec::Binary { bytes: 1024 },
-        PayloadSpec::Binary { bytes: 20 * 1024 },
-        PayloadSpec::Binary { bytes: 64 * 1024 },
+        PayloadSpec::GeneratedText {
+            bytes: 1000,
+            seed: 0,
+        },
+        PayloadSpec::GeneratedText {
+            bytes: 20 * 1024,
+            seed: 0,
+        },
+        PayloadSpec::Binary { bytes: 1, seed: 0 },
+        PayloadSpec::Binary {
+            bytes: 1024,
+            seed: 0,
+        },
+        PayloadSpec::Binary {
+            bytes: 20 * 1024,
+            seed: 0,
+        },
+        PayloadSpec::Binary {
+            bytes: 64 * 1024,
+            seed: 0,
+        },
     ];
     for (round, payload) in s.steps[14..42].chunks(4).zip(&payloads) {
         let send = Action::Send {
             label: "echo".into(),
             payload: payload.clone(),
+            expect_error: None,
         };
         let expect = Action::ExpectMessage {
+            any_order: false,
             label: "echo".into(),
             payload: payload.clone(),
             timeout: Duration::from_secs(10),
@@ -152,14 +176,39 @@ fn shipped_datachannel_echo_scenario() {
 
 #[test]
 fn discover_finds_the_shipped_scenarios_and_they_load_together() {
-    let paths = discover(&manifest_path("../../scenarios")).expect("scenarios dir");
+    let root = manifest_path("../../scenarios");
+    let paths = discover(&root).expect("scenarios dir");
     let names: Vec<_> = paths
         .iter()
         .filter_map(|p| p.file_name()?.to_str())
         .collect();
-    assert_eq!(names, ["connect.yaml", "datachannel-echo.yaml"]);
-    let scenarios = load_files(&paths).expect("shipped scenarios are valid");
-    assert_eq!(scenarios.len(), 2);
+    for shipped in ["connect.yaml", "datachannel-echo.yaml"] {
+        assert!(names.contains(&shipped), "{shipped} in {names:?}");
+    }
+    // Expectation files live next to the scenarios but are not scenarios.
+    assert!(paths.iter().all(|p| !p
+        .strip_prefix(&root)
+        .expect("under the root")
+        .components()
+        .any(|c| c.as_os_str() == "expectations")));
+    let scenarios = match load_files(&paths) {
+        Ok(scenarios) => scenarios,
+        Err(errors) => panic!(
+            "shipped scenarios must load:\n{}",
+            crate::render_all(&errors)
+        ),
+    };
+    assert_eq!(scenarios.len(), paths.len());
+}
+
+#[test]
+fn discover_skips_expectations_directories() {
+    let paths = discover(&manifest_path("tests/fixtures/discover")).expect("fixture dir");
+    let names: Vec<_> = paths
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str())
+        .collect();
+    assert_eq!(names, ["scenario.yaml", "nested.yaml"]);
 }
 
 #[test]
@@ -216,6 +265,15 @@ fn every_step_kind_and_option_resolves() {
         max_packet_life_time: Some(500),
         ..Default::default()
     };
+    let many = |id| DataChannelInit {
+        negotiated: Some(true),
+        id: Some(id),
+        ..Default::default()
+    };
+    let inband = DataChannelInit {
+        max_packet_life_time: Some(250),
+        ..Default::default()
+    };
     let dc = |label: &str, init: &DataChannelInit| Action::CreateDataChannel {
         label: label.into(),
         init: init.clone(),
@@ -228,15 +286,37 @@ fn every_step_kind_and_option_resolves() {
         (A, dc("lossy", &lossy)),
         (A, dc("pre", &pre)),
         (B, dc("pre", &pre)),
+        (A, dc("many-0", &many(100))),
+        (B, dc("many-0", &many(100))),
+        (A, dc("many-1", &many(101))),
+        (B, dc("many-1", &many(101))),
+        (A, dc("in-0", &inband)),
+        (A, dc("in-1", &inband)),
     ];
     expected.extend(negotiation(A, B));
-    expected.extend(negotiation(A, B));
+    let munged = Action::SetRemoteDescription {
+        munge: SdpMunge {
+            max_message_size: Some(16 * 1024),
+        },
+    };
+    let mut manual = negotiation(A, B);
+    manual[5] = (A, munged);
+    expected.extend(manual);
     let connected = Action::ExpectConnectionState {
         state: "connected".into(),
         timeout: secs(60),
     };
-    let pre_open = Action::ExpectChannelOpen {
-        label: "pre".into(),
+    let open = |label: &str, timeout| Action::ExpectChannelOpen {
+        label: label.into(),
+        timeout,
+    };
+    let in_band = |label: &str| Action::ExpectDataChannel {
+        label: label.into(),
+        properties: ChannelProperties {
+            ordered: Some(true),
+            max_packet_life_time: Some(250),
+            ..Default::default()
+        },
         timeout: secs(7),
     };
     expected.extend([
@@ -253,74 +333,137 @@ fn every_step_kind_and_option_resolves() {
             B,
             Action::ExpectDataChannel {
                 label: "lossy".into(),
+                properties: ChannelProperties {
+                    protocol: Some("chat".into()),
+                    ordered: Some(false),
+                    max_retransmits: Some(0),
+                    max_packet_life_time: None,
+                    id: Some(1),
+                },
                 timeout: Duration::from_millis(500),
             },
         ),
-        (A, pre_open.clone()),
-        (B, pre_open),
+        (B, in_band("in-0")),
+        (B, in_band("in-1")),
+        (A, open("pre", secs(7))),
+        (B, open("pre", secs(7))),
+        (A, open("many-0", secs(2))),
+        (B, open("many-0", secs(2))),
+        (A, open("many-1", secs(2))),
+        (B, open("many-1", secs(2))),
+        (A, Action::RequireMaxMessageSize { at_least: 65536 }),
+        (B, Action::RequireMaxMessageSize { at_least: 65536 }),
+        (A, Action::CheckStreamIds),
+        (B, Action::CheckStreamIds),
+        (
+            B,
+            Action::Echo {
+                label: "in-0".into(),
+            },
+        ),
+        (
+            B,
+            Action::Echo {
+                label: "in-1".into(),
+            },
+        ),
+    ]);
+    let send = |label: &str, payload: PayloadSpec| Action::Send {
+        label: label.into(),
+        payload,
+        expect_error: None,
+    };
+    let expect = |label: &str, payload: PayloadSpec, any_order, timeout| Action::ExpectMessage {
+        label: label.into(),
+        payload,
+        any_order,
+        timeout,
+    };
+    let binary = |bytes, seed| PayloadSpec::Binary { bytes, seed };
+    let generated = |bytes, seed| PayloadSpec::GeneratedText { bytes, seed };
+    expected.extend([
+        (A, send("lossy", text.clone())),
+        (B, expect("lossy", text, false, secs(7))),
+        (B, send("pre", generated(2048, 0))),
+        (A, expect("pre", generated(2048, 0), false, secs(3))),
+        (A, send("pre", binary(1 << 20, 0))),
+        (B, expect("pre", binary(1 << 20, 0), false, secs(7))),
+        (A, send("in-0", PayloadSpec::Text("n0".into()))),
+        (A, send("in-1", PayloadSpec::Text("n1".into()))),
+        (A, send("pre", binary(10, 0))),
+        (B, send("pre", binary(10, 0))),
+        (A, send("pre", binary(10, 1))),
+        (B, send("pre", binary(10, 1))),
+        (A, send("pre", binary(10, 2))),
+        (B, send("pre", binary(10, 2))),
+        (A, expect("pre", binary(10, 0), true, secs(1))),
+        (A, expect("pre", binary(10, 1), true, secs(1))),
+        (A, expect("pre", binary(10, 2), true, secs(1))),
+        (B, expect("pre", generated(5, 0), false, secs(7))),
+        (B, expect("pre", generated(5, 1), false, secs(7))),
         (
             A,
             Action::Send {
                 label: "lossy".into(),
-                payload: text.clone(),
-            },
-        ),
-        (
-            B,
-            Action::ExpectMessage {
-                label: "lossy".into(),
-                payload: text,
-                timeout: secs(7),
-            },
-        ),
-        (
-            B,
-            Action::Send {
-                label: "pre".into(),
-                payload: PayloadSpec::GeneratedText { bytes: 2048 },
+                payload: binary(64 * 1024, 0),
+                expect_error: Some("TypeError".into()),
             },
         ),
         (
             A,
-            Action::ExpectMessage {
+            Action::BulkTransfer {
                 label: "pre".into(),
-                payload: PayloadSpec::GeneratedText { bytes: 2048 },
-                timeout: secs(3),
-            },
-        ),
-        (
-            A,
-            Action::Send {
-                label: "pre".into(),
-                payload: PayloadSpec::Binary { bytes: 1 << 20 },
+                bytes: 64 << 20,
+                chunk: 64 * 1024,
+                high_water: 4 << 20,
+                low_water: 1 << 20,
+                timeout: secs(120),
             },
         ),
         (
             B,
-            Action::ExpectMessage {
+            Action::BulkTransfer {
                 label: "pre".into(),
-                payload: PayloadSpec::Binary { bytes: 1 << 20 },
+                bytes: 1000,
+                chunk: 16 * 1024,
+                high_water: 1 << 20,
+                low_water: 256 * 1024,
                 timeout: secs(7),
             },
         ),
         (A, Action::GetStats),
         (B, Action::GetStats),
-        (
-            A,
-            Action::CloseDataChannel {
-                label: "lossy".into(),
-            },
-        ),
-        (
-            B,
-            Action::ExpectChannelClosed {
-                label: "lossy".into(),
-                timeout: secs(7),
-            },
-        ),
+    ]);
+    let close_dc = |label: &str| Action::CloseDataChannel {
+        label: label.into(),
+    };
+    let closing = |label: &str, timeout| Action::ExpectChannelClosing {
+        label: label.into(),
+        timeout,
+    };
+    let closed = |label: &str, timeout| Action::ExpectChannelClosed {
+        label: label.into(),
+        timeout,
+    };
+    expected.extend([
+        (A, close_dc("lossy")),
+        (B, closing("lossy", secs(2))),
+        (B, closed("lossy", secs(7))),
+        (A, close_dc("many-0")),
+        (A, close_dc("many-1")),
+        (B, closing("many-0", secs(7))),
+        (B, closing("many-1", secs(7))),
+        (A, closed("many-0", secs(1))),
+        (B, closed("many-0", secs(1))),
+        (A, closed("many-1", secs(1))),
+        (B, closed("many-1", secs(1))),
         (B, Action::Close),
     ]);
-    assert_eq!(actions(&s.steps), expected);
+    let got = actions(&s.steps);
+    for (i, (got, want)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "step {i}");
+    }
+    assert_eq!(got.len(), expected.len());
     // Lines are those of the steps in the file.
     let text = std::fs::read_to_string(manifest_path("tests/fixtures/valid/all-steps.yaml"))
         .expect("fixture exists");
@@ -723,4 +866,164 @@ fn duplicate_names_across_files_point_at_the_second() {
     assert!(e[0]
         .message
         .starts_with("failed to read the scenario file: "));
+}
+
+#[test]
+fn count_expands_i_outer_peers_inner_with_seeds_and_labels() {
+    let s = parse_str(
+        Path::new("t.yaml"),
+        &format!(
+            "{HEAD}  - create_data_channel: {{ peer: alice, label: \"c{{i}}-{{i}}\", count: 3 }}\n  \
+             - send: {{ peer: both, label: \"c{{i}}-{{i}}\", count: 3, text_bytes: 4, expect_error: DataError }}\n  \
+             - send: {{ peer: alice, label: c1-1, count: 2, text: \"{{i}}+{{i}}\" }}\n  \
+             - create_data_channel: {{ peer: bob, label: \"one-{{i}}\", count: 1 }}\n  \
+             - set_remote_description: {{ peer: bob, max_message_size: 0 }}\n"
+        ),
+    )
+    .expect("valid");
+    let labels: Vec<_> = s
+        .steps
+        .iter()
+        .filter_map(|step| match &step.action {
+            Action::CreateDataChannel { label, .. } => Some(label.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(labels, ["c0-0", "c1-1", "c2-2", "one-0"]);
+    let sends: Vec<_> = s
+        .steps
+        .iter()
+        .filter_map(|step| match &step.action {
+            Action::Send {
+                label,
+                payload,
+                expect_error,
+            } => Some((
+                step.peer,
+                label.as_str(),
+                payload.clone(),
+                expect_error.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let error = Some("DataError".to_owned());
+    let generated = |seed| PayloadSpec::GeneratedText { bytes: 4, seed };
+    let text = |t: &str| PayloadSpec::Text(t.into());
+    assert_eq!(
+        sends,
+        [
+            (A, "c0-0", generated(0), error.clone()),
+            (B, "c0-0", generated(0), error.clone()),
+            (A, "c1-1", generated(1), error.clone()),
+            (B, "c1-1", generated(1), error.clone()),
+            (A, "c2-2", generated(2), error.clone()),
+            (B, "c2-2", generated(2), error),
+            (A, "c1-1", text("0+0"), None),
+            (A, "c1-1", text("1+1"), None),
+        ]
+    );
+    assert!(s.steps[..3].iter().all(|step| step.line == 5));
+    assert!(s.steps[3..9].iter().all(|step| step.line == 6));
+    assert_eq!(
+        s.steps.last().map(|step| step.action.clone()),
+        Some(Action::SetRemoteDescription {
+            munge: SdpMunge {
+                max_message_size: Some(0)
+            }
+        })
+    );
+}
+
+#[test]
+fn expanded_labels_are_checked_once_per_step() {
+    let e = messages(&format!(
+        "{HEAD}  - expect_channel_open: {{ peer: bob, label: \"c-{{i}}\", count: 3 }}\n  \
+         - create_data_channel: {{ peer: alice, label: \"c-{{i}}\", count: 2 }}\n  \
+         - close_data_channel: {{ peer: alice, label: \"c-{{i}}\", count: 3 }}\n  \
+         - echo: {{ peer: bob, label: \"d-{{i}}\", count: 1 }}\n  \
+         - expect_data_channel: {{ peer: bob, label: \"c-{{i}}\", count: 2, id: 3, max_retransmits: 1, max_packet_life_time: 1 }}\n  \
+         - expect_data_channel: {{ peer: bob, label: c-0, id: 65535, protocol: \"{{i}}\" }}\n"
+    ));
+    assert_eq!(
+        e,
+        [
+            "data channel `c-0` (`c-{i}` with `{i}` = 0; none of its 3 labels can be used here) is \
+             used before the `create_data_channel` step on line 6 creates it",
+            "unknown data channel `c-2` (`c-{i}` with `{i}` = 2); this scenario creates `c-0`, `c-1`",
+            "unknown data channel `d-0` (`d-{i}` with `{i}` = 0); this scenario creates `c-0`, `c-1`",
+            "`id` cannot be checked with `count: 2`: every channel has its own id, chosen by the \
+             announcing peer",
+            "`max_retransmits` and `max_packet_life_time` cannot both be set: a channel limits \
+             either retransmissions or time",
+            "`id` must be at most 65534, found 65535",
+            "`{i}` is replaced only in `label` and `text`, not in `protocol`",
+        ]
+    );
+    // Long lists of known labels are cut.
+    let e = messages(&format!(
+        "{HEAD}  - create_data_channel: {{ peer: alice, label: \"c-{{i}}\", count: 20 }}\n  \
+         - echo: {{ peer: bob, label: d }}\n"
+    ));
+    assert_eq!(
+        e,
+        [
+            "unknown data channel `d`; this scenario creates `c-0`, `c-1`, `c-2`, `c-3`, `c-4`, \
+          `c-5`, `c-6`, `c-7` and 12 more"
+        ]
+    );
+}
+
+#[test]
+fn new_step_values_are_checked() {
+    let e = messages(&format!(
+        "{HEAD}  - create_data_channel: {{ peer: alice, label: c }}\n  \
+         - set_remote_description: {{ peer: bob, max_message_size: 5000000000 }}\n  \
+         - require_max_message_size: {{ peer: both, at_least: 17MiB }}\n  \
+         - bulk_transfer: {{ peer: carol, label: c, bytes: 1025MiB, chunk: 0, timeout: 0s }}\n  \
+         - bulk_transfer: {{ peer: alice, label: c, bytes: 1, low_water: 2MiB }}\n  \
+         - send: {{ peer: alice, label: c, text: x, expect_error: typeerror }}\n"
+    ));
+    assert_eq!(
+        e,
+        [
+            "`max_message_size` must be at most `4294967295`, found `5000000000`",
+            "`at_least` must be at most `16MiB`, found `17MiB`",
+            "unknown peer `carol`; this scenario declares `alice`, `bob`",
+            "`bytes` must be at most `1024MiB`, found `1025MiB`",
+            "`chunk` must be at least `1`, found `0`",
+            "`timeout` must be positive, found `0s`",
+            "`low_water` must be less than `high_water` (1MiB (the default)), found `2MiB`: \
+             sending resumes when `bufferedAmount` falls to `low_water` after it reached \
+             `high_water`",
+            "unknown error name `typeerror`; expected one of `TypeError`, `OperationError`, \
+             `InvalidStateError`, `NotSupportedError`, `SyntaxError`, `RangeError`, \
+             `InvalidAccessError`, `DataError`, `NetworkError` (did you mean `TypeError`?)",
+        ]
+    );
+}
+
+#[test]
+fn unquoted_index_in_flow_style_gets_a_hint() {
+    let e = errors(&format!(
+        "{HEAD}  - create_data_channel: {{ peer: alice, label: chan-{{i}}, count: 2 }}\n"
+    ));
+    assert_eq!((e[0].line, e[0].column), (5, 53));
+    assert_eq!(
+        e[0].message,
+        "invalid YAML: while parsing a flow mapping, did not find expected ',' or '}' (inside \
+         `{ … }`, a value containing `{i}` must be quoted, like `label: \"chan-{i}\"`)"
+    );
+    let e = errors(&format!(
+        "{HEAD}  - create_data_channel: {{ peer: alice, label: {{i}}, count: 2 }}\n"
+    ));
+    assert_eq!(
+        (e[0].line, e[0].column, e[0].key.as_deref()),
+        (5, 48, Some("label"))
+    );
+    assert_eq!(
+        e[0].message,
+        "`label` in step `create_data_channel` is `{i}` without quotes, which YAML reads as a \
+         mapping; write `\"{i}\"`"
+    );
 }

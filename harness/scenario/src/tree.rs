@@ -311,6 +311,14 @@ fn check_mappings(
                 path.pop();
             }
         }
+        Node::Map(entries) if is_unquoted_index(entries) && is_step_argument(path) => {
+            // `label: {i}` is a flow mapping `{ i: ~ }`, not the text `{i}`.
+            let (what, key) = subject(path);
+            let message = format!(
+                "{what} is `{{i}}` without quotes, which YAML reads as a mapping; write `\"{{i}}\"`"
+            );
+            errors.push(src.error(pos(&node.referenced), key.as_deref(), message));
+        }
         Node::Map(entries) => {
             // Steps (`- close:`) get their own message in `check_step_shape`.
             let is_step = matches!(path.as_slice(), [Seg::Key(k), Seg::Index(_)] if k == "steps");
@@ -342,6 +350,17 @@ fn check_mappings(
         }
         _ => {}
     }
+}
+
+/// Whether `path` is a value inside the arguments of a step (`steps[n].kind.key…`).
+fn is_step_argument(path: &[Seg]) -> bool {
+    matches!(path, [Seg::Key(steps), Seg::Index(_), Seg::Key(_), Seg::Key(_), ..] if steps == "steps")
+}
+
+/// Whether a mapping is `{i}` as YAML reads it: one key `i` without a value.
+fn is_unquoted_index(entries: &[Entry]) -> bool {
+    matches!(entries, [only] if matches!(&only.key.value, Node::Str(k) if k == "i")
+        && matches!(only.value.value, Node::Null))
 }
 
 const STEP_SHAPE: &str =

@@ -145,11 +145,49 @@ pub(crate) fn convert(src: &Source<'_>, tree: Option<&SNode>, error: &Error) -> 
             (None, _) if tree.is_none() => src.error(
                 at,
                 None,
-                format!("invalid YAML: {}", fallback_message(other)),
+                format!(
+                    "invalid YAML: {}{}",
+                    fallback_message(other),
+                    unquoted_index_hint(src, at)
+                ),
             ),
             (None, _) => src.error(at, None, fallback_message(other)),
         },
     }
+}
+
+/// A hint when a syntax error is at an unquoted `{i}` inside a flow mapping (`{ label: c-{i} }`),
+/// where `{` starts a nested mapping.
+fn unquoted_index_hint(src: &Source<'_>, at: Pos) -> String {
+    let Some(line) = at.line.checked_sub(1).and_then(|i| src.text.lines().nth(i)) else {
+        return String::new();
+    };
+    let chars: Vec<char> = line.chars().collect();
+    let Some(start) = at.column.checked_sub(1) else {
+        return String::new();
+    };
+    if chars.get(start..start + 3) != Some(&['{', 'i', '}'][..]) {
+        return String::new();
+    }
+    let is_end = |c: &char| c.is_whitespace() || matches!(c, ',' | '{' | '}' | ':');
+    let begin = chars[..start].iter().rposition(is_end).map_or(0, |i| i + 1);
+    let end = chars[start + 3..]
+        .iter()
+        .position(is_end)
+        .map_or(chars.len(), |i| start + 3 + i);
+    let value: String = chars[begin..end].iter().collect();
+    // The key: the word before the `:` in front of the value.
+    let before: String = chars[..begin].iter().collect();
+    let key = before
+        .trim_end()
+        .strip_suffix(':')
+        .and_then(|b| b.trim_end().rsplit([' ', '{', ',']).next())
+        .filter(|k| !k.is_empty());
+    let example = match key {
+        Some(key) => format!("{key}: \"{value}\""),
+        None => format!("\"{value}\""),
+    };
+    format!(" (inside `{{ … }}`, a value containing `{{i}}` must be quoted, like `{example}`)")
 }
 
 /// The error itself, without the snippet and alias wrappers.
@@ -235,7 +273,8 @@ mod tests {
         assert_eq!(
             e.message,
             "unknown key `tiemout` in step `expect_message`; expected one of `peer`, `label`, \
-             `text`, `text_bytes`, `binary_bytes`, `timeout` (did you mean `timeout`?)"
+             `count`, `text`, `text_bytes`, `binary_bytes`, `unordered`, `timeout` (did you mean \
+             `timeout`?)"
         );
     }
 

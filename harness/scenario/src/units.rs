@@ -4,8 +4,10 @@ use std::time::Duration;
 
 /// Longest timeout a scenario may ask for.
 pub(crate) const MAX_DURATION: Duration = Duration::from_secs(600);
+pub(crate) const KIB: u64 = 1024;
+pub(crate) const MIB: u64 = 1024 * KIB;
 /// Largest message a scenario may send.
-pub(crate) const MAX_SIZE: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_SIZE: u64 = 16 * MIB;
 
 /// Why a duration or size did not parse; pass 2 words the message with the key.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,8 +64,8 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     }
 }
 
-/// A size in bytes: a bare number, or a number with `B`, `KiB` or `MiB`.
-pub(crate) fn parse_size(text: &str) -> Result<usize, UnitError> {
+/// A size in bytes: a bare number, or a number with `B`, `KiB` or `MiB`; at most `max`.
+pub(crate) fn parse_size(text: &str, max: u64) -> Result<u64, UnitError> {
     let (number, unit) = split(text).ok_or(UnitError::Malformed)?;
     let multiplier: u64 = match unit {
         "" | "B" => 1,
@@ -75,10 +77,20 @@ pub(crate) fn parse_size(text: &str) -> Result<usize, UnitError> {
         _ => return Err(UnitError::Malformed),
     };
     let bytes = number.checked_mul(multiplier).ok_or(UnitError::TooLarge)?;
-    if bytes > MAX_SIZE {
+    if bytes > max {
         return Err(UnitError::TooLarge);
     }
-    usize::try_from(bytes).map_err(|_| UnitError::TooLarge)
+    Ok(bytes)
+}
+
+/// A size as a scenario would write it: `16MiB`, `256KiB`, `1000`.
+pub(crate) fn format_size(bytes: u64) -> String {
+    match bytes {
+        0 => "0".to_owned(),
+        b if b % MIB == 0 => format!("{}MiB", b / MIB),
+        b if b % KIB == 0 => format!("{}KiB", b / KIB),
+        b => b.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -110,15 +122,29 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("1 B"), Ok(1));
-        assert_eq!(parse_size("0"), Ok(0));
-        assert_eq!(parse_size("20KiB"), Ok(20 * 1024));
-        assert_eq!(parse_size("16MiB"), Ok(16 * 1024 * 1024));
-        assert_eq!(parse_size("17MiB"), Err(UnitError::TooLarge));
-        assert_eq!(parse_size("16777217"), Err(UnitError::TooLarge));
-        assert_eq!(parse_size("20KB"), Err(UnitError::UnknownUnit("KB".into())));
-        assert_eq!(parse_size("KiB"), Err(UnitError::Malformed));
-        assert_eq!(parse_size("1e3"), Err(UnitError::UnknownUnit("e3".into())));
+        let size = |text| parse_size(text, MAX_SIZE);
+        assert_eq!(size("1000"), Ok(1000));
+        assert_eq!(size("1 B"), Ok(1));
+        assert_eq!(size("0"), Ok(0));
+        assert_eq!(size("20KiB"), Ok(20 * 1024));
+        assert_eq!(size("16MiB"), Ok(16 * 1024 * 1024));
+        assert_eq!(size("17MiB"), Err(UnitError::TooLarge));
+        assert_eq!(size("16777217"), Err(UnitError::TooLarge));
+        assert_eq!(size("99999999999999999999MiB"), Err(UnitError::TooLarge));
+        assert_eq!(size("20KB"), Err(UnitError::UnknownUnit("KB".into())));
+        assert_eq!(size("KiB"), Err(UnitError::Malformed));
+        assert_eq!(size("1e3"), Err(UnitError::UnknownUnit("e3".into())));
+        assert_eq!(parse_size("256KiB", 256 * KIB), Ok(256 * 1024));
+        assert_eq!(parse_size("257KiB", 256 * KIB), Err(UnitError::TooLarge));
+        assert_eq!(parse_size("1024MiB", 1024 * MIB), Ok(1 << 30));
+    }
+
+    #[test]
+    fn sizes_are_formatted_as_written() {
+        assert_eq!(format_size(16 * MIB), "16MiB");
+        assert_eq!(format_size(256 * KIB), "256KiB");
+        assert_eq!(format_size(1536 * KIB), "1536KiB");
+        assert_eq!(format_size(1000), "1000");
+        assert_eq!(format_size(0), "0");
     }
 }

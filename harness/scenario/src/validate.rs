@@ -2,8 +2,11 @@
 //! problem of the file instead of stopping at the first.
 //!
 //! Resolves peer names to [`PeerId`]s (expanding `both`), `negotiate` into its six steps,
-//! durations, sizes and payloads; checks states, policies, data channel options, and that every
-//! data channel label used was created by an earlier `create_data_channel` step.
+//! `count` into its repetitions (`{i}` replaced in `label` and `text`, generated payloads
+//! seeded with `i`; `i` outer, peers inner), durations, sizes and payloads; checks states,
+//! policies, data channel options, channel properties, error names, bulk transfer thresholds,
+//! and that every data channel label used (each expanded one) was created by an earlier
+//! `create_data_channel` step. A step's problems are reported once, not once per repetition.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,13 +14,14 @@ use std::time::Duration;
 use interop_protocol::{DataChannelInit, IceServer, PeerConnectionConfig};
 use serde_saphyr::Spanned;
 
-use crate::plan::{Action, PayloadSpec, PeerId, Scenario, Step};
+use crate::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Scenario, SdpMunge, Step};
 use crate::raw::{
-    RawCreateDataChannel, RawCreatePeerConnection, RawPeers, RawScenario, RawStep, SString,
+    RawBulkTransfer, RawCreateDataChannel, RawCreatePeerConnection, RawExpectDataChannel, RawPeers,
+    RawScenario, RawStep, SString,
 };
 use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{pos, short};
-use crate::units::{parse_duration, parse_size, UnitError};
+use crate::units::{format_size, parse_duration, parse_size, UnitError, KIB, MAX_SIZE, MIB};
 use crate::{Pos, ScenarioError, Source};
 
 /// The expectation timeout when the scenario sets none.
@@ -50,6 +54,32 @@ const PAYLOAD_KEYS: &[&str] = &["text", "text_bytes", "binary_bytes"];
 const MAX_LABEL_BYTES: usize = 65535;
 /// The largest stream id a data channel can use (65535 is reserved).
 const MAX_CHANNEL_ID: u16 = 65534;
+/// The most steps one `count:` may expand to.
+pub const MAX_COUNT: u32 = 1024;
+/// Replaced by the index of the repetition in `label` and `text` of steps with `count`.
+const INDEX: &str = "{i}";
+/// `DOMException` / `Error` names a `send` may be expected to fail with.
+pub const SEND_ERRORS: &[&str] = &[
+    "TypeError",
+    "OperationError",
+    "InvalidStateError",
+    "NotSupportedError",
+    "SyntaxError",
+    "RangeError",
+    "InvalidAccessError",
+    "DataError",
+    "NetworkError",
+];
+/// `bulk_transfer` defaults and limits.
+pub const DEFAULT_CHUNK: u64 = 16 * KIB;
+pub const MAX_CHUNK: u64 = 256 * KIB;
+pub const DEFAULT_HIGH_WATER: u64 = MIB;
+pub const DEFAULT_LOW_WATER: u64 = 256 * KIB;
+/// The most a `bulk_transfer` may send, and the largest `high_water` / `low_water`.
+pub const MAX_BULK_BYTES: u64 = 1024 * MIB;
+/// The largest `max_message_size` a description may be munged to (SDP values are 32-bit in
+/// practice; 0 means "no limit").
+const MAX_MUNGED_MESSAGE_SIZE: u64 = u32::MAX as u64;
 
 /// A scenario that passed pass 2, with what [`crate::load_files`] needs to report a duplicate name.
 pub(crate) struct Validated {
@@ -206,8 +236,57 @@ struct Checker<'a> {
     peers: HashMap<String, PeerId>,
     /// Declared peer names in file order, for messages.
     declared: Vec<String>,
-    /// Label -> (index, line) of the first step creating it.
-    created: HashMap<String, (usize, usize)>,
+    /// Label -> where the first step creating it is.
+    created: HashMap<String, Created>,
+}
+
+/// The first `create_data_channel` step creating a label.
+struct Created {
+    /// Index of the step in `steps`.
+    index: usize,
+    line: usize,
+    /// Position among the created labels, for listing them in file order.
+    order: usize,
+}
+
+/// A step's `count:`, resolved.
+#[derive(Clone, Copy)]
+struct Count {
+    /// How many times the step runs (1 when `count` is absent or invalid).
+    n: u32,
+    /// Whether `count` was written (so `{i}` is replaced).
+    given: bool,
+}
+
+impl Count {
+    const ONE: Count = Count { n: 1, given: false };
+}
+
+/// `template` with every `{i}` replaced by `i`.
+fn expand(template: &str, i: u32) -> String {
+    template.replace(INDEX, &i.to_string())
+}
+
+/// The payload of repetition `i`: `{i}` in text replaced, generated payloads seeded with `i`.
+fn instantiate(payload: &PayloadSpec, i: u32) -> PayloadSpec {
+    match payload {
+        PayloadSpec::Text(text) => PayloadSpec::Text(expand(text, i)),
+        PayloadSpec::GeneratedText { bytes, .. } => PayloadSpec::GeneratedText {
+            bytes: *bytes,
+            seed: i,
+        },
+        PayloadSpec::Binary { bytes, .. } => PayloadSpec::Binary {
+            bytes: *bytes,
+            seed: i,
+        },
+    }
+}
+
+/// Why a label cannot be used by a step.
+enum LabelProblem {
+    /// Created, but on this line, by a later step.
+    CreatedLater(usize),
+    Unknown,
 }
 
 impl Checker<'_> {
@@ -354,23 +433,39 @@ impl Checker<'_> {
         None
     }
 
-    fn size(&mut self, value: &SString, key: &str) -> Option<usize> {
+    /// A size from `min` to `max` bytes.
+    fn size(&mut self, value: &SString, key: &str, min: u64, max: u64) -> Option<u64> {
         let text = short(&value.value);
         let expected =
             format!("expected a size like `1000`, `20KiB` or `1MiB` for `{key}`, found `{text}`");
-        let message = match parse_size(&value.value) {
-            Ok(bytes) => return Some(bytes),
+        let message = match parse_size(&value.value, max) {
+            Ok(bytes) if bytes >= min => return Some(bytes),
+            Ok(_) => format!(
+                "`{key}` must be at least `{}`, found `{text}`",
+                format_size(min)
+            ),
             Err(UnitError::UnknownUnit(unit)) => {
                 format!(
                     "{expected} (unknown unit `{}`; use `B`, `KiB` or `MiB`)",
                     short(&unit)
                 )
             }
-            Err(UnitError::TooLarge) => format!("`{key}` must be at most `16MiB`, found `{text}`"),
+            Err(UnitError::TooLarge) => {
+                format!(
+                    "`{key}` must be at most `{}`, found `{text}`",
+                    format_size(max)
+                )
+            }
             Err(UnitError::MissingUnit | UnitError::Malformed | UnitError::Zero) => expected,
         };
         self.error(at(value), Some(key), message);
         None
+    }
+
+    /// The size of a message payload (`text_bytes`, `binary_bytes`).
+    fn message_size(&mut self, value: &SString, key: &str) -> Option<usize> {
+        self.size(value, key, 0, MAX_SIZE)
+            .and_then(|bytes| usize::try_from(bytes).ok())
     }
 
     fn one_of(&mut self, value: &SString, key: &str, what: &str, allowed: &[&str]) -> bool {
@@ -423,50 +518,169 @@ impl Checker<'_> {
             .unwrap_or(default)
     }
 
-    fn note_created_labels(&mut self, steps: &[Spanned<RawStep>]) {
-        for (index, step) in steps.iter().enumerate() {
-            if let RawStep::CreateDataChannel(args) = &step.value {
-                self.created
-                    .entry(args.label.value.clone())
-                    .or_insert((index, at(&args.label).line));
+    /// `count:` of a step: from 1 to [`MAX_COUNT`].
+    fn count(&mut self, count: Option<&Spanned<u32>>) -> Count {
+        match count {
+            None => Count::ONE,
+            Some(c) if (1..=MAX_COUNT).contains(&c.value) => Count {
+                n: c.value,
+                given: true,
+            },
+            Some(c) => {
+                let message = format!("`count` must be from 1 to {MAX_COUNT}, found {}", c.value);
+                self.error(at(c), Some("count"), message);
+                Count { n: 1, given: true }
             }
         }
     }
 
+    /// `{i}` in `label` or `text` is replaced only in steps with `count`.
+    fn index_needs_count(&mut self, value: &SString, key: &str, kind: &str, count: Count) {
+        if count.given || !value.value.contains(INDEX) {
+            return;
+        }
+        let message = if kind == "bulk_transfer" {
+            format!(
+                "`{INDEX}` in `{key}` is replaced only in steps with `count`, which \
+                 `{kind}` does not take"
+            )
+        } else {
+            format!(
+                "`{INDEX}` in `{key}` is replaced only in steps with `count`; add `count: N` to \
+                 repeat the step N times with `{INDEX}` = 0 to N-1, or remove `{INDEX}`"
+            )
+        };
+        self.error(at(value), Some(key), message);
+    }
+
+    /// `{i}` in a key where it is never replaced.
+    fn no_index(&mut self, value: &SString, key: &str) {
+        if value.value.contains(INDEX) {
+            let message =
+                format!("`{INDEX}` is replaced only in `label` and `text`, not in `{key}`");
+            self.error(at(value), Some(key), message);
+        }
+    }
+
+    /// Records every label a `create_data_channel` step creates (with `count`, each of them),
+    /// so that steps can be checked against steps later in the file for better messages.
+    fn note_created_labels(&mut self, steps: &[Spanned<RawStep>]) {
+        for (index, step) in steps.iter().enumerate() {
+            if let RawStep::CreateDataChannel(args) = &step.value {
+                let line = at(&args.label).line;
+                let labels: Vec<String> = match &args.count {
+                    // An invalid count is reported by the step; still note its labels.
+                    Some(count) => (0..count.value.clamp(1, MAX_COUNT))
+                        .map(|i| expand(&args.label.value, i))
+                        .collect(),
+                    None => vec![args.label.value.clone()],
+                };
+                for label in labels {
+                    let order = self.created.len();
+                    self.created
+                        .entry(label)
+                        .or_insert(Created { index, line, order });
+                }
+            }
+        }
+    }
+
+    fn label_problem(&self, label: &str, index: usize) -> Option<LabelProblem> {
+        match self.created.get(label) {
+            Some(created) if created.index < index => None,
+            Some(created) => Some(LabelProblem::CreatedLater(created.line)),
+            None => Some(LabelProblem::Unknown),
+        }
+    }
+
+    /// The labels created so far in the file, in file order, for messages.
+    fn known_labels(&self) -> Vec<&str> {
+        let mut known: Vec<(&str, usize)> = self
+            .created
+            .iter()
+            .map(|(label, created)| (label.as_str(), created.order))
+            .collect();
+        known.sort_unstable_by_key(|(_, order)| *order);
+        known.into_iter().map(|(label, _)| label).collect()
+    }
+
     /// Checks that the label of a step at `index` was created by an earlier step.
     fn known_label(&mut self, label: &SString, index: usize) -> String {
-        let message = match self.created.get(&label.value) {
-            Some((created, _)) if *created < index => return label.value.clone(),
-            Some((_, line)) => format!(
-                "data channel `{}` is used before the `create_data_channel` step on line {line} \
-                 creates it",
-                short(&label.value)
+        self.known_labels_of(label, Count::ONE, index).remove(0)
+    }
+
+    /// The labels of the `count.n` repetitions of a step at `index` (`{i}` replaced when
+    /// `count` is given); checks that an earlier step created each of them. Reports at most
+    /// one problem per step.
+    fn known_labels_of(&mut self, label: &SString, count: Count, index: usize) -> Vec<String> {
+        if !count.given && label.value.contains(INDEX) {
+            // Reported by `index_needs_count`; the literal label is unknown for that reason.
+            return vec![label.value.clone()];
+        }
+        let templated = count.given && label.value.contains(INDEX);
+        let labels: Vec<String> = if templated {
+            (0..count.n).map(|i| expand(&label.value, i)).collect()
+        } else {
+            vec![label.value.clone(); count.n as usize]
+        };
+        let problems: Vec<(usize, LabelProblem)> = labels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| Some((i, self.label_problem(l, index)?)))
+            .collect();
+        let Some((i, problem)) = problems.first() else {
+            return labels;
+        };
+        let name = short(&labels[*i]);
+        let origin = if templated {
+            let of = match problems.len() {
+                1 => String::new(),
+                all if all == labels.len() => {
+                    format!("; none of its {all} labels can be used here")
+                }
+                some => format!(
+                    "; {some} of its {} labels cannot be used here",
+                    labels.len()
+                ),
+            };
+            format!(" (`{}` with `{INDEX}` = {i}{of})", short(&label.value))
+        } else {
+            String::new()
+        };
+        let message = match problem {
+            LabelProblem::CreatedLater(line) => format!(
+                "data channel `{name}`{origin} is used before the `create_data_channel` step on \
+                 line {line} creates it"
             ),
-            None => {
-                let mut known: Vec<&str> = self.created.keys().map(String::as_str).collect();
-                known.sort_unstable();
-                let mut message = format!("unknown data channel `{}`; ", short(&label.value));
+            LabelProblem::Unknown => {
+                let known = self.known_labels();
+                let mut message = format!("unknown data channel `{name}`{origin}; ");
                 if known.is_empty() {
                     message.push_str("no `create_data_channel` step creates it");
                 } else {
-                    message.push_str(&format!("this scenario creates {}", quote_list(&known)));
-                    if let Some(close) = did_you_mean(&label.value, &known) {
-                        message.push_str(&format!(" (did you mean `{close}`?)"));
+                    message.push_str(&format!("this scenario creates {}", label_list(&known)));
+                    // Near misses among generated labels are not typos of the template.
+                    if !templated {
+                        if let Some(close) = did_you_mean(&label.value, &known) {
+                            message.push_str(&format!(" (did you mean `{close}`?)"));
+                        }
                     }
                 }
                 message
             }
         };
         self.error(at(label), Some("label"), message);
-        label.value.clone()
+        labels
     }
 
-    /// The payload of a `send` / `expect_message`: exactly one of the payload keys.
+    /// The payload of a `send` / `expect_message`: exactly one of the payload keys. Generated
+    /// payloads have seed 0 here; [`instantiate`] makes repetition `i` of it.
     fn payload(
         &mut self,
         kind: &str,
         step_at: Pos,
         keys: [Option<&SString>; 3],
+        count: Count,
     ) -> Option<PayloadSpec> {
         let given: Vec<(&str, &SString)> = PAYLOAD_KEYS
             .iter()
@@ -483,17 +697,20 @@ impl Checker<'_> {
                 None
             }
             [(key, value)] => match *key {
-                "text" if value.value.len() > crate::units::MAX_SIZE as usize => {
+                "text" if value.value.len() > MAX_SIZE as usize => {
                     self.error(at(value), Some("text"), "`text` must be at most 16MiB");
                     None
                 }
-                "text" => Some(PayloadSpec::Text(value.value.clone())),
+                "text" => {
+                    self.index_needs_count(value, "text", kind, count);
+                    Some(PayloadSpec::Text(value.value.clone()))
+                }
                 "text_bytes" => self
-                    .size(value, key)
-                    .map(|bytes| PayloadSpec::GeneratedText { bytes }),
+                    .message_size(value, key)
+                    .map(|bytes| PayloadSpec::GeneratedText { bytes, seed: 0 }),
                 _ => self
-                    .size(value, key)
-                    .map(|bytes| PayloadSpec::Binary { bytes }),
+                    .message_size(value, key)
+                    .map(|bytes| PayloadSpec::Binary { bytes, seed: 0 }),
             },
             [(first, _), rest @ ..] => {
                 for (key, value) in rest {
@@ -561,30 +778,40 @@ impl Checker<'_> {
         config
     }
 
-    fn data_channel_init(&mut self, args: &RawCreateDataChannel) -> DataChannelInit {
-        if args.label.value.len() > MAX_LABEL_BYTES {
+    /// The init of a `create_data_channel` step repeated `count.n` times: with `count`, the
+    /// label must contain `{i}` (labels identify channels), and channel `i` gets `id + i`.
+    fn data_channel_init(&mut self, args: &RawCreateDataChannel, count: Count) -> DataChannelInit {
+        let label = &args.label;
+        if count.n > 1 && !label.value.contains(INDEX) {
             self.error(
-                at(&args.label),
+                at(label),
+                Some("label"),
+                format!(
+                    "with `count: {}`, `label` must contain `{INDEX}`: labels identify data \
+                     channels, so each one needs its own, like `{}-{INDEX}`",
+                    count.n,
+                    short(&label.value)
+                ),
+            );
+        }
+        // `{i}` = n-1 gives the longest label.
+        let longest = if count.given {
+            expand(&label.value, count.n - 1)
+        } else {
+            label.value.clone()
+        };
+        if longest.len() > MAX_LABEL_BYTES {
+            self.error(
+                at(label),
                 Some("label"),
                 "`label` must be at most 65535 bytes",
             );
         }
         if let Some(protocol) = &args.protocol {
-            if protocol.value.len() > MAX_LABEL_BYTES {
-                self.error(
-                    at(protocol),
-                    Some("protocol"),
-                    "`protocol` must be at most 65535 bytes",
-                );
-            }
+            self.protocol(protocol);
         }
         if let (Some(_), Some(life)) = (&args.max_retransmits, &args.max_packet_life_time) {
-            self.error(
-                at(life),
-                Some("max_packet_life_time"),
-                "`max_retransmits` and `max_packet_life_time` cannot both be set: a channel \
-                 limits either retransmissions or time",
-            );
+            self.both_limits(life);
         }
         let negotiated = args.negotiated.as_ref().is_some_and(|n| n.value);
         match (&args.negotiated, &args.id) {
@@ -603,6 +830,19 @@ impl Checker<'_> {
                 Some("id"),
                 format!("`id` must be at most {MAX_CHANNEL_ID}, found {}", id.value),
             ),
+            (_, Some(id)) if u32::from(id.value) + count.n - 1 > u32::from(MAX_CHANNEL_ID) => self
+                .error(
+                    at(id),
+                    Some("id"),
+                    format!(
+                        "with `count: {}` the channels get the ids {} to {}, but ids are at \
+                         most {MAX_CHANNEL_ID}; `id` may be at most {}",
+                        count.n,
+                        id.value,
+                        u32::from(id.value) + count.n - 1,
+                        u32::from(MAX_CHANNEL_ID) + 1 - count.n
+                    ),
+                ),
             _ => {}
         }
         DataChannelInit {
@@ -615,7 +855,151 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks one step and appends what it expands to.
+    fn protocol(&mut self, protocol: &SString) {
+        if protocol.value.len() > MAX_LABEL_BYTES {
+            self.error(
+                at(protocol),
+                Some("protocol"),
+                "`protocol` must be at most 65535 bytes",
+            );
+        }
+        self.no_index(protocol, "protocol");
+    }
+
+    fn both_limits(&mut self, max_packet_life_time: &Spanned<u16>) {
+        self.error(
+            at(max_packet_life_time),
+            Some("max_packet_life_time"),
+            "`max_retransmits` and `max_packet_life_time` cannot both be set: a channel \
+             limits either retransmissions or time",
+        );
+    }
+
+    /// The properties `expect_data_channel` checks on the announced channel(s).
+    fn channel_properties(
+        &mut self,
+        args: &RawExpectDataChannel,
+        count: Count,
+    ) -> ChannelProperties {
+        if let Some(protocol) = &args.protocol {
+            self.protocol(protocol);
+        }
+        if let (Some(_), Some(life)) = (&args.max_retransmits, &args.max_packet_life_time) {
+            self.both_limits(life);
+        }
+        if let Some(id) = &args.id {
+            if id.value > MAX_CHANNEL_ID {
+                self.error(
+                    at(id),
+                    Some("id"),
+                    format!("`id` must be at most {MAX_CHANNEL_ID}, found {}", id.value),
+                );
+            } else if count.n > 1 {
+                self.error(
+                    at(id),
+                    Some("id"),
+                    format!(
+                        "`id` cannot be checked with `count: {}`: every channel has its own id, \
+                         chosen by the announcing peer",
+                        count.n
+                    ),
+                );
+            }
+        }
+        ChannelProperties {
+            protocol: args.protocol.as_ref().map(|p| p.value.clone()),
+            ordered: args.ordered,
+            max_retransmits: args.max_retransmits.as_ref().map(|v| v.value),
+            max_packet_life_time: args.max_packet_life_time.as_ref().map(|v| v.value),
+            id: args.id.as_ref().map(|i| i.value),
+        }
+    }
+
+    /// `bulk_transfer`: one sending peer; sizes in range with `low_water` < `high_water`.
+    fn bulk_transfer(
+        &mut self,
+        args: &RawBulkTransfer,
+        index: usize,
+        default_timeout: Duration,
+    ) -> Option<(PeerId, Action)> {
+        let sender = if args.peer.value == "both" {
+            self.error(
+                at(&args.peer),
+                Some("peer"),
+                "`bulk_transfer` needs one sending peer, not `both`: the other peer receives \
+                 and checks the stream",
+            );
+            None
+        } else {
+            self.one_peer(&args.peer, "peer")
+        };
+        self.index_needs_count(&args.label, "label", "bulk_transfer", Count::ONE);
+        let label = self.known_label(&args.label, index);
+        let bytes = self.size(&args.bytes, "bytes", 1, MAX_BULK_BYTES);
+        let mut optional =
+            |value: Option<&SString>, key: &str, default: u64, min: u64, max: u64| match value {
+                Some(value) => self.size(value, key, min, max),
+                None => Some(default),
+            };
+        let chunk = optional(args.chunk.as_ref(), "chunk", DEFAULT_CHUNK, 1, MAX_CHUNK);
+        let high_water = optional(
+            args.high_water.as_ref(),
+            "high_water",
+            DEFAULT_HIGH_WATER,
+            1,
+            MAX_BULK_BYTES,
+        );
+        let low_water = optional(
+            args.low_water.as_ref(),
+            "low_water",
+            DEFAULT_LOW_WATER,
+            0,
+            MAX_BULK_BYTES,
+        );
+        if let (Some(high), Some(low)) = (high_water, low_water) {
+            if low >= high {
+                match (&args.low_water, &args.high_water) {
+                    (Some(low_at), high_at) => {
+                        let high_text = match high_at {
+                            Some(h) => short(&h.value),
+                            None => format!("{} (the default)", format_size(DEFAULT_HIGH_WATER)),
+                        };
+                        let message = format!(
+                            "`low_water` must be less than `high_water` ({high_text}), found \
+                             `{}`: sending resumes when `bufferedAmount` falls to `low_water` \
+                             after it reached `high_water`",
+                            short(&low_at.value)
+                        );
+                        self.error(at(low_at), Some("low_water"), message);
+                    }
+                    (None, Some(high_at)) => {
+                        let message = format!(
+                            "`high_water` must be more than `low_water` ({} by default), found \
+                             `{}`; set a smaller `low_water` too",
+                            format_size(DEFAULT_LOW_WATER),
+                            short(&high_at.value)
+                        );
+                        self.error(at(high_at), Some("high_water"), message);
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        let chunk = u32::try_from(chunk?).ok()?;
+        let action = Action::BulkTransfer {
+            label,
+            bytes: bytes?,
+            chunk,
+            high_water: high_water?,
+            low_water: low_water?,
+            timeout,
+        };
+        Some((sender?, action))
+    }
+
+    /// Checks one step and appends what it expands to: with `count`, repetition `i` = 0..n-1
+    /// for each peer (offerer first), `i` outer.
     fn step(
         &mut self,
         index: usize,
@@ -625,8 +1009,8 @@ impl Checker<'_> {
     ) {
         let step_at = at(step);
         let line = step_at.line;
-        let mut push = |peers: Vec<PeerId>, action: Action| {
-            for peer in peers {
+        let mut push = |peers: &[PeerId], action: Action| {
+            for &peer in peers {
                 out.push(Step {
                     line,
                     peer,
@@ -634,17 +1018,30 @@ impl Checker<'_> {
                 });
             }
         };
+        let kind = step_kind(&step.value);
         match &step.value {
             RawStep::CreatePeerConnection(args) => {
                 let peers = self.peer(&args.peer);
                 let configuration = self.peer_connection_config(args);
-                push(peers, Action::CreatePeerConnection { configuration });
+                push(&peers, Action::CreatePeerConnection { configuration });
             }
             RawStep::CreateDataChannel(args) => {
                 let peers = self.peer(&args.peer);
-                let init = self.data_channel_init(args);
-                let label = args.label.value.clone();
-                push(peers, Action::CreateDataChannel { label, init });
+                let count = self.count(args.count.as_ref());
+                self.index_needs_count(&args.label, "label", kind, count);
+                let init = self.data_channel_init(args, count);
+                for i in 0..count.n {
+                    let label = if count.given {
+                        expand(&args.label.value, i)
+                    } else {
+                        args.label.value.clone()
+                    };
+                    let init = DataChannelInit {
+                        id: init.id.map(|id| id.saturating_add(i as u16)),
+                        ..init.clone()
+                    };
+                    push(&peers, Action::CreateDataChannel { label, init });
+                }
             }
             RawStep::Negotiate(args) => {
                 let offerer = self.one_peer(&args.offerer, "offerer");
@@ -660,26 +1057,41 @@ impl Checker<'_> {
                         ),
                     ),
                     (Some(o), Some(a)) => {
-                        push(vec![o], Action::CreateOffer);
-                        push(vec![o], Action::SetLocalDescription);
-                        push(vec![a], Action::SetRemoteDescription);
-                        push(vec![a], Action::CreateAnswer);
-                        push(vec![a], Action::SetLocalDescription);
-                        push(vec![o], Action::SetRemoteDescription);
+                        let set_remote = Action::SetRemoteDescription {
+                            munge: SdpMunge::default(),
+                        };
+                        push(&[o], Action::CreateOffer);
+                        push(&[o], Action::SetLocalDescription);
+                        push(&[a], set_remote.clone());
+                        push(&[a], Action::CreateAnswer);
+                        push(&[a], Action::SetLocalDescription);
+                        push(&[o], set_remote);
                     }
                     _ => {}
                 }
             }
-            RawStep::CreateOffer(args) => push(self.peer(&args.peer), Action::CreateOffer),
-            RawStep::CreateAnswer(args) => push(self.peer(&args.peer), Action::CreateAnswer),
+            RawStep::CreateOffer(args) => push(&self.peer(&args.peer), Action::CreateOffer),
+            RawStep::CreateAnswer(args) => push(&self.peer(&args.peer), Action::CreateAnswer),
             RawStep::SetLocalDescription(args) => {
-                push(self.peer(&args.peer), Action::SetLocalDescription)
+                push(&self.peer(&args.peer), Action::SetLocalDescription)
             }
             RawStep::SetRemoteDescription(args) => {
-                push(self.peer(&args.peer), Action::SetRemoteDescription)
+                let peers = self.peer(&args.peer);
+                let max_message_size = args.max_message_size.as_ref().and_then(|size| {
+                    self.size(size, "max_message_size", 0, MAX_MUNGED_MESSAGE_SIZE)
+                });
+                let munge = SdpMunge { max_message_size };
+                push(&peers, Action::SetRemoteDescription { munge });
             }
-            RawStep::GetStats(args) => push(self.peer(&args.peer), Action::GetStats),
-            RawStep::Close(args) => push(self.peer(&args.peer), Action::Close),
+            RawStep::GetStats(args) => push(&self.peer(&args.peer), Action::GetStats),
+            RawStep::Close(args) => push(&self.peer(&args.peer), Action::Close),
+            RawStep::CheckStreamIds(args) => push(&self.peer(&args.peer), Action::CheckStreamIds),
+            RawStep::RequireMaxMessageSize(args) => {
+                let peers = self.peer(&args.peer);
+                if let Some(at_least) = self.size(&args.at_least, "at_least", 1, MAX_SIZE) {
+                    push(&peers, Action::RequireMaxMessageSize { at_least });
+                }
+            }
             RawStep::ExpectConnectionState(args) | RawStep::ExpectIceConnectionState(args) => {
                 let peers = self.peer(&args.peer);
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
@@ -691,51 +1103,148 @@ impl Checker<'_> {
                     self.state(&args.state, true);
                     Action::ExpectIceConnectionState { state, timeout }
                 };
-                push(peers, action);
+                push(&peers, action);
             }
-            RawStep::ExpectDataChannel(args)
-            | RawStep::ExpectChannelOpen(args)
+            RawStep::ExpectDataChannel(args) => {
+                let peers = self.peer(&args.peer);
+                let count = self.count(args.count.as_ref());
+                self.index_needs_count(&args.label, "label", kind, count);
+                let labels = self.known_labels_of(&args.label, count, index);
+                let properties = self.channel_properties(args, count);
+                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+                for label in labels {
+                    let properties = properties.clone();
+                    let action = Action::ExpectDataChannel {
+                        label,
+                        properties,
+                        timeout,
+                    };
+                    push(&peers, action);
+                }
+            }
+            RawStep::ExpectChannelOpen(args)
+            | RawStep::ExpectChannelClosing(args)
             | RawStep::ExpectChannelClosed(args) => {
                 let peers = self.peer(&args.peer);
-                let label = self.known_label(&args.label, index);
+                let count = self.count(args.count.as_ref());
+                self.index_needs_count(&args.label, "label", kind, count);
+                let labels = self.known_labels_of(&args.label, count, index);
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                let action = match step.value {
-                    RawStep::ExpectDataChannel(_) => Action::ExpectDataChannel { label, timeout },
-                    RawStep::ExpectChannelOpen(_) => Action::ExpectChannelOpen { label, timeout },
-                    _ => Action::ExpectChannelClosed { label, timeout },
-                };
-                push(peers, action);
+                for label in labels {
+                    let action = match step.value {
+                        RawStep::ExpectChannelOpen(_) => {
+                            Action::ExpectChannelOpen { label, timeout }
+                        }
+                        RawStep::ExpectChannelClosing(_) => {
+                            Action::ExpectChannelClosing { label, timeout }
+                        }
+                        _ => Action::ExpectChannelClosed { label, timeout },
+                    };
+                    push(&peers, action);
+                }
             }
             RawStep::Send(args) => {
                 let peers = self.peer(&args.peer);
-                let label = self.known_label(&args.label, index);
+                let count = self.count(args.count.as_ref());
+                self.index_needs_count(&args.label, "label", kind, count);
+                let labels = self.known_labels_of(&args.label, count, index);
                 let keys = [&args.text, &args.text_bytes, &args.binary_bytes].map(Option::as_ref);
-                if let Some(payload) = self.payload("send", step_at, keys) {
-                    push(peers, Action::Send { label, payload });
+                let payload = self.payload(kind, step_at, keys, count);
+                let expect_error = args.expect_error.as_ref().and_then(|name| {
+                    self.one_of(name, "expect_error", "error name", SEND_ERRORS)
+                        .then(|| name.value.clone())
+                });
+                if let Some(payload) = payload {
+                    for (i, label) in (0..).zip(labels) {
+                        let action = Action::Send {
+                            label,
+                            payload: instantiate(&payload, i),
+                            expect_error: expect_error.clone(),
+                        };
+                        push(&peers, action);
+                    }
                 }
             }
             RawStep::ExpectMessage(args) => {
                 let peers = self.peer(&args.peer);
-                let label = self.known_label(&args.label, index);
+                let count = self.count(args.count.as_ref());
+                self.index_needs_count(&args.label, "label", kind, count);
+                let labels = self.known_labels_of(&args.label, count, index);
                 let keys = [&args.text, &args.text_bytes, &args.binary_bytes].map(Option::as_ref);
-                let payload = self.payload("expect_message", step_at, keys);
+                let payload = self.payload(kind, step_at, keys, count);
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+                let any_order = args.unordered.unwrap_or(false);
                 if let Some(payload) = payload {
-                    push(
-                        peers,
-                        Action::ExpectMessage {
+                    for (i, label) in (0..).zip(labels) {
+                        let action = Action::ExpectMessage {
                             label,
-                            payload,
+                            payload: instantiate(&payload, i),
+                            any_order,
                             timeout,
-                        },
-                    );
+                        };
+                        push(&peers, action);
+                    }
                 }
             }
-            RawStep::CloseDataChannel(args) => {
+            RawStep::CloseDataChannel(args) | RawStep::Echo(args) => {
                 let peers = self.peer(&args.peer);
-                let label = self.known_label(&args.label, index);
-                push(peers, Action::CloseDataChannel { label });
+                let count = self.count(args.count.as_ref());
+                self.index_needs_count(&args.label, "label", kind, count);
+                for label in self.known_labels_of(&args.label, count, index) {
+                    let action = match step.value {
+                        RawStep::Echo(_) => Action::Echo { label },
+                        _ => Action::CloseDataChannel { label },
+                    };
+                    push(&peers, action);
+                }
+            }
+            RawStep::BulkTransfer(args) => {
+                if let Some((sender, action)) = self.bulk_transfer(args, index, default_timeout) {
+                    push(&[sender], action);
+                }
             }
         }
+    }
+}
+
+/// The step kind as written, for messages.
+fn step_kind(step: &RawStep) -> &'static str {
+    match step {
+        RawStep::CreatePeerConnection(_) => "create_peer_connection",
+        RawStep::CreateDataChannel(_) => "create_data_channel",
+        RawStep::Negotiate(_) => "negotiate",
+        RawStep::CreateOffer(_) => "create_offer",
+        RawStep::CreateAnswer(_) => "create_answer",
+        RawStep::SetLocalDescription(_) => "set_local_description",
+        RawStep::SetRemoteDescription(_) => "set_remote_description",
+        RawStep::ExpectConnectionState(_) => "expect_connection_state",
+        RawStep::ExpectIceConnectionState(_) => "expect_ice_connection_state",
+        RawStep::ExpectDataChannel(_) => "expect_data_channel",
+        RawStep::ExpectChannelOpen(_) => "expect_channel_open",
+        RawStep::Send(_) => "send",
+        RawStep::ExpectMessage(_) => "expect_message",
+        RawStep::Echo(_) => "echo",
+        RawStep::BulkTransfer(_) => "bulk_transfer",
+        RawStep::CloseDataChannel(_) => "close_data_channel",
+        RawStep::ExpectChannelClosing(_) => "expect_channel_closing",
+        RawStep::ExpectChannelClosed(_) => "expect_channel_closed",
+        RawStep::RequireMaxMessageSize(_) => "require_max_message_size",
+        RawStep::CheckStreamIds(_) => "check_stream_ids",
+        RawStep::GetStats(_) => "get_stats",
+        RawStep::Close(_) => "close",
+    }
+}
+
+/// Labels for a message: all of them, or the first few and how many more.
+fn label_list(labels: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    if labels.len() <= SHOWN {
+        quote_list(labels)
+    } else {
+        format!(
+            "{} and {} more",
+            quote_list(&labels[..SHOWN]),
+            labels.len() - SHOWN
+        )
     }
 }

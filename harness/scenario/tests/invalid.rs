@@ -49,6 +49,12 @@ invalid_fixtures! {
     duplicate_key => "duplicate-key",
     missing_dash => "missing-dash",
     several_problems => "several-problems",
+    count_without_index => "count-without-index",
+    index_without_count => "index-without-count",
+    bad_expect_error => "bad-expect-error",
+    water_marks => "water-marks",
+    bulk_transfer_both => "bulk-transfer-both",
+    unknown_key_new_step => "unknown-key-new-step",
 }
 
 #[test]
