@@ -328,6 +328,7 @@ impl Runner {
             cell.answerer.name(),
         ) {
             record.expected = expected.outcome;
+            record.known_intermittent = expected.known_intermittent;
             record.expectation = Some(expected.reference);
         }
         record
@@ -502,6 +503,7 @@ fn record(
         answerer,
         outcome,
         expected: Outcome::Pass,
+        known_intermittent: Vec::new(),
         expectation: None,
         reason,
         failed_step,

@@ -428,6 +428,7 @@ mod tests {
             answerer: imp(a),
             outcome,
             expected: Outcome::Pass,
+            known_intermittent: Vec::new(),
             expectation: None,
             reason: (outcome != Outcome::Pass).then(|| "channel never opened".into()),
             failed_step: (outcome != Outcome::Pass).then(|| FailedStep {

@@ -53,6 +53,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in report order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Pass,
+        Outcome::Fail,
+        Outcome::Unsupported,
+        Outcome::Timeout,
+        Outcome::Crash,
+        Outcome::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -148,6 +158,10 @@ pub struct RunRecord {
     /// entry says otherwise (then `expectation` names it).
     #[serde(default = "expected_pass")]
     pub expected: Outcome,
+    /// Other outcomes the expectation allows because the cell is known to vary between runs
+    /// (an implementation race, with its reason in `expectation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_intermittent: Vec<Outcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation: Option<ExpectationRef>,
     /// Why the run did not pass (for `unsupported`: the evidence); `None` on pass.
@@ -171,9 +185,10 @@ fn expected_pass() -> Outcome {
 }
 
 impl RunRecord {
-    /// Whether the outcome differs from the expected one (an unexpected pass counts).
+    /// Whether the outcome is neither the expected one nor a known intermittent one (an
+    /// unexpected pass counts).
     pub fn is_unexpected(&self) -> bool {
-        self.outcome != self.expected
+        self.outcome != self.expected && !self.known_intermittent.contains(&self.outcome)
     }
 
     /// `offerer -> answerer`, e.g. `rust -> chrome`.
@@ -220,6 +235,7 @@ mod tests {
             },
             outcome,
             expected: Outcome::Pass,
+            known_intermittent: Vec::new(),
             expectation: None,
             reason: None,
             failed_step: None,
@@ -244,6 +260,18 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].0, 3);
         assert_eq!(records[0].pairing(), "rust -> chrome");
+    }
+
+    #[test]
+    fn unexpected_means_neither_expected_nor_known_intermittent() {
+        let mut r = record(Outcome::Pass);
+        assert!(!r.is_unexpected());
+        r.expected = Outcome::Timeout;
+        assert!(r.is_unexpected(), "an unexpected pass");
+        r.known_intermittent = vec![Outcome::Pass];
+        assert!(!r.is_unexpected());
+        r.outcome = Outcome::Fail;
+        assert!(r.is_unexpected());
     }
 
     #[test]

@@ -13,12 +13,14 @@
 //!                                 #   default: either role
 //!     with: chrome                # optional: the other implementation; default: any
 //!     expected: unsupported       # required: fail | unsupported | timeout | crash | error
+//!     intermittent: [pass]        # optional: other outcomes seen on some runs (a race in the
+//!                                 #   implementation); any outcome, `pass` included
 //!     reason: webrtc 0.21.1 never fires `closing`   # required, non-empty
 //!     bug: https://github.com/webrtc-rs/webrtc/issues/1   # optional: an http(s) URL
 //! ```
 //!
 //! A file may be empty (or hold only comments). Each scenario key holds a list of entries; keys
-//! other than the five above, repeated keys, keys without a value and `expected: pass` are
+//! other than the six above, repeated keys, keys without a value and `expected: pass` are
 //! errors. [`Expectations::validate`] then checks the entries against what will run: scenario
 //! names, implementation names (file stems and `with`), and that no cell is matched by more
 //! than one entry (across all files). Every error is a [`ScenarioError`] with its location.
@@ -43,7 +45,7 @@ use crate::tree::{self, pos, short, Node, SNode};
 use crate::{typed, Pos, ScenarioError, Source};
 
 /// The keys of one entry, in the order the documentation gives them.
-const ENTRY_KEYS: &[&str] = &["as", "with", "expected", "reason", "bug"];
+const ENTRY_KEYS: &[&str] = &["as", "with", "expected", "intermittent", "reason", "bug"];
 /// The values of `as`.
 const ROLES: &[&str] = &["offerer", "answerer"];
 /// The outcomes an entry may expect (`pass` is what no entry means).
@@ -68,6 +70,9 @@ pub struct Expectations {
 pub struct Expected {
     /// Never [`Outcome::Pass`].
     pub outcome: Outcome,
+    /// Other outcomes this cell is known to end with on some runs (wptrunner's
+    /// `known_intermittent`); they are not unexpected either.
+    pub known_intermittent: Vec<Outcome>,
     /// Reason, bug and `path:line` of the entry, as recorded in the run record.
     pub reference: ExpectationRef,
 }
@@ -101,6 +106,7 @@ struct Entry {
     role: Option<Role>,
     with: Option<(String, Pos)>,
     outcome: Outcome,
+    known_intermittent: Vec<Outcome>,
     reason: String,
     bug: Option<String>,
 }
@@ -288,6 +294,7 @@ impl Expectations {
             .find(|e| e.scenario == scenario && self.matches(e, offerer, answerer))
             .map(|e| Expected {
                 outcome: e.outcome,
+                known_intermittent: e.known_intermittent.clone(),
                 reference: ExpectationRef {
                     reason: e.reason.clone(),
                     bug: e.bug.clone(),
@@ -478,6 +485,19 @@ fn check_shape(src: &Source<'_>, root: &SNode) -> Vec<ScenarioError> {
                         Some(&key),
                         format!("missing value for `{}` in {what}", short(&key)),
                     ));
+                } else if key == "intermittent" {
+                    // A list of outcomes (or one outcome); pass 1 checks the items.
+                    if matches!(entry.value.value, Node::Map(_)) {
+                        errors.push(src.error(
+                            pos(&entry.value.referenced),
+                            Some(&key),
+                            format!(
+                                "wrong type for `intermittent` in {what}: expected a list of \
+                                 outcomes like `[pass]`, found {}",
+                                entry.value.value.describe()
+                            ),
+                        ));
+                    }
                 } else if matches!(entry.value.value, Node::Seq(_) | Node::Map(_)) {
                     errors.push(src.error(
                         pos(&entry.value.referenced),
@@ -528,6 +548,7 @@ struct RawEntry {
     role: Option<SString>,
     with: Option<SString>,
     expected: Option<SString>,
+    intermittent: Option<Spanned<Vec<SString>>>,
     reason: Option<SString>,
     bug: Option<SString>,
 }
@@ -588,6 +609,31 @@ fn check_entries(src: &Source<'_>, raw: RawFile) -> Result<Vec<Entry>, Vec<Scena
                 }
                 Some(expected) => parse_outcome(src, expected, &what, &mut errors),
             };
+            let mut known_intermittent = Vec::new();
+            for item in raw.intermittent.iter().flat_map(|list| list.value.iter()) {
+                let text = item.value.as_str();
+                match Outcome::ALL.iter().find(|o| o.as_str() == text) {
+                    Some(o) if Some(*o) == outcome => errors.push(src.error(
+                        pos(&item.referenced),
+                        Some("intermittent"),
+                        format!("`{text}` in `intermittent` of {what} is already `expected`"),
+                    )),
+                    Some(o) if known_intermittent.contains(o) => {}
+                    Some(o) => known_intermittent.push(*o),
+                    None => {
+                        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+                        errors.push(src.error(
+                            pos(&item.referenced),
+                            Some("intermittent"),
+                            format!(
+                                "unknown outcome `{}` in `intermittent` of {what}{}",
+                                short(text),
+                                expected_one_of(text, &names)
+                            ),
+                        ));
+                    }
+                }
+            }
             let reason = match &raw.reason {
                 None => {
                     missing("reason", &mut errors);
@@ -632,6 +678,7 @@ fn check_entries(src: &Source<'_>, raw: RawFile) -> Result<Vec<Entry>, Vec<Scena
                     role,
                     with,
                     outcome,
+                    known_intermittent,
                     reason,
                     bug,
                 });
@@ -824,6 +871,24 @@ connect:
         assert!(Expectations::default()
             .lookup("connect", "rust", "rust")
             .is_none());
+    }
+
+    #[test]
+    fn intermittent_outcomes_are_listed_and_checked() {
+        let e = parse(
+            "rust.yaml",
+            "connect:\n  - { expected: timeout, intermittent: [pass, fail, pass], reason: a race }\n",
+        );
+        let x = e.lookup("connect", "rust", "chrome").unwrap();
+        assert_eq!(x.outcome, Outcome::Timeout);
+        assert_eq!(x.known_intermittent, vec![Outcome::Pass, Outcome::Fail]);
+        let err = errors(
+            "rust.yaml",
+            "connect:\n  - { expected: timeout, intermittent: [timeout, flaky], reason: r }\n",
+        );
+        assert!(err.contains("`timeout` in `intermittent`"), "{err}");
+        assert!(err.contains("unknown outcome `flaky` in `intermittent`"), "{err}");
+        assert!(err.contains("rust.yaml:2:"), "{err}");
     }
 
     #[test]
