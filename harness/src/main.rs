@@ -526,8 +526,7 @@ async fn run_matrix(
         }
     };
     let mut progress = Progress::default();
-    let mut runner =
-        runner::Runner::new(control, pool, args.out.clone(), peer_exe, expectations);
+    let mut runner = runner::Runner::new(control, pool, args.out.clone(), peer_exe, expectations);
     let mut reporters: [&mut dyn Reporter; 2] = [&mut jsonl, &mut progress];
     let records = match runner.run_all(&cells, &mut reporters).await {
         Ok(r) => r,

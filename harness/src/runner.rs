@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use interop_protocol::{
-    Command, DataChannelInit, Event, IceCandidate, Payload, PeerError, PeerMessage, Reply,
-    Request, SessionDescription,
+    Command, DataChannelInit, Event, IceCandidate, Payload, PeerError, PeerMessage, Reply, Request,
+    SessionDescription,
 };
 use interop_results::{FailedStep, Implementation as ImplInfo, Outcome, RunRecord, Timings};
 use interop_scenario::expectations::Expectations;
@@ -586,17 +586,21 @@ impl Session {
             .iter()
             .filter(|(label, _, _)| other.echoing.contains(label))
             .filter_map(|(label, sent_at, sha256)| {
-                let (i, t) = peer.events.iter().enumerate().find_map(|(i, (t, e))| match e {
-                    Event::DataChannelMessage { label: l, message }
-                        if l == label
-                            && &message.sha256 == sha256
-                            && *t >= *sent_at
-                            && !used.contains(&i) =>
-                    {
-                        Some((i, *t))
-                    }
-                    _ => None,
-                })?;
+                let (i, t) = peer
+                    .events
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, (t, e))| match e {
+                        Event::DataChannelMessage { label: l, message }
+                            if l == label
+                                && &message.sha256 == sha256
+                                && *t >= *sent_at
+                                && !used.contains(&i) =>
+                        {
+                            Some((i, *t))
+                        }
+                        _ => None,
+                    })?;
                 used.insert(i);
                 Some(t - sent_at)
             })
@@ -949,7 +953,10 @@ impl Session {
                     data,
                 };
                 let who = self.peers[peer.0].label();
-                match (expect_error, self.command_result(peer, command, &what).await?) {
+                match (
+                    expect_error,
+                    self.command_result(peer, command, &what).await?,
+                ) {
                     (None, (t, Ok(_))) => self.peers[peer.0].sent.push((label.clone(), t, sha256)),
                     (None, (_, Err(e))) => {
                         let outcome = if e.name == "NotSupportedError" {
@@ -1102,30 +1109,36 @@ impl Session {
         let deadline = Instant::now() + timeout;
         let (s_label, r_label) = (self.peers[sender.0].label(), self.peers[receiver.0].label());
         loop {
-            let failed = self.peers[sender.0].events.iter().find_map(|(_, e)| match e {
-                Event::BulkFailed {
-                    label: l,
-                    bytes_sent,
-                    error,
-                } if l == label => Some(format!(
+            let failed = self.peers[sender.0]
+                .events
+                .iter()
+                .find_map(|(_, e)| match e {
+                    Event::BulkFailed {
+                        label: l,
+                        bytes_sent,
+                        error,
+                    } if l == label => Some(format!(
                     "{s_label}: bulk send on '{label}' failed after {bytes_sent} bytes: {error}"
                 )),
-                _ => None,
-            });
+                    _ => None,
+                });
             if let Some(reason) = failed {
                 return Err(Stop::new(Outcome::Fail, reason));
             }
-            let received = self.peers[receiver.0].events.iter().find_map(|(_, e)| match e {
-                Event::BulkReceived {
-                    label: l,
-                    bytes,
-                    messages,
-                    sha256,
-                    first_t,
-                    last_t,
-                } if l == label => Some((*bytes, *messages, sha256.clone(), *first_t, *last_t)),
-                _ => None,
-            });
+            let received = self.peers[receiver.0]
+                .events
+                .iter()
+                .find_map(|(_, e)| match e {
+                    Event::BulkReceived {
+                        label: l,
+                        bytes,
+                        messages,
+                        sha256,
+                        first_t,
+                        last_t,
+                    } if l == label => Some((*bytes, *messages, sha256.clone(), *first_t, *last_t)),
+                    _ => None,
+                });
             if let Some((got, messages, sha256, first_t, last_t)) = received {
                 if let Err(diff) = compare_bulk(bytes, &expected, got, messages, &sha256) {
                     return Err(Stop::new(
@@ -1133,10 +1146,15 @@ impl Session {
                         format!("{r_label}: bulk data on '{label}' differs: {diff}"),
                     ));
                 }
-                let sent_digest = self.peers[sender.0].events.iter().find_map(|(_, e)| match e {
-                    Event::BulkSent { label: l, sha256, .. } if l == label => Some(sha256.clone()),
-                    _ => None,
-                });
+                let sent_digest = self.peers[sender.0]
+                    .events
+                    .iter()
+                    .find_map(|(_, e)| match e {
+                        Event::BulkSent {
+                            label: l, sha256, ..
+                        } if l == label => Some(sha256.clone()),
+                        _ => None,
+                    });
                 if let Some(d) = sent_digest.filter(|d| *d != expected) {
                     return Err(Stop::new(
                         Outcome::Fail,
@@ -1149,7 +1167,11 @@ impl Session {
                 }
                 let span_ms = last_t - first_t;
                 if span_ms > 0.0 {
-                    let role = if sender == PeerId::OFFERER { "offerer" } else { "answerer" };
+                    let role = if sender == PeerId::OFFERER {
+                        "offerer"
+                    } else {
+                        "answerer"
+                    };
                     self.throughput_mbps.insert(
                         format!("{role} {label}"),
                         round(bytes as f64 * 8.0 / span_ms / 1000.0),
@@ -1158,9 +1180,10 @@ impl Session {
                 return Ok(());
             }
             if !self.pump_once(deadline).await? {
-                let progress = self.peers[sender.0].events.iter().any(|(_, e)| {
-                    matches!(e, Event::BulkSent { label: l, .. } if l == label)
-                });
+                let progress = self.peers[sender.0]
+                    .events
+                    .iter()
+                    .any(|(_, e)| matches!(e, Event::BulkSent { label: l, .. } if l == label));
                 return Err(Stop::new(
                     Outcome::Timeout,
                     format!(
@@ -1234,7 +1257,8 @@ impl Session {
     /// are unique per association.
     fn check_stream_ids(&self, peer: PeerId) -> Result<(), Stop> {
         let p = &self.peers[peer.0];
-        let fail = |reason: String| Err(Stop::new(Outcome::Fail, format!("{}: {reason}", p.label())));
+        let fail =
+            |reason: String| Err(Stop::new(Outcome::Fail, format!("{}: {reason}", p.label())));
         let Some(client) = self.is_dtls_client(peer) else {
             return fail("cannot tell the DTLS roles: no offer and answer with a=setup".into());
         };
@@ -1272,7 +1296,9 @@ impl Session {
         }
         for (_, e) in &p.events {
             if let Event::DataChannel {
-                label, id: Some(id), ..
+                label,
+                id: Some(id),
+                ..
             } = e
             {
                 checked += 1;
@@ -1296,7 +1322,10 @@ impl Session {
                 String::new()
             };
             problems.truncate(5);
-            return fail(format!("stream ids break RFC 8832: {}{more}", problems.join("; ")));
+            return fail(format!(
+                "stream ids break RFC 8832: {}{more}",
+                problems.join("; ")
+            ));
         }
         Ok(())
     }
@@ -1497,11 +1526,10 @@ fn check(peer: &mut LivePeer, action: &Action) -> Option<Result<(), String>> {
         Action::ExpectDataChannel {
             label, properties, ..
         } => peer.events.iter().find_map(|(_, e)| match e {
-            Event::DataChannel { label: l, .. } if l == label => {
-                Some(channel_properties_match(e, properties).map_err(|diff| {
-                    format!("remote data channel '{label}' has {diff}")
-                }))
-            }
+            Event::DataChannel { label: l, .. } if l == label => Some(
+                channel_properties_match(e, properties)
+                    .map_err(|diff| format!("remote data channel '{label}' has {diff}")),
+            ),
             _ => None,
         }),
         Action::ExpectChannelOpen { label, .. } => {

@@ -18,10 +18,13 @@ mod common;
 use common::*;
 use interop_results::Outcome;
 
+/// A rule: the step kind a line must contain, and how to change that line.
+type Rule = (&'static str, fn(&str) -> Option<String>);
+
 /// Breaks one check of a scenario; `None` if no rule applies.
 fn break_one_check(text: &str) -> Option<String> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let rules: [(&str, fn(&str) -> Option<String>); 5] = [
+    let rules: [Rule; 5] = [
         ("expect_error: TypeError", |l| {
             Some(l.replace("expect_error: TypeError", "expect_error: OperationError"))
         }),
@@ -105,7 +108,11 @@ fn every_data_channel_scenario_fails_with_a_broken_check() {
         assert!(r.reason.as_deref().is_some_and(|s| !s.is_empty()));
         assert!(r.failed_step.is_some(), "{}: names the step", r.scenario);
     }
-    assert_eq!(output.status.code(), Some(1), "unexpected failures -> exit 1");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "unexpected failures -> exit 1"
+    );
     let left = wait_no_leftovers(std::time::Duration::from_secs(10));
     assert!(left.is_empty(), "processes left behind: {left:#?}");
 }
@@ -115,6 +122,9 @@ fn break_rules_change_exactly_one_line() {
     let text = "steps:\n  - expect_message: { peer: bob, label: x, text: \"a\" }\n  - expect_message: { peer: bob, label: x, binary_bytes: 4 }\n";
     let broken = break_one_check(text).unwrap();
     assert!(broken.contains("text_bytes: 4"));
-    assert!(broken.contains("text: \"a\""), "only the last message changes");
+    assert!(
+        broken.contains("text: \"a\""),
+        "only the last message changes"
+    );
     assert!(break_one_check("steps: []\n").is_none());
 }

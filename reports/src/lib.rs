@@ -5,7 +5,9 @@
 //! - [`unexpected_report`]: the results that differ from their expected outcome, for the
 //!   terminal after the matrices;
 //! - [`markdown_summary`]: the unexpected results first, then the matrices and the expected
-//!   non-pass results with their expectations, fit for a CI step summary (`<out>/summary.md`).
+//!   non-pass results with their expectations, then the measured timings per pairing and the
+//!   max-message-size each implementation announces, fit for a CI step summary
+//!   (`<out>/summary.md`).
 //!
 //! Every cell is judged against its record's `expected` outcome (`pass` unless an expectation
 //! file says otherwise): a non-pass that was expected is shown as such (`unsupported
@@ -14,9 +16,9 @@
 //! Renderers do no I/O; the harness decides where text goes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-use interop_results::{Outcome, RunRecord};
+use interop_results::{Outcome, RunRecord, Timings};
 
 /// Scenarios in first-seen order, with the implementations seen in each role.
 struct Grid<'a> {
@@ -64,6 +66,14 @@ impl<'a> Grid<'a> {
 
     fn cell(&self, scenario: &str, offerer: &str, answerer: &str) -> Option<&'a RunRecord> {
         self.cells.get(&(scenario, offerer, answerer)).copied()
+    }
+
+    /// The records shown in a scenario's matrix (the last one of each cell).
+    fn records_of<'s>(&'s self, scenario: &'s str) -> impl Iterator<Item = &'a RunRecord> + 's {
+        self.cells
+            .iter()
+            .filter(move |((s, _, _), _)| *s == scenario)
+            .map(|(_, r)| *r)
     }
 }
 
@@ -286,8 +296,263 @@ fn markdown_cell(record: Option<&RunRecord>) -> String {
     }
 }
 
+/// An offerer x answerer Markdown table: a header row of the implementations, then one row
+/// per offerer with `cell(offerer, answerer)` in each column.
+fn markdown_matrix(out: &mut String, grid: &Grid, cell: impl Fn(&str, &str) -> String) {
+    let _ = write!(out, "| offerer \\ answerer |");
+    for imp in &grid.implementations {
+        let _ = write!(out, " {imp} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in &grid.implementations {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for offerer in &grid.implementations {
+        let _ = write!(out, "| **{offerer}** |");
+        for answerer in &grid.implementations {
+            let _ = write!(out, " {} |", cell(offerer, answerer));
+        }
+        out.push('\n');
+    }
+}
+
+/// Formats the numbers of one run: one decimal, and a trailing `*` when the run did not pass
+/// (its numbers may be partial).
+#[derive(Debug, Clone, Copy)]
+struct Numbers {
+    marked: bool,
+}
+
+impl Numbers {
+    fn of(r: &RunRecord) -> Self {
+        Numbers {
+            marked: r.outcome != Outcome::Pass,
+        }
+    }
+
+    fn show(self, value: f64) -> String {
+        format!("{value:.1}{}", if self.marked { "*" } else { "" })
+    }
+
+    /// The value or `-`.
+    fn or_dash(self, value: Option<&f64>) -> String {
+        value.map_or_else(|| "-".to_string(), |v| self.show(*v))
+    }
+
+    /// `offerer / answerer` from a per-role map, `-` for a role without a value; `None` when
+    /// neither has one.
+    fn pair(self, per_role: &BTreeMap<String, f64>) -> Option<String> {
+        let (o, a) = (per_role.get("offerer"), per_role.get("answerer"));
+        (o.is_some() || a.is_some()).then(|| format!("{} / {}", self.or_dash(o), self.or_dash(a)))
+    }
+}
+
+/// What a timing table of the Markdown summary shows, and how it fills a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// `to_connected_ms` of both roles, `o / a`.
+    Connected,
+    /// `channel_open_ms` of the peer that created a channel; `o / a` in every cell when some
+    /// run of the table has both.
+    ChannelOpen { both: bool },
+    /// The offerer's `round_trip_ms`; `o / a` in every cell when some answerer of the table
+    /// measured one too.
+    RoundTrip { both: bool },
+    /// `throughput_mbps`: the value, or `key: value` pairs when the table has several keys.
+    Throughput { labelled: bool },
+}
+
+impl Measure {
+    fn title(self) -> &'static str {
+        match self {
+            Measure::Connected => "Time to connected (ms, offerer / answerer)",
+            Measure::ChannelOpen { both: false } => "Channel open (ms, creator)",
+            Measure::ChannelOpen { both: true } => "Channel open (ms, offerer / answerer)",
+            Measure::RoundTrip { both: false } => "Data channel round trip, median (ms, offerer)",
+            Measure::RoundTrip { both: true } => {
+                "Data channel round trip, median (ms, offerer / answerer)"
+            }
+            Measure::Throughput { .. } => "Throughput (Mbit/s)",
+        }
+    }
+
+    /// The cell text for a run's timings; `None` when the run has no value for this measure.
+    fn cell(self, t: &Timings, n: Numbers) -> Option<String> {
+        match self {
+            Measure::Connected => n.pair(&t.to_connected_ms),
+            Measure::ChannelOpen { both: true } => n.pair(&t.channel_open_ms),
+            Measure::ChannelOpen { both: false } => {
+                t.channel_open_ms.values().next().map(|v| n.show(*v))
+            }
+            Measure::RoundTrip { both: true } => n.pair(&t.round_trip_ms),
+            Measure::RoundTrip { both: false } => {
+                t.round_trip_ms.get("offerer").map(|v| n.show(*v))
+            }
+            Measure::Throughput { labelled: false } => {
+                t.throughput_mbps.values().next().map(|v| n.show(*v))
+            }
+            Measure::Throughput { labelled: true } => (!t.throughput_mbps.is_empty()).then(|| {
+                // The offerer's transfers first, as in `o / a`.
+                let mut values: Vec<(&String, &f64)> = t.throughput_mbps.iter().collect();
+                values.sort_by_key(|(key, _)| !key.starts_with("offerer "));
+                let parts: Vec<String> = values
+                    .into_iter()
+                    .map(|(key, v)| format!("{}: {}", table_text(key), n.show(*v)))
+                    .collect();
+                parts.join(", ")
+            }),
+        }
+    }
+}
+
+/// The timing tables the shown records call for, in display order, each with its scenario:
+/// time to connected (of `connect`, else of the first scenario that has it), channel open (of
+/// `datachannel-ordered`), then the round trips and the throughputs of each scenario that has
+/// them.
+fn timing_tables<'a>(grid: &Grid<'a>) -> Vec<(&'a str, Measure)> {
+    let scenarios: Vec<&'a str> = grid.scenarios.iter().map(|(s, _)| *s).collect();
+    let any = |scenario: &str, has: &dyn Fn(&Timings) -> bool| {
+        grid.records_of(scenario).any(|r| has(&r.timings))
+    };
+    let mut tables = Vec::new();
+    let connected: Vec<&str> = scenarios
+        .iter()
+        .copied()
+        .filter(|s| any(s, &|t| !t.to_connected_ms.is_empty()))
+        .collect();
+    if let Some(s) = connected
+        .iter()
+        .find(|s| **s == "connect")
+        .or(connected.first())
+    {
+        tables.push((*s, Measure::Connected));
+    }
+    if let Some(s) = scenarios.iter().find(|s| **s == "datachannel-ordered") {
+        if any(s, &|t| !t.channel_open_ms.is_empty()) {
+            let both = any(s, &|t| t.channel_open_ms.len() > 1);
+            tables.push((*s, Measure::ChannelOpen { both }));
+        }
+    }
+    for s in &scenarios {
+        if any(s, &|t| t.round_trip_ms.contains_key("offerer")) {
+            let both = any(s, &|t| t.round_trip_ms.contains_key("answerer"));
+            tables.push((*s, Measure::RoundTrip { both }));
+        } else if any(s, &|t| t.round_trip_ms.contains_key("answerer")) {
+            tables.push((*s, Measure::RoundTrip { both: true }));
+        }
+    }
+    for s in &scenarios {
+        let keys: BTreeSet<&str> = grid
+            .records_of(s)
+            .flat_map(|r| r.timings.throughput_mbps.keys().map(String::as_str))
+            .collect();
+        if !keys.is_empty() {
+            tables.push((
+                *s,
+                Measure::Throughput {
+                    labelled: keys.len() > 1,
+                },
+            ));
+        }
+    }
+    tables
+}
+
+/// `## Timings`: one offerer x answerer table per [`timing_tables`] entry, each followed by a
+/// footnote when it shows numbers of a run that did not pass. Nothing when no run has timings.
+fn timings_section(out: &mut String, grid: &Grid) {
+    let tables = timing_tables(grid);
+    if tables.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Timings\n");
+    for (scenario, measure) in tables {
+        let _ = writeln!(out, "### {}, {scenario}\n", measure.title());
+        let marked = grid
+            .records_of(scenario)
+            .any(|r| Numbers::of(r).marked && measure.cell(&r.timings, Numbers::of(r)).is_some());
+        markdown_matrix(out, grid, |offerer, answerer| {
+            grid.cell(scenario, offerer, answerer)
+                .and_then(|r| measure.cell(&r.timings, Numbers::of(r)))
+                .unwrap_or_else(|| "-".to_string())
+        });
+        if marked {
+            let _ = writeln!(
+                out,
+                "\n`*` the run did not pass (see its outcome above): the number may be partial."
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// A `max-message-size` a peer announced, as the harness observed it: the number of bytes, or
+/// a text (`absent (65536 applies)`). Numbers sort first, in numeric order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Announced {
+    Bytes(u64),
+    Text(String),
+}
+
+impl fmt::Display for Announced {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Announced::Bytes(0) => f.write_str("0 (no limit)"),
+            Announced::Bytes(n) => write!(f, "{n}"),
+            Announced::Text(text) => f.write_str(&one_line(text)),
+        }
+    }
+}
+
+/// Each implementation (name, version) in report order with the distinct `max-message-size`
+/// values observed for it, as offerer or answerer, in any record.
+fn announced_max_message_sizes(
+    records: &[RunRecord],
+) -> BTreeMap<((usize, String), &str), BTreeSet<Announced>> {
+    let mut sizes: BTreeMap<_, BTreeSet<Announced>> = BTreeMap::new();
+    for r in records {
+        for (role, imp) in [("offerer", &r.offerer), ("answerer", &r.answerer)] {
+            let Some(value) = r.observed.get(&format!("{role}.max_message_size")) else {
+                continue;
+            };
+            let announced = match (value.as_u64(), value.as_str()) {
+                (Some(n), _) => Announced::Bytes(n),
+                (None, Some(text)) => Announced::Text(text.to_string()),
+                (None, None) => Announced::Text(value.to_string()),
+            };
+            sizes
+                .entry((implementation_order(&imp.name), imp.version.as_str()))
+                .or_default()
+                .insert(announced);
+        }
+    }
+    sizes
+}
+
+/// `## Negotiated max-message-size`: one line per implementation with the value(s) it
+/// announced. Nothing when no record observed one.
+fn max_message_size_section(out: &mut String, records: &[RunRecord]) {
+    let sizes = announced_max_message_sizes(records);
+    if sizes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Negotiated max-message-size\n");
+    let _ = writeln!(
+        out,
+        "The `a=max-message-size` each implementation announced in its session descriptions.\n"
+    );
+    for (((_, name), version), values) in &sizes {
+        let values: Vec<String> = values.iter().map(Announced::to_string).collect();
+        let _ = writeln!(out, "- {name} {version}: {}", values.join(", "));
+    }
+    out.push('\n');
+}
+
 /// Markdown summary: totals, implementations, the unexpected results, one matrix per scenario,
-/// then the non-pass results that were expected.
+/// the non-pass results that were expected, then `## Timings` (offerer x answerer tables of
+/// the measures the runs recorded) and `## Negotiated max-message-size`
+/// (the value each implementation announces), each only when some record has its data.
 pub fn markdown_summary(records: &[RunRecord]) -> String {
     let grid = Grid::new(records);
     let mut out = String::new();
@@ -351,23 +616,9 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
     }
     for (scenario, feature) in &grid.scenarios {
         let _ = writeln!(out, "## {scenario} ({feature})\n");
-        let _ = write!(out, "| offerer \\ answerer |");
-        for imp in &grid.implementations {
-            let _ = write!(out, " {imp} |");
-        }
-        let _ = write!(out, "\n|---|");
-        for _ in &grid.implementations {
-            out.push_str("---|");
-        }
-        out.push('\n');
-        for offerer in &grid.implementations {
-            let _ = write!(out, "| **{offerer}** |");
-            for answerer in &grid.implementations {
-                let text = markdown_cell(grid.cell(scenario, offerer, answerer));
-                let _ = write!(out, " {text} |");
-            }
-            out.push('\n');
-        }
+        markdown_matrix(&mut out, &grid, |offerer, answerer| {
+            markdown_cell(grid.cell(scenario, offerer, answerer))
+        });
         out.push('\n');
     }
 
@@ -406,6 +657,8 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         }
         out.push('\n');
     }
+    timings_section(&mut out, &grid);
+    max_message_size_section(&mut out, records);
     out
 }
 
@@ -500,6 +753,116 @@ mod tests {
         v
     }
 
+    /// `rec` with real-looking versions and the `max-message-size` each implementation
+    /// announces in data channel scenarios.
+    fn timed(scenario: &str, o: &str, a: &str, outcome: Outcome) -> RunRecord {
+        let mut r = rec(scenario, o, a, outcome);
+        for imp in [&mut r.offerer, &mut r.answerer] {
+            imp.version = match imp.name.as_str() {
+                "rust" => "0.21.1",
+                "chrome" => "156.0.8078.79",
+                _ => "153.7.0",
+            }
+            .into();
+        }
+        if scenario != "connect" {
+            for (role, imp) in [("offerer", o), ("answerer", a)] {
+                let size = match imp {
+                    "rust" => 65536,
+                    "chrome" => 262144,
+                    _ => 1073741823,
+                };
+                r.observed
+                    .insert(format!("{role}.max_message_size"), size.into());
+            }
+        }
+        r
+    }
+
+    /// Runs of five scenarios with timings, `datachannel-echo` before `connect`:
+    /// - connect: time to connected, rust -> firefox missing, firefox -> rust timed out after
+    ///   the offerer connected;
+    /// - datachannel-echo: both roles measured round trips (rust -> rust only the offerer);
+    /// - datachannel-ordered: channel open and the offerer's round trip, chrome -> rust an
+    ///   expected `unsupported` with numbers;
+    /// - datachannel-bulk: one throughput key, rust -> chrome failed after measuring it;
+    /// - datachannel-bulk-both-ways: two keys, firefox -> firefox has only one.
+    ///
+    /// One rust -> firefox run saw rust announce no max-message-size.
+    fn sample_with_timings() -> Vec<RunRecord> {
+        let impls = ["rust", "chrome", "firefox"];
+        let mut v = Vec::new();
+        let scenarios = [
+            "datachannel-echo",
+            "connect",
+            "datachannel-ordered",
+            "datachannel-bulk",
+            "datachannel-bulk-both-ways",
+        ];
+        for s in scenarios {
+            for (i, o) in impls.iter().enumerate() {
+                for (j, a) in impls.iter().enumerate() {
+                    let k = (3 * i + j) as f64;
+                    let mut r = timed(s, o, a, Outcome::Pass);
+                    let t = &mut r.timings;
+                    t.wall_ms = 500.0 + k;
+                    match s {
+                        "connect" => {
+                            if (*o, *a) == ("rust", "firefox") {
+                                continue;
+                            }
+                            t.to_connected_ms.insert("offerer".into(), 40.0 + k);
+                            t.to_connected_ms.insert("answerer".into(), 30.4 + k);
+                            if (*o, *a) == ("firefox", "rust") {
+                                r = timed(s, o, a, Outcome::Timeout);
+                                r.timings.to_connected_ms.insert("offerer".into(), 812.34);
+                            }
+                        }
+                        "datachannel-echo" => {
+                            t.to_connected_ms.insert("offerer".into(), 90.0 + k);
+                            t.round_trip_ms.insert("offerer".into(), 1.5 + k);
+                            if (*o, *a) != ("rust", "rust") {
+                                t.round_trip_ms.insert("answerer".into(), 2.0 + k);
+                            }
+                        }
+                        "datachannel-ordered" => {
+                            t.channel_open_ms.insert("offerer".into(), 120.0 + k);
+                            t.round_trip_ms.insert("offerer".into(), 0.6 + k / 10.0);
+                            if (*o, *a) == ("chrome", "rust") {
+                                let mut u = timed(s, o, a, Outcome::Unsupported);
+                                u.timings = r.timings.clone();
+                                r = expecting(u, Outcome::Unsupported, 3);
+                            }
+                        }
+                        "datachannel-bulk" => {
+                            t.throughput_mbps
+                                .insert("offerer bulk".into(), 80.0 + 10.0 * k);
+                            if (*o, *a) == ("rust", "chrome") {
+                                let mut f = timed(s, o, a, Outcome::Fail);
+                                f.timings = r.timings.clone();
+                                r = f;
+                            }
+                        }
+                        _ => {
+                            t.throughput_mbps.insert("offerer up".into(), 100.0 + k);
+                            if (*o, *a) != ("firefox", "firefox") {
+                                t.throughput_mbps.insert("answerer down".into(), 90.0 + k);
+                            }
+                        }
+                    }
+                    if (s, *o, *a) == ("datachannel-bulk", "rust", "firefox") {
+                        r.observed.insert(
+                            "offerer.max_message_size".into(),
+                            "absent (65536 applies)".into(),
+                        );
+                    }
+                    v.push(r);
+                }
+            }
+        }
+        v
+    }
+
     #[test]
     fn terminal_matrix_orders_implementations_and_marks_non_pass() {
         insta::assert_snapshot!(terminal_matrices(&sample()));
@@ -537,6 +900,36 @@ mod tests {
         assert!(md.contains("## Unexpected results\n\nNone: every outcome is the expected one.\n"));
         assert!(md.contains("; 2 expected non-pass, 0 unexpected\n"));
         insta::assert_snapshot!(unexpected_report(&sample_with_expectations()));
+    }
+
+    #[test]
+    fn markdown_summary_shows_timings_and_max_message_sizes() {
+        let md = markdown_summary(&sample_with_timings());
+        let expected = md.find("## Expected non-pass results").unwrap();
+        let timings = md.find("## Timings").unwrap();
+        let sizes = md.find("## Negotiated max-message-size").unwrap();
+        assert!(expected < timings && timings < sizes);
+        assert!(md.contains("### Time to connected (ms, offerer / answerer), connect\n"));
+        assert!(!md.contains("### Time to connected (ms, offerer / answerer), datachannel-echo"));
+        insta::assert_snapshot!(&md[timings..]);
+    }
+
+    #[test]
+    fn markdown_summary_without_timings_has_no_timing_sections() {
+        let md = markdown_summary(&sample());
+        assert!(!md.contains("## Timings"));
+        assert!(!md.contains("## Negotiated max-message-size"));
+    }
+
+    #[test]
+    fn time_to_connected_falls_back_to_the_first_scenario_that_has_it() {
+        let records: Vec<RunRecord> = sample_with_timings()
+            .into_iter()
+            .filter(|r| r.scenario != "connect")
+            .collect();
+        let md = markdown_summary(&records);
+        assert!(md.contains("### Time to connected (ms, offerer / answerer), datachannel-echo\n"));
+        assert!(!md.contains("Channel open (ms, offerer / answerer)"));
     }
 
     #[test]

@@ -770,6 +770,7 @@ connect:
             found,
             Expected {
                 outcome: Outcome::Unsupported,
+                known_intermittent: Vec::new(),
                 reference: ExpectationRef {
                     reason: "webrtc 0.21.1 never fires `closing`".into(),
                     bug: Some("https://github.com/webrtc-rs/webrtc/issues/1".into()),
@@ -887,7 +888,10 @@ connect:
             "connect:\n  - { expected: timeout, intermittent: [timeout, flaky], reason: r }\n",
         );
         assert!(err.contains("`timeout` in `intermittent`"), "{err}");
-        assert!(err.contains("unknown outcome `flaky` in `intermittent`"), "{err}");
+        assert!(
+            err.contains("unknown outcome `flaky` in `intermittent`"),
+            "{err}"
+        );
         assert!(err.contains("rust.yaml:2:"), "{err}");
     }
 

@@ -431,7 +431,10 @@ mod tests {
     #[test]
     fn pattern_is_stable_and_chunkable() {
         // Pinned: the JavaScript peer has the same first bytes in its self-test.
-        assert_eq!(pattern(0, 8), [0x51, 0xe0, 0x7b, 0x01, 0xe6, 0xf9, 0xba, 0xfc]);
+        assert_eq!(
+            pattern(0, 8),
+            [0x51, 0xe0, 0x7b, 0x01, 0xe6, 0xf9, 0xba, 0xfc]
+        );
         let whole = pattern(7, 1000);
         let mut gen = Pattern::new(7);
         let mut parts = Vec::new();

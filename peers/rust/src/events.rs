@@ -1,14 +1,17 @@
 //! What the `webrtc` crate reports, turned into protocol [`Event`]s: the peer connection's
 //! callbacks ([`EventHandler`]) and one task per data channel polling `DataChannel::poll()`
-//! ([`watch_channel`]). Data channels are tracked by label in [`Channels`] so `send` /
-//! `close_data_channel` commands can find them, whichever side opened them.
+//! ([`watch_channel`]). The watcher is also where the per-label modes of `channels` (echo,
+//! receive-bulk) act on each message, and where `bufferedamountlow` is handed to bulk senders.
+//!
+//! [`unsupported`] is what this peer declares in its `Hello` it cannot observe at all.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use interop_protocol::{Event, ReceivedMessage};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
@@ -16,64 +19,34 @@ use webrtc::peer_connection::{
     StatsSelector,
 };
 
+use crate::channels::{Channels, Disposition, Signals};
 use crate::outbox::Outbox;
 use crate::w3c;
-
-/// The data channels of one peer connection, by label. Labels need not be unique in WebRTC;
-/// the most recent channel with a label wins, which is what a scenario addressing channels by
-/// label can mean.
-#[derive(Clone, Default)]
-pub struct Channels(Arc<Mutex<HashMap<String, Arc<dyn DataChannel>>>>);
-
-impl Channels {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn DataChannel>>> {
-        // A panic while holding this lock cannot leave the map inconsistent.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn insert(&self, label: &str, channel: Arc<dyn DataChannel>) {
-        self.lock().insert(label.to_owned(), channel);
-    }
-
-    pub fn get(&self, label: &str) -> Option<Arc<dyn DataChannel>> {
-        self.lock().get(label).cloned()
-    }
-
-    /// Forgets `channel` if it is still the one registered under `label`.
-    fn remove(&self, label: &str, channel: &Arc<dyn DataChannel>) {
-        let mut map = self.lock();
-        if map.get(label).is_some_and(|c| Arc::ptr_eq(c, channel)) {
-            map.remove(label);
-        }
-    }
-
-    pub fn clear(&self) {
-        self.lock().clear();
-    }
-}
 
 /// Set once the peer connection is built; lets the handler reach the connection it belongs to
 /// without keeping it alive.
 pub type PeerConnectionSlot = Arc<OnceLock<Weak<dyn PeerConnection>>>;
 
-/// The peer connection's event callbacks. They run on the `webrtc` driver task, so each one
-/// only queues an event (or spawns a task) and returns at once.
-pub struct EventHandler {
+/// What the callbacks and the channel watchers of one peer connection share.
+#[derive(Clone)]
+pub struct Context {
     pub outbox: Outbox,
     pub channels: Channels,
     pub peer_connection: PeerConnectionSlot,
 }
 
+/// The peer connection's event callbacks. They run on the `webrtc` driver task, so each one
+/// only queues an event (or spawns a task) and returns at once.
+pub struct EventHandler(pub Context);
+
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for EventHandler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
-            Ok(init) => self.outbox.event(Event::IceCandidate {
+            Ok(init) => self.0.outbox.event(Event::IceCandidate {
                 candidate: Some(w3c::from_rtc_candidate(init)),
             }),
-            Err(e) => self.outbox.log(
+            Err(e) => self.0.outbox.log(
                 "warn",
                 format!("local candidate {} not serializable: {e}", event.candidate),
             ),
@@ -81,77 +54,83 @@ impl PeerConnectionEventHandler for EventHandler {
     }
 
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        self.outbox.event(Event::IceGatheringStateChange {
+        self.0.outbox.event(Event::IceGatheringStateChange {
             state: w3c::ice_gathering_state(state),
         });
         // The crate has no null candidate; W3C fires one right after gathering completes.
         if state == RTCIceGatheringState::Complete {
-            self.outbox.event(Event::IceCandidate { candidate: None });
+            self.0.outbox.event(Event::IceCandidate { candidate: None });
         }
     }
 
     async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        self.outbox.event(Event::IceConnectionStateChange {
+        self.0.outbox.event(Event::IceConnectionStateChange {
             state: w3c::ice_connection_state(state),
         });
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        self.outbox.event(Event::ConnectionStateChange {
+        self.0.outbox.event(Event::ConnectionStateChange {
             state: w3c::peer_connection_state(state),
         });
     }
 
     async fn on_signaling_state_change(&self, state: RTCSignalingState) {
-        self.outbox.event(Event::SignalingStateChange {
+        self.0.outbox.event(Event::SignalingStateChange {
             state: w3c::signaling_state(state),
         });
     }
 
+    /// The crate calls this when a remote channel is already open (after its DCEP open).
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
-        let outbox = self.outbox.clone();
-        let channels = self.channels.clone();
-        let peer_connection = self.peer_connection.get().cloned();
+        let context = self.0.clone();
         tokio::spawn(async move {
-            let label =
-                announce_remote_channel(&channel, &outbox, &channels, peer_connection).await;
-            watch_channel(channel, label, outbox, channels).await;
+            // Fails only once the connection is gone; W3C's default label then.
+            let label = channel.label().await.unwrap_or_default();
+            // Registered before it is announced, so a command reacting to the announcement
+            // finds it.
+            let signals = context.channels.register(&label, channel.clone());
+            announce_remote_channel(&channel, label.clone(), &context).await;
+            watch_channel(channel, label, context, signals).await;
         });
     }
 }
 
-/// Registers a channel the remote side opened and emits `data_channel` for it.
-async fn announce_remote_channel(
-    channel: &Arc<dyn DataChannel>,
-    outbox: &Outbox,
-    channels: &Channels,
-    peer_connection: Option<Weak<dyn PeerConnection>>,
-) -> String {
+/// Emits `data_channel` for a channel the remote side opened, with the properties the crate
+/// gives the new channel object. Stamped when queued, after the lookups, so that `t` never
+/// goes backwards in the stream.
+async fn announce_remote_channel(channel: &Arc<dyn DataChannel>, label: String, context: &Context) {
     // These fail only once the connection is gone; the defaults are what W3C reports then.
-    let label = channel.label().await.unwrap_or_default();
     let protocol = channel.protocol().await.unwrap_or_default();
     let ordered = channel.ordered().await.unwrap_or(true);
-    let id = match peer_connection {
-        Some(pc) => stream_id(&pc, channel.id()).await,
-        None => None,
-    };
-    channels.insert(&label, channel.clone());
-    outbox.event(Event::DataChannel {
-        label: label.clone(),
+    // Reported as the crate has them. `rtc` 0.21.1 `RTCDataChannelInternal::accept` builds the
+    // accepted channel with `max_retransmits: None, max_packet_life_time: None` whatever the
+    // DCEP open said (the reliability parameter only reaches the SCTP stream), so a remote
+    // partially reliable channel shows as reliable here.
+    let max_retransmits = channel.max_retransmits().await.unwrap_or_default();
+    let max_packet_life_time = channel.max_packet_life_time().await.unwrap_or_default();
+    let negotiated = channel.negotiated().await.unwrap_or_default();
+    let id = stream_id(&context.peer_connection, channel.id()).await;
+    context.outbox.event(Event::DataChannel {
+        label,
         id,
         protocol,
         ordered,
+        max_retransmits,
+        max_packet_life_time,
+        negotiated,
     });
-    label
 }
 
 /// The SCTP stream id (W3C `RTCDataChannel.id`) of the channel with crate handle `handle`.
 ///
-/// The async `DataChannel` API exposes only the connection-local handle, not the stream id.
-/// The stats report has both: its data channel entry is keyed `RTCDataChannel_<handle>` and
-/// carries `dataChannelIdentifier`, filled in once the channel is open.
-async fn stream_id(peer_connection: &Weak<dyn PeerConnection>, handle: usize) -> Option<u16> {
-    let pc = peer_connection.upgrade()?;
+/// `webrtc` 0.21.1's `DataChannel::id()` returns the connection-local handle
+/// (`RTCDataChannelId`, a `usize`), not the stream id, although its doc describes W3C's `id`;
+/// the stream id (`RTCDataChannel::stream_id` in `rtc`) is not exposed by the async API. The
+/// stats report has both: its data channel entry is keyed `RTCDataChannel_<handle>` and carries
+/// `dataChannelIdentifier`, filled in when the channel opens. `None` before that.
+async fn stream_id(peer_connection: &PeerConnectionSlot, handle: usize) -> Option<u16> {
+    let pc = peer_connection.get()?.upgrade()?;
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
     match report.get(&format!("RTCDataChannel_{handle}"))? {
         RTCStatsReportEntry::DataChannel(stats) => Some(stats.data_channel_identifier),
@@ -159,37 +138,54 @@ async fn stream_id(peer_connection: &Weak<dyn PeerConnection>, handle: usize) ->
     }
 }
 
-/// Polls one data channel until it ends, emitting its events. Runs for local and remote
-/// channels alike, so a locally created channel reports `data_channel_open` too.
+/// Polls one data channel until it ends, emitting its events and applying the label's modes.
+/// Runs for local and remote channels alike, so a locally created channel reports
+/// `data_channel_open` too. `signals` tells bulk senders about low events and the end.
 pub async fn watch_channel(
     channel: Arc<dyn DataChannel>,
     label: String,
-    outbox: Outbox,
-    channels: Channels,
+    context: Context,
+    signals: watch::Sender<Signals>,
 ) {
+    let outbox = &context.outbox;
     let mut closed = false;
     while let Some(event) = channel.poll().await {
         match event {
             DataChannelEvent::OnOpen => outbox.event(Event::DataChannelOpen {
                 label: label.clone(),
+                id: stream_id(&context.peer_connection, channel.id()).await,
             }),
-            DataChannelEvent::OnMessage(message) => outbox.event(Event::DataChannelMessage {
-                label: label.clone(),
-                message: digest(&message),
-            }),
+            DataChannelEvent::OnMessage(message) => {
+                on_message(&channel, &label, &context, message).await;
+            }
+            // Never emitted by `rtc` 0.21.1 (see `unsupported`); mapped in case it ever is.
             DataChannelEvent::OnClosing => outbox.event(Event::DataChannelClosing {
                 label: label.clone(),
             }),
+            // Never emitted by `rtc` 0.21.1 either (see `unsupported`).
             DataChannelEvent::OnError => outbox.event(Event::DataChannelError {
                 label: label.clone(),
                 // The crate's event carries no detail.
                 message: "data channel error".to_owned(),
             }),
+            DataChannelEvent::OnBufferedAmountLow => {
+                signals.send_modify(|s| s.buffered_amount_low += 1);
+            }
             DataChannelEvent::OnClose => {
                 closed = true;
                 outbox.event(Event::DataChannelClose {
                     label: label.clone(),
                 });
+                if let Some(bulk) = context.channels.abandon_bulk(&label, &channel) {
+                    let (bytes, expected, messages) = bulk.progress();
+                    outbox.log(
+                        "error",
+                        format!(
+                            "bulk receive on {label:?} incomplete: the channel closed after \
+                             {bytes} of {expected} bytes ({messages} messages)"
+                        ),
+                    );
+                }
                 break;
             }
             other => tracing::trace!(label, "data channel event {other:?}"),
@@ -200,7 +196,65 @@ pub async fn watch_channel(
         // not fire `close` on its channels either.
         tracing::debug!(label, "data channel event stream ended");
     }
-    channels.remove(&label, &channel);
+    signals.send_modify(|s| s.closed = true);
+}
+
+/// One received message: reported (one by one or as part of a bulk), then echoed if asked.
+async fn on_message(
+    channel: &Arc<dyn DataChannel>,
+    label: &str,
+    context: &Context,
+    message: RTCDataChannelMessage,
+) {
+    let outbox = &context.outbox;
+    let (echo, disposition) = context
+        .channels
+        .on_message(label, &message.data, outbox.now_ms());
+    match disposition {
+        Disposition::Report => outbox.event(Event::DataChannelMessage {
+            label: label.to_owned(),
+            message: digest(&message),
+        }),
+        Disposition::Absorbed => {}
+        Disposition::Completed { event, expected } => {
+            if let Event::BulkReceived { bytes, .. } = &event {
+                if *bytes > expected {
+                    outbox.log(
+                        "warn",
+                        format!(
+                            "bulk receive on {label:?}: {bytes} bytes arrived, {expected} expected"
+                        ),
+                    );
+                }
+            }
+            outbox.event(event);
+        }
+    }
+    if echo {
+        if let Err(problem) = echo_back(channel, message).await {
+            outbox.log("error", format!("echo on {label:?} failed: {problem}"));
+        }
+    }
+}
+
+/// Sends `message` back unchanged: same type, same bytes.
+async fn echo_back(
+    channel: &Arc<dyn DataChannel>,
+    message: RTCDataChannelMessage,
+) -> Result<(), String> {
+    let sent = if message.is_string {
+        // `send_text` takes a `&str`: a text message that is not UTF-8 cannot go back
+        // unchanged, so it does not go back at all.
+        let text = std::str::from_utf8(&message.data)
+            .map_err(|e| format!("the text message is not UTF-8 ({e})"))?;
+        channel.send_text(text).await
+    } else {
+        channel.send(message.data).await
+    };
+    sent.map_err(|e| {
+        let e = w3c::peer_error(e);
+        format!("{}: {}", e.name, e.message)
+    })
 }
 
 /// A received message as the protocol reports it: kind, size and SHA-256.
@@ -210,6 +264,29 @@ pub fn digest(message: &RTCDataChannelMessage) -> ReceivedMessage {
         size: message.data.len() as u64,
         sha256: hex::encode(Sha256::digest(&message.data)),
     }
+}
+
+/// What this peer declares unobservable in its `Hello`: event name -> evidence. Each entry was
+/// checked against the `webrtc` / `rtc` 0.21.1 sources (a unit test pins the version, so a
+/// bump makes someone check them again).
+pub fn unsupported() -> BTreeMap<String, String> {
+    [
+        (
+            "data_channel_closing",
+            "webrtc 0.21.1: DataChannelEvent::OnClosing exists but rtc 0.21.1 never emits \
+             RTCDataChannelEvent::OnClosing (no code constructs it); a stream reset by the \
+             remote is reported only as OnClose, so `closing` cannot be observed",
+        ),
+        (
+            "data_channel_error",
+            "webrtc 0.21.1: DataChannelEvent::OnError exists but rtc 0.21.1 never emits \
+             RTCDataChannelEvent::OnError (no code constructs it), so a data channel `error` \
+             event cannot be observed",
+        ),
+    ]
+    .into_iter()
+    .map(|(key, evidence)| (key.to_owned(), evidence.to_owned()))
+    .collect()
 }
 
 #[cfg(test)]

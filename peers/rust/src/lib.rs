@@ -24,9 +24,11 @@
 //! request loop waits. When the WebSocket closes, the peer connection is closed and [`run`]
 //! returns.
 //!
-//! Modules: `outbox` (clock, queue, writer), `peer` (commands), `events` (callbacks and data
-//! channel tasks), `w3c` (names and type conversions, unit-tested), `loopback_guard` (a
-//! workaround keeping loopback and non-loopback candidates from pairing; see there).
+//! Modules: `outbox` (clock, queue, writer), `peer` (commands), `events` (callbacks, data
+//! channel tasks, what the crate cannot report), `channels` (channels and per-label modes by
+//! label), `bulk` (bulk send with backpressure, bulk receive digest), `w3c` (names and type
+//! conversions, unit-tested), `loopback_guard` (a workaround keeping loopback and non-loopback
+//! candidates from pairing; see there).
 
 use anyhow::Context;
 use futures_util::StreamExt;
@@ -34,6 +36,8 @@ use interop_protocol::{Hello, PeerMessage, Request, PROTOCOL_VERSION};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
+mod bulk;
+mod channels;
 mod events;
 mod loopback_guard;
 mod outbox;
@@ -62,6 +66,7 @@ pub fn hello() -> Hello {
         detail: Some(format!(
             "webrtc-rs webrtc {WEBRTC_VERSION} (rtc {RTC_VERSION})"
         )),
+        unsupported: events::unsupported(),
     }
 }
 
@@ -205,5 +210,30 @@ mod tests {
             hello.detail.as_deref(),
             Some(format!("webrtc-rs webrtc {WEBRTC_VERSION} (rtc {RTC_VERSION})").as_str())
         );
+    }
+
+    #[test]
+    fn unsupported_evidence_matches_the_locked_versions() {
+        // The evidence in `events::unsupported` was checked against these sources. After a
+        // version bump, check each entry again (the crate may have gained the API), then
+        // update this test.
+        assert_eq!((WEBRTC_VERSION, RTC_VERSION), ("0.21.1", "0.21.1"));
+        let unsupported = hello().unsupported;
+        let keys: Vec<&str> = unsupported.keys().map(String::as_str).collect();
+        let names = [
+            interop_protocol::Event::DataChannelClosing {
+                label: String::new(),
+            }
+            .name(),
+            interop_protocol::Event::DataChannelError {
+                label: String::new(),
+                message: String::new(),
+            }
+            .name(),
+        ];
+        assert_eq!(keys, names, "keys are protocol event names");
+        for (key, evidence) in &unsupported {
+            assert!(evidence.starts_with("webrtc 0.21.1: "), "{key}: {evidence}");
+        }
     }
 }

@@ -38,6 +38,11 @@ impl Outbox {
         (Outbox { tx, clock }, rx)
     }
 
+    /// The peer clock now, as `t` would stamp it.
+    pub fn now_ms(&self) -> f64 {
+        self.clock.now_ms()
+    }
+
     pub fn send(&self, message: PeerMessage) {
         // The receiver is gone only once the connection is shutting down; nothing to do then.
         let _ = self.tx.send(message);
