@@ -103,8 +103,22 @@ fn list_shows_every_pairing_and_honours_filters() {
     let output = interop().arg("list").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
-    assert!(stdout.contains("18 runs"), "{stdout}");
+    // Every scenario (a line starting with its name) on all 9 pairings.
+    let scenarios = stdout
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphanumeric()) && l.contains(" ["))
+        .count();
+    assert!(scenarios >= 16, "{stdout}");
+    assert!(
+        stdout.contains(&format!("\n{} runs", scenarios * 9)),
+        "{stdout}"
+    );
     assert!(stdout.contains("firefox -> rust"));
+    // Cells with an expected non-pass outcome say so, with the entry's location.
+    assert!(
+        stdout.contains("(expected: unsupported, scenarios/expectations/rust.yaml:"),
+        "{stdout}"
+    );
     let output = interop()
         .args(["list", "-s", "connect", "--pairing", "rust:chrome"])
         .output()
