@@ -85,6 +85,51 @@ fn run_with_an_invalid_scenario_launches_nothing() {
 }
 
 #[test]
+fn run_with_an_invalid_expectation_file_launches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let expectations = dir.path().join("expectations");
+    std::fs::create_dir(&expectations).unwrap();
+    std::fs::write(
+        expectations.join("rust.yaml"),
+        "# a typo in a scenario name and in an outcome\n\
+         datachannel-ech:\n  - { expected: fial, reason: r }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = interop()
+        .args(["run", "--expectations"])
+        .arg(&expectations)
+        .arg("--out")
+        .arg(&out)
+        .envs(tripwire(dir.path()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("rust.yaml:3:"), "located: {stderr}");
+    assert!(stderr.contains("unknown outcome `fial`"), "{stderr}");
+    assert!(stderr.contains("nothing was run"), "{stderr}");
+    assert!(!dir.path().join("LAUNCHED").exists());
+    assert!(!out.join("results.jsonl").exists(), "no run started");
+
+    // With the outcome fixed, the unknown scenario name is reported with a suggestion.
+    std::fs::write(
+        expectations.join("rust.yaml"),
+        "datachannel-ech:\n  - { expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate", "scenarios", "--expectations"])
+        .arg(&expectations)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("rust.yaml:1:"), "{stderr}");
+    assert!(stderr.contains("datachannel-echo"), "did you mean: {stderr}");
+}
+
+#[test]
 fn validate_accepts_the_shipped_scenarios() {
     let output = interop().arg("validate").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
