@@ -126,7 +126,10 @@ fn run_with_an_invalid_expectation_file_launches_nothing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("rust.yaml:1:"), "{stderr}");
-    assert!(stderr.contains("datachannel-echo"), "did you mean: {stderr}");
+    assert!(
+        stderr.contains("datachannel-echo"),
+        "did you mean: {stderr}"
+    );
 }
 
 #[test]
