@@ -10,12 +10,14 @@
 //! - `runner`: executes a cell -> `RunRecord`, emitting `RunEvent`s;
 //! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
 //! - `process`: child-process guards (kill on drop, Ctrl-C, panic);
-//! - `sdp`: the facts the runner reads from session descriptions, and SDP munging.
+//! - `sdp`: the facts the runner reads from session descriptions, and SDP munging;
+//! - `capture`: the user-space UDP relay between the peers that writes capture.pcap.
 //!
 //! Scenario parsing lives in the `interop-scenario` crate, the results contract in
 //! `interop-results`, renderers in `interop-reports`.
 
 mod browser;
+mod capture;
 mod control;
 mod matrix;
 mod process;
@@ -126,6 +128,11 @@ struct RunArgs {
     /// Address the control server (peer page + control WebSocket) listens on.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     listen: SocketAddr,
+    /// Let the peers exchange datagrams directly instead of through the harness's capture
+    /// relay (no capture.pcap). Capture needs no root: the relay is a user-space UDP proxy
+    /// the harness puts in the candidates it passes on.
+    #[arg(long)]
+    no_capture: bool,
 }
 
 fn parse_impl(s: &str) -> Result<Implementation, String> {
@@ -527,6 +534,9 @@ async fn run_matrix(
     };
     let mut progress = Progress::default();
     let mut runner = runner::Runner::new(control, pool, args.out.clone(), peer_exe, expectations);
+    if args.no_capture {
+        runner = runner.without_capture();
+    }
     let mut reporters: [&mut dyn Reporter; 2] = [&mut jsonl, &mut progress];
     let records = match runner.run_all(&cells, &mut reporters).await {
         Ok(r) => r,

@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::browser::{BrowserPool, BrowserSession};
+use crate::capture::Relay;
 use crate::control::{ControlServer, Incoming, PeerLink};
 use crate::matrix::{Cell, Implementation};
 use crate::process::ChildGuard;
@@ -59,6 +60,8 @@ pub struct Runner {
     peer_exe: PathBuf,
     browser_launches: usize,
     expectations: Expectations,
+    /// Whether runs go through the capture relay (`capture.pcap` per run).
+    capture: bool,
 }
 
 /// Why a run stopped early.
@@ -152,6 +155,8 @@ struct Session {
     answer: Option<(PeerId, String)>,
     /// Bulk transfer throughputs, keyed `<sender role> <label>`.
     throughput_mbps: BTreeMap<String, f64>,
+    /// The capture relay both peers' UDP traffic passes through, if capture is on.
+    relay: Option<Relay>,
 }
 
 impl Runner {
@@ -169,7 +174,14 @@ impl Runner {
             peer_exe,
             browser_launches: 0,
             expectations,
+            capture: true,
         }
+    }
+
+    /// Turns the capture relay off (the peers then exchange datagrams directly).
+    pub fn without_capture(mut self) -> Self {
+        self.capture = false;
+        self
     }
 
     /// Runs every cell in order, reporting to every reporter. Returns the records.
@@ -228,6 +240,13 @@ impl Runner {
             })?;
             let transcript = File::create(dir.join("transcript.jsonl"))
                 .map_err(|e| Stop::new(Outcome::Error, format!("cannot create transcript: {e}")))?;
+            let relay = if self.capture {
+                Some(Relay::create(&dir.join("capture.pcap")).map_err(|e| {
+                    Stop::new(Outcome::Error, format!("cannot create capture.pcap: {e}"))
+                })?)
+            } else {
+                None
+            };
             let offerer = self
                 .start_peer(
                     cell.offerer,
@@ -262,6 +281,7 @@ impl Runner {
                 offer: None,
                 answer: None,
                 throughput_mbps: BTreeMap::new(),
+                relay,
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
@@ -297,6 +317,21 @@ impl Runner {
                 .collect();
             session.teardown().await;
             let _ = session.transcript.flush();
+            if let Some(relay) = session.relay.take() {
+                relay.finish();
+                let totals = relay.totals();
+                observed.insert(
+                    "capture.datagrams".into(),
+                    serde_json::json!(totals.datagrams),
+                );
+                observed.insert("capture.bytes".into(), serde_json::json!(totals.bytes));
+                notes.extend(
+                    relay
+                        .problems()
+                        .into_iter()
+                        .map(|p| format!("capture: {p}")),
+                );
+            }
             let [a, b] = session.peers;
             self.release(a).await;
             self.release(b).await;
@@ -704,7 +739,10 @@ impl Session {
     }
 
     /// Delivers `candidate` to `to` now if it can take it, or once it has a remote description.
-    fn relay_candidate(&mut self, to: PeerId, candidate: IceCandidate) {
+    fn relay_candidate(&mut self, to: PeerId, mut candidate: IceCandidate) {
+        if let Some(relay) = &self.relay {
+            candidate.candidate = relay.rewrite_candidate(to.other().0, &candidate.candidate);
+        }
         if self.peers[to.0].has_remote_description {
             let what = format!("addIceCandidate({})", candidate.candidate);
             let id = self.send(
@@ -923,6 +961,11 @@ impl Session {
                         ),
                     ));
                 };
+                if let Some(relay) = &self.relay {
+                    description.sdp = sdp::map_candidates(&description.sdp, |c| {
+                        relay.rewrite_candidate(from.0, c)
+                    });
+                }
                 if let Some(size) = munge.max_message_size {
                     description.sdp = sdp::with_max_message_size(&description.sdp, size);
                     self.sdp_count += 1;

@@ -89,6 +89,24 @@ pub fn with_max_message_size(sdp: &str, size: u64) -> String {
     text
 }
 
+/// The description with every `a=candidate:` line passed through `rewrite` (which gets the
+/// part after `a=`).
+pub fn map_candidates(sdp: &str, mut rewrite: impl FnMut(&str) -> String) -> String {
+    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut text = sdp
+        .lines()
+        .map(|line| match line.strip_prefix("a=") {
+            Some(c) if c.starts_with("candidate:") => format!("a={}", rewrite(c)),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(eol);
+    if sdp.ends_with('\n') {
+        text.push_str(eol);
+    }
+    text
+}
+
 fn application_section(sdp: &str) -> Option<Vec<&str>> {
     let mut lines = sdp.lines().map(str::trim_end);
     lines.by_ref().find(|l| l.starts_with("m=application"))?;
@@ -127,6 +145,16 @@ mod tests {
         let added = with_max_message_size(&absent, 1000);
         assert!(added.contains("a=sctp-port:5000\r\na=max-message-size:1000\r\n"));
         assert_eq!(max_message_size(&added), Some(1000));
+    }
+
+    #[test]
+    fn candidates_in_a_description_are_rewritten() {
+        let sdp = "v=0\r\na=candidate:1 1 udp 1 127.0.0.1 5 typ host\r\na=mid:0\r\n";
+        let out = map_candidates(sdp, |c| c.replace("127.0.0.1 5", "127.0.0.1 9"));
+        assert_eq!(
+            out,
+            "v=0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\na=mid:0\r\n"
+        );
     }
 
     #[test]

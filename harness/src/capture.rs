@@ -1,0 +1,447 @@
+//! Packet capture without root: a user-space UDP relay that the two peers' traffic passes
+//! through, writing every datagram to a pcap file.
+//!
+//! The harness is the signaling channel, so it can hand each peer *relay* addresses instead
+//! of the other peer's real UDP candidates: for every real candidate address `x` of a peer the
+//! relay opens one socket `R(x)`, bound to the same IP as `x` (so the address topology the
+//! peers see - loopback, IPv4, IPv6 - is the one they would have seen directly), and the other
+//! peer gets `R(x)` in the candidate instead of `x`. A datagram from `y` arriving at `R(x)` is
+//! sent on to `x` from `R(y)`: each peer sees its partner's traffic coming from the address it
+//! was given for it, so ICE pairs, checks and consent work unchanged.
+//!
+//! Every forwarded datagram is written to `capture.pcap` (LINKTYPE_RAW, real timestamps) with
+//! IPv4/IPv6 and UDP headers synthesised from the *original* addresses (`y -> x`), as if the
+//! relay were not there: the file reads like a capture of the direct exchange.
+//!
+//! Not relayed (documented limits): TCP candidates and mDNS (`.local`) host names are passed
+//! on unchanged. The same relay is where loss, delay and reordering can be injected later
+//! (this kernel has no netem).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use futures_util::future::BoxFuture;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::{DataLink, TsResolution};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+/// One proxied address: the real candidate address it stands for and its socket.
+struct Proxy {
+    /// Which peer (0 offerer, 1 answerer) owns the real address.
+    owner: usize,
+    real: SocketAddr,
+    socket: Arc<UdpSocket>,
+}
+
+struct State {
+    /// By relay (proxy) address.
+    by_proxy: HashMap<SocketAddr, Arc<Proxy>>,
+    /// By real address.
+    by_real: HashMap<SocketAddr, Arc<Proxy>>,
+    writer: Option<PcapWriter<BufWriter<File>>>,
+    datagrams: u64,
+    bytes: u64,
+    ip_id: u16,
+    /// Problems worth a note in the run's reason (capture write errors, unrelayable sources).
+    problems: Vec<String>,
+}
+
+/// The relay of one run. Dropping it stops forwarding and flushes the capture.
+pub struct Relay {
+    state: Arc<Mutex<State>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Datagrams and bytes that went through a relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub datagrams: u64,
+    pub bytes: u64,
+}
+
+impl Relay {
+    /// Creates the capture file and an empty relay.
+    pub fn create(pcap: &Path) -> std::io::Result<Relay> {
+        let file = BufWriter::new(File::create(pcap)?);
+        let header = PcapHeader {
+            datalink: DataLink::RAW,
+            ts_resolution: TsResolution::MicroSecond,
+            ..Default::default()
+        };
+        let writer = PcapWriter::with_header(file, header).map_err(std::io::Error::other)?;
+        Ok(Relay {
+            state: Arc::new(Mutex::new(State {
+                by_proxy: HashMap::new(),
+                by_real: HashMap::new(),
+                writer: Some(writer),
+                datagrams: 0,
+                bytes: 0,
+                ip_id: 0,
+                problems: Vec::new(),
+            })),
+            tasks: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `candidate` with its address replaced by the relay address standing for it, when it is
+    /// a UDP candidate with an IP address of peer `owner`; unchanged otherwise (and when no
+    /// relay socket can be opened, which is noted in [`Relay::problems`]).
+    pub fn rewrite_candidate(&self, owner: usize, candidate: &str) -> String {
+        let Some(real) = candidate_address(candidate) else {
+            return candidate.to_string();
+        };
+        match self.proxy_for(owner, real) {
+            Ok(proxy) => replace_candidate_address(candidate, proxy),
+            Err(e) => {
+                lock(&self.state).problems.push(format!(
+                    "cannot relay candidate {real}: {e}; passed on unchanged"
+                ));
+                candidate.to_string()
+            }
+        }
+    }
+
+    /// The relay address that stands for `real`, a UDP candidate address of peer `owner`
+    /// (0 offerer, 1 answerer); opened on first use. Must be called within the runtime.
+    pub fn proxy_for(&self, owner: usize, real: SocketAddr) -> std::io::Result<SocketAddr> {
+        if let Some(p) = lock(&self.state).by_real.get(&real) {
+            return p.socket.local_addr();
+        }
+        let std_socket = std::net::UdpSocket::bind(SocketAddr::new(real.ip(), 0))?;
+        std_socket.set_nonblocking(true)?;
+        let socket = Arc::new(UdpSocket::from_std(std_socket)?);
+        let addr = socket.local_addr()?;
+        let proxy = Arc::new(Proxy {
+            owner,
+            real,
+            socket,
+        });
+        {
+            let mut state = lock(&self.state);
+            if let Some(p) = state.by_real.get(&real) {
+                // Opened concurrently: keep the first.
+                return p.socket.local_addr();
+            }
+            state.by_real.insert(real, proxy.clone());
+            state.by_proxy.insert(addr, proxy.clone());
+        }
+        let state = self.state.clone();
+        let task = tokio::spawn(forward(state, proxy));
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.push(task);
+        }
+        Ok(addr)
+    }
+
+    /// What went through so far.
+    pub fn totals(&self) -> Totals {
+        let s = lock(&self.state);
+        Totals {
+            datagrams: s.datagrams,
+            bytes: s.bytes,
+        }
+    }
+
+    /// Problems seen so far (write errors, datagrams from addresses no peer announced).
+    pub fn problems(&self) -> Vec<String> {
+        lock(&self.state).problems.clone()
+    }
+
+    /// Stops forwarding and flushes the capture file.
+    pub fn finish(&self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            for t in tasks.drain(..) {
+                t.abort();
+            }
+        }
+        let mut s = lock(&self.state);
+        if let Some(w) = s.writer.take() {
+            let _ = w.into_writer().flush();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A poisoned lock only means a forwarding task panicked mid-update; the maps stay usable.
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Receives on `to`'s relay socket and forwards each datagram to `to.real`, from the relay
+/// socket standing for the sender.
+fn forward(state: Arc<Mutex<State>>, to: Arc<Proxy>) -> BoxFuture<'static, ()> {
+    Box::pin(forward_loop(state, to))
+}
+
+async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, from)) = to.socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let via = {
+            let s = lock(&state);
+            s.by_real.get(&from).cloned()
+        };
+        let via = match via {
+            Some(v) => v,
+            None => {
+                // A source no candidate announced (a peer-reflexive address): give it a relay
+                // socket of its own so that the answer goes back the same way.
+                match UdpSocket::bind(SocketAddr::new(from.ip(), 0)).await {
+                    Ok(socket) => {
+                        let proxy = Arc::new(Proxy {
+                            owner: 1 - to.owner,
+                            real: from,
+                            socket: Arc::new(socket),
+                        });
+                        let mut s = lock(&state);
+                        let entry = s.by_real.entry(from).or_insert(proxy.clone()).clone();
+                        if let Ok(addr) = entry.socket.local_addr() {
+                            s.by_proxy.insert(addr, entry.clone());
+                        }
+                        if Arc::ptr_eq(&entry, &proxy) {
+                            tokio::spawn(forward(state.clone(), proxy));
+                        }
+                        entry
+                    }
+                    Err(e) => {
+                        lock(&state)
+                            .problems
+                            .push(format!("cannot relay datagrams from {from}: {e}"));
+                        continue;
+                    }
+                }
+            }
+        };
+        let data = &buf[..n];
+        record(&state, from, to.real, data);
+        let _ = via.socket.send_to(data, to.real).await;
+    }
+}
+
+fn record(state: &Mutex<State>, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+    let ts = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut s = lock(state);
+    s.datagrams += 1;
+    s.bytes += payload.len() as u64;
+    s.ip_id = s.ip_id.wrapping_add(1);
+    let Some(packet) = ip_udp_packet(src, dst, payload, s.ip_id) else {
+        return;
+    };
+    if let Some(w) = s.writer.as_mut() {
+        let p = PcapPacket::new(ts, packet.len() as u32, &packet);
+        if let Err(e) = w.write_packet(&p) {
+            let msg = format!("capture write failed: {e}");
+            s.writer = None;
+            s.problems.push(msg);
+        }
+    }
+}
+
+/// An IPv4 or IPv6 packet carrying one UDP datagram from `src` to `dst`; `None` when the
+/// two addresses are of different families.
+pub fn ip_udp_packet(
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+    ip_id: u16,
+) -> Option<Vec<u8>> {
+    let udp_len = 8 + payload.len();
+    let mut udp = Vec::with_capacity(udp_len);
+    udp.extend_from_slice(&src.port().to_be_bytes());
+    udp.extend_from_slice(&dst.port().to_be_bytes());
+    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut pseudo = Vec::with_capacity(12);
+            pseudo.extend_from_slice(&s.octets());
+            pseudo.extend_from_slice(&d.octets());
+            pseudo.extend_from_slice(&[0, 17]);
+            pseudo.extend_from_slice(&(udp_len as u16).to_be_bytes());
+            let sum = checksum(&[&pseudo, &udp]);
+            udp[6..8].copy_from_slice(&(if sum == 0 { 0xffff } else { sum }).to_be_bytes());
+            let total = 20 + udp_len;
+            let mut ip = vec![0x45, 0];
+            ip.extend_from_slice(&(total as u16).to_be_bytes());
+            ip.extend_from_slice(&ip_id.to_be_bytes());
+            ip.extend_from_slice(&[0x40, 0, 64, 17, 0, 0]);
+            ip.extend_from_slice(&s.octets());
+            ip.extend_from_slice(&d.octets());
+            let sum = checksum(&[&ip]);
+            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            ip.extend_from_slice(&udp);
+            Some(ip)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut pseudo = Vec::with_capacity(40);
+            pseudo.extend_from_slice(&s.octets());
+            pseudo.extend_from_slice(&d.octets());
+            pseudo.extend_from_slice(&(udp_len as u32).to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, 17]);
+            let sum = checksum(&[&pseudo, &udp]);
+            udp[6..8].copy_from_slice(&(if sum == 0 { 0xffff } else { sum }).to_be_bytes());
+            let mut ip = vec![0x60, 0, 0, 0];
+            ip.extend_from_slice(&(udp_len as u16).to_be_bytes());
+            ip.extend_from_slice(&[17, 64]);
+            ip.extend_from_slice(&s.octets());
+            ip.extend_from_slice(&d.octets());
+            ip.extend_from_slice(&udp);
+            Some(ip)
+        }
+        _ => None,
+    }
+}
+
+/// The Internet checksum (RFC 1071) over the concatenation of `parts`.
+fn checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut odd: Option<u8> = None;
+    for part in parts {
+        for &b in *part {
+            match odd.take() {
+                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
+                None => odd = Some(b),
+            }
+        }
+    }
+    if let Some(hi) = odd {
+        sum += u32::from(u16::from_be_bytes([hi, 0]));
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The address of a UDP candidate with an IP address (`candidate:...`, without `a=`); `None`
+/// for candidates the relay leaves alone (TCP, mDNS host names, malformed).
+pub fn candidate_address(candidate: &str) -> Option<SocketAddr> {
+    let fields: Vec<&str> = candidate.split_whitespace().collect();
+    if fields.len() < 8 || !fields[2].eq_ignore_ascii_case("udp") {
+        return None;
+    }
+    let ip: IpAddr = fields[4].parse().ok()?;
+    let port: u16 = fields[5].parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// The candidate line with its address replaced by `with`.
+pub fn replace_candidate_address(candidate: &str, with: SocketAddr) -> String {
+    let mut fields: Vec<String> = candidate.split(' ').map(str::to_string).collect();
+    if fields.len() >= 6 {
+        fields[4] = with.ip().to_string();
+        fields[5] = with.port().to_string();
+    }
+    fields.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidate_addresses_are_found_and_replaced() {
+        let c = "candidate:1 1 UDP 2122252543 192.0.2.2 54321 typ host generation 0";
+        assert_eq!(
+            candidate_address(c),
+            Some("192.0.2.2:54321".parse().unwrap())
+        );
+        let v6 = "candidate:2 1 udp 2122262783 fd00::2 40000 typ host";
+        assert_eq!(
+            candidate_address(v6),
+            Some("[fd00::2]:40000".parse().unwrap())
+        );
+        assert_eq!(
+            candidate_address("candidate:3 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active"),
+            None
+        );
+        assert_eq!(
+            candidate_address("candidate:4 1 udp 1 abc.local 5000 typ host"),
+            None
+        );
+        assert_eq!(
+            replace_candidate_address(c, "127.0.0.1:9".parse().unwrap()),
+            "candidate:1 1 UDP 2122252543 127.0.0.1 9 typ host generation 0"
+        );
+    }
+
+    #[test]
+    fn synthesised_packets_have_valid_checksums() {
+        let src: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let dst: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+        let p = ip_udp_packet(src, dst, b"hello", 1).unwrap();
+        assert_eq!(p.len(), 20 + 8 + 5);
+        assert_eq!(checksum(&[&p[..20]]), 0, "IPv4 header checksum verifies");
+        let v6 = ip_udp_packet(
+            "[::1]:1".parse().unwrap(),
+            "[::1]:2".parse().unwrap(),
+            b"x",
+            1,
+        )
+        .unwrap();
+        assert_eq!(v6.len(), 40 + 8 + 1);
+        assert_eq!(v6[0] >> 4, 6);
+        assert!(ip_udp_packet(src, "[::1]:2".parse().unwrap(), b"x", 1).is_none());
+    }
+
+    #[tokio::test]
+    async fn relays_both_ways_and_records_every_datagram() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::create(&dir.path().join("c.pcap")).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a_for_b = relay.proxy_for(0, a.local_addr().unwrap()).unwrap();
+        let b_for_a = relay.proxy_for(1, b.local_addr().unwrap()).unwrap();
+        a.send_to(b"ping", b_for_a).await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) =
+            tokio::time::timeout(std::time::Duration::from_secs(5), b.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(&buf[..n], b"ping");
+        assert_eq!(from, a_for_b, "b sees a's traffic from a's relay address");
+        b.send_to(b"pong", from).await.unwrap();
+        let (n, from) =
+            tokio::time::timeout(std::time::Duration::from_secs(5), a.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(&buf[..n], b"pong");
+        assert_eq!(from, b_for_a);
+        assert_eq!(
+            relay.totals(),
+            Totals {
+                datagrams: 2,
+                bytes: 8
+            }
+        );
+        relay.finish();
+        let bytes = std::fs::read(dir.path().join("c.pcap")).unwrap();
+        let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
+        let first = reader.next_packet().unwrap().unwrap();
+        // Original addresses: a -> b, as if there were no relay.
+        assert_eq!(&first.data[12..16], &[127, 0, 0, 1]);
+        let sport = u16::from_be_bytes([first.data[20], first.data[21]]);
+        let dport = u16::from_be_bytes([first.data[22], first.data[23]]);
+        assert_eq!(sport, a.local_addr().unwrap().port());
+        assert_eq!(dport, b.local_addr().unwrap().port());
+        assert!(reader.next_packet().is_some());
+    }
+}
