@@ -50,6 +50,57 @@ struct State {
     ip_id: u16,
     /// Problems worth a note in the run's reason (capture write errors, unrelayable sources).
     problems: Vec<String>,
+    /// When the relay was created: wire phases are measured from here.
+    started: std::time::Instant,
+    /// The first time each wire event was seen, ms since `started`.
+    firsts: Vec<(WireEvent, f64)>,
+}
+
+/// Protocol events the relay recognises on the wire (RFC 7983 demultiplexing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WireEvent {
+    StunBindingRequest,
+    StunBindingSuccess,
+    DtlsClientHello,
+    DtlsServerHello,
+    /// The first DTLS application data record: SCTP after the handshake.
+    DtlsApplicationData,
+    /// The first RTP or RTCP packet (SRTP / SRTCP).
+    Rtp,
+}
+
+impl WireEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            WireEvent::StunBindingRequest => "first STUN binding request",
+            WireEvent::StunBindingSuccess => "first STUN binding success response",
+            WireEvent::DtlsClientHello => "first DTLS ClientHello",
+            WireEvent::DtlsServerHello => "first DTLS ServerHello",
+            WireEvent::DtlsApplicationData => "first DTLS application data (SCTP)",
+            WireEvent::Rtp => "first SRTP/SRTCP packet",
+        }
+    }
+
+    /// What a datagram is, by its first bytes (RFC 7983: 0-3 STUN, 20-63 DTLS, 128-191 RTP).
+    pub fn classify(datagram: &[u8]) -> Option<WireEvent> {
+        match *datagram.first()? {
+            0..=3 => match datagram.get(..2)? {
+                [0x00, 0x01] => Some(WireEvent::StunBindingRequest),
+                [0x01, 0x01] => Some(WireEvent::StunBindingSuccess),
+                _ => None,
+            },
+            // DTLS record: content type, version (2), epoch (2), sequence (6), length (2);
+            // a handshake record's fragment starts with the handshake type.
+            22 => match datagram.get(13)? {
+                1 => Some(WireEvent::DtlsClientHello),
+                2 => Some(WireEvent::DtlsServerHello),
+                _ => None,
+            },
+            23 => Some(WireEvent::DtlsApplicationData),
+            128..=191 => Some(WireEvent::Rtp),
+            _ => None,
+        }
+    }
 }
 
 /// The relay of one run. Dropping it stops forwarding and flushes the capture.
@@ -66,8 +117,8 @@ pub struct Totals {
 }
 
 impl Relay {
-    /// Creates the capture file and an empty relay.
-    pub fn create(pcap: &Path) -> std::io::Result<Relay> {
+    /// Creates the capture file and an empty relay; wire events are timed from `started`.
+    pub fn create(pcap: &Path, started: std::time::Instant) -> std::io::Result<Relay> {
         let file = BufWriter::new(File::create(pcap)?);
         let header = PcapHeader {
             datalink: DataLink::RAW,
@@ -84,6 +135,8 @@ impl Relay {
                 bytes: 0,
                 ip_id: 0,
                 problems: Vec::new(),
+                started,
+                firsts: Vec::new(),
             })),
             tasks: Mutex::new(Vec::new()),
         })
@@ -146,6 +199,12 @@ impl Relay {
             datagrams: s.datagrams,
             bytes: s.bytes,
         }
+    }
+
+    /// The first time each recognised wire event was seen, in ms since `started`, in time
+    /// order.
+    pub fn wire_events(&self) -> Vec<(WireEvent, f64)> {
+        lock(&self.state).firsts.clone()
     }
 
     /// Problems seen so far (write errors, datagrams from addresses no peer announced).
@@ -236,6 +295,12 @@ fn record(state: &Mutex<State>, src: SocketAddr, dst: SocketAddr, payload: &[u8]
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let mut s = lock(state);
+    if let Some(event) = WireEvent::classify(payload) {
+        if !s.firsts.iter().any(|(e, _)| *e == event) {
+            let ms = s.started.elapsed().as_secs_f64() * 1000.0;
+            s.firsts.push((event, (ms * 10.0).round() / 10.0));
+        }
+    }
     s.datagrams += 1;
     s.bytes += payload.len() as u64;
     s.ip_id = s.ip_id.wrapping_add(1);
@@ -382,6 +447,35 @@ mod tests {
     }
 
     #[test]
+    fn datagrams_are_classified_as_rfc_7983_says() {
+        assert_eq!(
+            WireEvent::classify(&[0x00, 0x01, 0x00, 0x08]),
+            Some(WireEvent::StunBindingRequest)
+        );
+        assert_eq!(
+            WireEvent::classify(&[0x01, 0x01, 0x00, 0x0c]),
+            Some(WireEvent::StunBindingSuccess)
+        );
+        let mut hello = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 1];
+        assert_eq!(
+            WireEvent::classify(&hello),
+            Some(WireEvent::DtlsClientHello)
+        );
+        hello[13] = 2;
+        assert_eq!(
+            WireEvent::classify(&hello),
+            Some(WireEvent::DtlsServerHello)
+        );
+        assert_eq!(
+            WireEvent::classify(&[23, 0xfe, 0xfd]),
+            Some(WireEvent::DtlsApplicationData)
+        );
+        assert_eq!(WireEvent::classify(&[0x80, 96]), Some(WireEvent::Rtp));
+        assert_eq!(WireEvent::classify(&[]), None);
+        assert_eq!(WireEvent::classify(&[64]), None);
+    }
+
+    #[test]
     fn synthesised_packets_have_valid_checksums() {
         let src: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let dst: SocketAddr = "127.0.0.1:6000".parse().unwrap();
@@ -403,7 +497,7 @@ mod tests {
     #[tokio::test]
     async fn relays_both_ways_and_records_every_datagram() {
         let dir = tempfile::tempdir().unwrap();
-        let relay = Relay::create(&dir.path().join("c.pcap")).unwrap();
+        let relay = Relay::create(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let a_for_b = relay.proxy_for(0, a.local_addr().unwrap()).unwrap();

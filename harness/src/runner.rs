@@ -96,6 +96,8 @@ struct LivePeer {
     disconnected: bool,
     next_id: u64,
     events: Vec<(f64, Event)>,
+    /// When each of `events` reached the harness, ms since the run started.
+    arrivals: Vec<f64>,
     responses: HashMap<u64, (f64, Result<Reply, PeerError>)>,
     /// What the peer declared it cannot do or observe (its Hello): key -> evidence.
     unsupported: BTreeMap<String, String>,
@@ -241,9 +243,11 @@ impl Runner {
             let transcript = File::create(dir.join("transcript.jsonl"))
                 .map_err(|e| Stop::new(Outcome::Error, format!("cannot create transcript: {e}")))?;
             let relay = if self.capture {
-                Some(Relay::create(&dir.join("capture.pcap")).map_err(|e| {
-                    Stop::new(Outcome::Error, format!("cannot create capture.pcap: {e}"))
-                })?)
+                Some(
+                    Relay::create(&dir.join("capture.pcap"), t0.into_std()).map_err(|e| {
+                        Stop::new(Outcome::Error, format!("cannot create capture.pcap: {e}"))
+                    })?,
+                )
             } else {
                 None
             };
@@ -319,6 +323,7 @@ impl Runner {
             let _ = session.transcript.flush();
             if let Some(relay) = session.relay.take() {
                 relay.finish();
+                timings.phases_ms = session.write_timeline(&relay);
                 let totals = relay.totals();
                 observed.insert(
                     "capture.datagrams".into(),
@@ -384,6 +389,11 @@ impl Runner {
                 cmd.arg("peer")
                     .arg("--control-url")
                     .arg(self.control.control_url(&ticket));
+                if self.capture {
+                    // The Rust peer logs its DTLS keys (NSS key log format) so that the run's
+                    // capture can be decrypted; both Rust peers of a run append to one file.
+                    cmd.env("SSLKEYLOGFILE", dir.join("dtls-keys.log"));
+                }
                 let log = dir.join(format!("rust-peer-{role}.log"));
                 let guard = ChildGuard::spawn(cmd, "the Rust peer", Some(&log)).map_err(|e| {
                     Stop::new(
@@ -488,6 +498,7 @@ impl Runner {
             disconnected: false,
             next_id: 1,
             events: Vec::new(),
+            arrivals: Vec::new(),
             responses: HashMap::new(),
             unsupported,
             created: Vec::new(),
@@ -647,6 +658,99 @@ impl Session {
         Some(round(rtts[rtts.len() / 2]))
     }
 
+    /// Writes `timeline.json` (wire events from the relay and the peers' events, on the
+    /// harness's clock) and returns the phase durations.
+    fn write_timeline(&self, relay: &Relay) -> BTreeMap<String, f64> {
+        use crate::capture::WireEvent;
+        let mut entries: Vec<(f64, String, String)> = relay
+            .wire_events()
+            .into_iter()
+            .map(|(e, t)| (t, "wire".to_string(), e.name().to_string()))
+            .collect();
+        let mut first_open = None;
+        let mut first_message = None;
+        for p in &self.peers {
+            let mut messages_seen = HashSet::new();
+            for ((_, event), at) in p.events.iter().zip(&p.arrivals) {
+                let what = match event {
+                    Event::IceCandidate { candidate: Some(c) } => {
+                        format!("candidate {}", c.candidate)
+                    }
+                    Event::IceCandidate { candidate: None } => "end of candidates".into(),
+                    Event::IceGatheringStateChange { state } => format!("ICE gathering {state}"),
+                    Event::IceConnectionStateChange { state } => format!("ICE connection {state}"),
+                    Event::ConnectionStateChange { state } => format!("connection {state}"),
+                    Event::SignalingStateChange { state } => format!("signaling {state}"),
+                    Event::DataChannel { label, .. } => format!("datachannel '{label}'"),
+                    Event::DataChannelOpen { label, .. } => {
+                        first_open.get_or_insert(*at);
+                        format!("channel '{label}' open")
+                    }
+                    Event::DataChannelMessage { label, .. } => {
+                        first_message.get_or_insert(*at);
+                        if !messages_seen.insert(label.clone()) {
+                            continue;
+                        }
+                        format!("first message on '{label}'")
+                    }
+                    Event::DataChannelClosing { label } => format!("channel '{label}' closing"),
+                    Event::DataChannelClose { label } => format!("channel '{label}' closed"),
+                    other => other.name().to_string(),
+                };
+                entries.push((*at, p.name.clone(), what));
+            }
+        }
+        entries.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let wire = relay.wire_events();
+        let at = |e: WireEvent| wire.iter().find(|(w, _)| *w == e).map(|(_, t)| *t);
+        let mut phases = BTreeMap::new();
+        let mut span = |name: &str, from: Option<f64>, to: Option<f64>| {
+            if let (Some(a), Some(b)) = (from, to) {
+                phases.insert(name.to_string(), round((b - a).max(0.0)));
+            }
+        };
+        span(
+            "connectivity_checks",
+            at(WireEvent::StunBindingRequest),
+            at(WireEvent::StunBindingSuccess),
+        );
+        span(
+            "dtls_handshake",
+            at(WireEvent::DtlsClientHello),
+            at(WireEvent::DtlsApplicationData),
+        );
+        span(
+            "sctp_channel_open",
+            at(WireEvent::DtlsApplicationData),
+            first_open,
+        );
+        if at(WireEvent::DtlsApplicationData).is_none() {
+            // DTLS 1.3 encrypts the end of its handshake and its application data alike (the
+            // unified header), so the wire does not show where one ends: one span instead.
+            span(
+                "dtls_handshake_and_sctp_channel_open",
+                at(WireEvent::DtlsClientHello),
+                first_open,
+            );
+        }
+        span("first_message", first_open, first_message);
+        let json = serde_json::json!({
+            "clock": "ms since the run started, on the harness's clock; wire events are when \
+                      the capture relay forwarded the datagram, peer events when they reached \
+                      the harness",
+            "phases_ms": phases,
+            "events": entries
+                .iter()
+                .map(|(t, source, what)| serde_json::json!({ "t_ms": t, "source": source, "event": what }))
+                .collect::<Vec<_>>(),
+        });
+        self.write_artefact(
+            "timeline.json",
+            &serde_json::to_string_pretty(&json).unwrap_or_default(),
+        );
+        phases
+    }
+
     /// Facts read from the SDPs, keyed `<role>.<fact>`.
     fn observed(&self) -> BTreeMap<String, serde_json::Value> {
         let mut observed = BTreeMap::new();
@@ -731,7 +835,10 @@ impl Session {
                         if let Event::IceCandidate { candidate: Some(c) } = &event {
                             self.relay_candidate(peer.other(), c.clone());
                         }
-                        self.peers[peer.0].events.push((t, event));
+                        let now = self.elapsed_ms();
+                        let p = &mut self.peers[peer.0];
+                        p.events.push((t, event));
+                        p.arrivals.push(now);
                     }
                 }
             }
@@ -740,10 +847,11 @@ impl Session {
 
     /// Delivers `candidate` to `to` now if it can take it, or once it has a remote description.
     fn relay_candidate(&mut self, to: PeerId, mut candidate: IceCandidate) {
-        if let Some(relay) = &self.relay {
-            candidate.candidate = relay.rewrite_candidate(to.other().0, &candidate.candidate);
-        }
         if self.peers[to.0].has_remote_description {
+            // Rewritten only now, as it is delivered: a queued candidate passes here twice.
+            if let Some(relay) = &self.relay {
+                candidate.candidate = relay.rewrite_candidate(to.other().0, &candidate.candidate);
+            }
             let what = format!("addIceCandidate({})", candidate.candidate);
             let id = self.send(
                 to,

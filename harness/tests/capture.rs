@@ -109,6 +109,40 @@ fn check_capture(pcap: &Path, what: &str) -> usize {
     frames.len()
 }
 
+/// The data channel frames tshark decrypts with the run's key log: (PPID, DCEP type, label,
+/// data length) per SCTP DATA chunk.
+fn decrypted_data_channel(run: &Path) -> Vec<(String, String, String, String)> {
+    let lua = workspace_root().join("harness/wireshark/sctp_over_dtls.lua");
+    let output = Command::new("tshark")
+        .arg("-r")
+        .arg(run.join("capture.pcap"))
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .arg("-o")
+        .arg(format!(
+            "tls.keylog_file:{}",
+            run.join("dtls-keys.log").display()
+        ))
+        .args(["-Y", "rtcdc || data", "-T", "fields", "-E", "separator=|"])
+        .args([
+            "-e",
+            "sctp.data_payload_proto_id",
+            "-e",
+            "rtcdc.message_type",
+        ])
+        .args(["-e", "rtcdc.label", "-e", "data.len"])
+        .output()
+        .expect("tshark runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<String> = l.split('|').map(str::to_string).collect();
+            let get = |i: usize| f.get(i).cloned().unwrap_or_default();
+            (get(0), get(1), get(2), get(3))
+        })
+        .collect()
+}
+
 #[test]
 fn every_run_has_a_capture_that_tshark_decodes() {
     if !require_browsers() || !require_tshark() {
@@ -135,6 +169,34 @@ fn every_run_has_a_capture_that_tshark_decodes() {
         // The record counts what the relay forwarded; the pcap holds each of them.
         let counted = r.observed.get("capture.datagrams").and_then(|v| v.as_u64());
         assert_eq!(counted, Some(frames as u64), "{what}");
+        // The phase timeline of the run.
+        let timeline = std::fs::read_to_string(out.path().join(&r.artefacts).join("timeline.json"))
+            .expect("timeline.json");
+        assert!(timeline.contains("first DTLS ClientHello"), "{what}");
+        for phase in ["connectivity_checks", "first_message"] {
+            assert!(r.timings.phases_ms.contains_key(phase), "{what}: {phase}");
+        }
+        let dtls = ["dtls_handshake", "dtls_handshake_and_sctp_channel_open"];
+        assert!(
+            dtls.iter().any(|p| r.timings.phases_ms.contains_key(*p)),
+            "{what}: {:?}",
+            r.timings.phases_ms
+        );
+        // The Rust peer logs its DTLS keys: with them tshark decrypts the data channel.
+        if r.offerer.name == "rust" && r.answerer.name == "rust" {
+            let dir = out.path().join(&r.artefacts);
+            let frames = decrypted_data_channel(&dir);
+            assert!(
+                frames
+                    .iter()
+                    .any(|f| f.0 == "50" && f.1 == "3" && f.2 == "echo"),
+                "{what}: DCEP DATA_CHANNEL_OPEN for 'echo' decrypted: {frames:?}"
+            );
+            assert!(
+                frames.iter().any(|f| f.0 == "51" && f.3 == "1000"),
+                "{what}: the 1000-byte text message decrypted: {frames:?}"
+            );
+        }
     }
     let left = wait_no_leftovers(std::time::Duration::from_secs(10));
     assert!(left.is_empty(), "processes left behind: {left:#?}");

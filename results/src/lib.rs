@@ -129,6 +129,16 @@ pub struct Timings {
     /// from its first to its last message, keyed by `<sender role> <label>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub throughput_mbps: BTreeMap<String, f64>,
+    /// Phase durations of the connection set-up, on the harness's clock (`timeline.json` in
+    /// the run folder has the events they come from): `connectivity_checks` (first STUN
+    /// binding request to first success response on the wire), `dtls_handshake` (first
+    /// ClientHello to first application data), `sctp_channel_open` (first application data
+    /// to the first data channel `open` reported), `first_message` (first `open` to the first
+    /// message received); with DTLS 1.3, whose handshake end is encrypted,
+    /// `dtls_handshake_and_sctp_channel_open` replaces the two middle ones. Present when the
+    /// run got that far and capture was on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phases_ms: BTreeMap<String, f64>,
     /// Wall time of the whole run as the harness saw it, including peer start-up.
     pub wall_ms: f64,
 }

@@ -39,6 +39,7 @@ use tokio_tungstenite::tungstenite::Message;
 mod bulk;
 mod channels;
 mod events;
+mod keylog;
 mod loopback_guard;
 mod outbox;
 mod peer;

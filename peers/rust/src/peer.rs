@@ -91,9 +91,14 @@ impl Peer {
             .map_err(peer_error)?;
         // QueryOnly resolves the `.local` host candidates browsers send by default, while our
         // own host candidates stay plain IPs.
-        let setting_engine = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(MulticastDnsMode::QueryOnly)
-            .build();
+        let mut setting_engine =
+            SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::QueryOnly);
+        // With SSLKEYLOGFILE set (the harness sets it per run), DTLS keys go to that file so
+        // that the run's capture can be decrypted.
+        if let Some(provider) = crate::keylog::provider_from_env() {
+            setting_engine = setting_engine.with_crypto_provider(provider);
+        }
+        let setting_engine = setting_engine.build();
 
         let slot: PeerConnectionSlot = Arc::new(OnceLock::new());
         let context = Context {
