@@ -48,6 +48,8 @@ const BULK_SEED: u32 = 1;
 const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long any single command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the harness's own getStats snapshots (at connect, at the end) may take.
+const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long teardown waits for a peer to close its peer connection.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -117,6 +119,8 @@ struct LivePeer {
     matched_messages: HashMap<String, BTreeSet<usize>>,
     /// Peer clock when `create_peer_connection` completed.
     pc_created_at: Option<f64>,
+    /// Whether the final getStats snapshot was taken.
+    end_stats_taken: bool,
     /// Problems that are not step failures but explain one (relay errors, malformed frames).
     notes: Vec<String>,
 }
@@ -159,6 +163,8 @@ struct Session {
     throughput_mbps: BTreeMap<String, f64>,
     /// The capture relay both peers' UDP traffic passes through, if capture is on.
     relay: Option<Relay>,
+    /// Whether the getStats snapshot at connect was taken.
+    stats_at_connect: bool,
 }
 
 impl Runner {
@@ -286,10 +292,16 @@ impl Runner {
                 answer: None,
                 throughput_mbps: BTreeMap::new(),
                 relay,
+                stats_at_connect: false,
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
-                if let Err(s) = session.execute(step).await {
+                if matches!(step.action, Action::Close) {
+                    session.end_stats(step.peer.0).await;
+                }
+                let result = session.execute(step).await;
+                session.stats_when_connected().await;
+                if let Err(s) = result {
                     failed_step = Some(FailedStep {
                         index,
                         line: step.line,
@@ -319,6 +331,9 @@ impl Runner {
                 .iter()
                 .flat_map(|p| p.notes.iter().map(move |n| format!("{}: {n}", p.label())))
                 .collect();
+            session.end_stats(0).await;
+            session.end_stats(1).await;
+            session.write_console_logs();
             session.teardown().await;
             let _ = session.transcript.flush();
             if let Some(relay) = session.relay.take() {
@@ -510,6 +525,7 @@ impl Runner {
             pending_candidates: Vec::new(),
             matched_messages: HashMap::new(),
             pc_created_at: None,
+            end_stats_taken: false,
             notes: Vec::new(),
         })
     }
@@ -656,6 +672,88 @@ impl Session {
         }
         rtts.sort_by(f64::total_cmp);
         Some(round(rtts[rtts.len() / 2]))
+    }
+
+    /// Once both peers reported `connected`, a getStats snapshot of each
+    /// (`stats-<peer>-connected.json`).
+    async fn stats_when_connected(&mut self) {
+        if self.stats_at_connect
+            || !self.peers.iter().all(|p| {
+                p.events
+                    .iter()
+                    .any(|(_, e)| connection_state(e) == Some("connected"))
+            })
+        {
+            return;
+        }
+        self.stats_at_connect = true;
+        self.snapshot_stats("connected").await;
+    }
+
+    /// A getStats snapshot of each live peer, `stats-<peer>-<when>.json`; a failure is noted,
+    /// never a step failure.
+    async fn snapshot_stats(&mut self, when: &str) {
+        for i in 0..2 {
+            self.snapshot_peer_stats(i, when).await;
+        }
+    }
+
+    /// The final getStats snapshot of one peer (once): before the scenario closes its peer
+    /// connection, or after the last step.
+    async fn end_stats(&mut self, i: usize) {
+        if !self.peers[i].end_stats_taken {
+            self.peers[i].end_stats_taken = true;
+            self.snapshot_peer_stats(i, "end").await;
+        }
+    }
+
+    async fn snapshot_peer_stats(&mut self, i: usize, when: &str) {
+        {
+            if self.peers[i].disconnected || self.peers[i].pc_created_at.is_none() {
+                return;
+            }
+            let id = self.send(PeerId(i), Command::GetStats);
+            let deadline = Instant::now() + STATS_TIMEOUT;
+            let response = loop {
+                if let Some(r) = self.peers[i].responses.remove(&id) {
+                    break Some(r);
+                }
+                match self.pump_once(deadline).await {
+                    Ok(true) => {}
+                    _ => break None,
+                }
+            };
+            let name = format!("stats-{}-{when}.json", self.peers[i].name);
+            match response {
+                Some((_, Ok(Reply::Stats { report }))) => self.write_artefact(
+                    &name,
+                    &serde_json::to_string_pretty(&report).unwrap_or_default(),
+                ),
+                Some((_, Err(e))) => self.peers[i]
+                    .notes
+                    .push(format!("getStats {when} failed: {}: {}", e.name, e.message)),
+                _ => self.peers[i].notes.push(format!(
+                    "no getStats answer {when} within {}s",
+                    STATS_TIMEOUT.as_secs()
+                )),
+            }
+        }
+    }
+
+    /// Each browser peer's console and the page's own log lines, `console-<peer>.log`.
+    fn write_console_logs(&self) {
+        for p in &self.peers {
+            if matches!(p.implementation, Implementation::Rust) {
+                continue; // The Rust peer's tracing log is rust-peer-<role>.log.
+            }
+            let mut text = String::new();
+            for ((t, e), _) in p.events.iter().zip(&p.arrivals) {
+                if let Event::Log { level, message } = e {
+                    text.push_str(&format!("{t:>10.1} {level:<5} {message}\n"));
+                }
+            }
+            self.write_artefact(&format!("console-{}.log", p.name), &text);
+        }
     }
 
     /// Writes `timeline.json` (wire events from the relay and the peers' events, on the

@@ -169,6 +169,35 @@ fn every_run_has_a_capture_that_tshark_decodes() {
         // The record counts what the relay forwarded; the pcap holds each of them.
         let counted = r.observed.get("capture.datagrams").and_then(|v| v.as_u64());
         assert_eq!(counted, Some(frames as u64), "{what}");
+        // Every artefact of the run is in its folder.
+        let dir = out.path().join(&r.artefacts);
+        let mut expected = vec![
+            "capture.pcap".to_string(),
+            "timeline.json".into(),
+            "transcript.jsonl".into(),
+            "1-alice-offer.sdp".into(),
+            "2-bob-answer.sdp".into(),
+        ];
+        for (role, name, imp) in [
+            ("offerer", "alice", &r.offerer),
+            ("answerer", "bob", &r.answerer),
+        ] {
+            expected.push(format!("stats-{name}-connected.json"));
+            expected.push(format!("stats-{name}-end.json"));
+            if imp.name == "rust" {
+                expected.push(format!("rust-peer-{role}.log"));
+                expected.push("dtls-keys.log".into());
+            } else {
+                expected.push(format!("console-{name}.log"));
+            }
+        }
+        for file in &expected {
+            assert!(
+                dir.join(file).is_file(),
+                "{what}: {file} in {}",
+                dir.display()
+            );
+        }
         // The phase timeline of the run.
         let timeline = std::fs::read_to_string(out.path().join(&r.artefacts).join("timeline.json"))
             .expect("timeline.json");

@@ -701,6 +701,32 @@ function unsupportedFeatures() {
   return missing;
 }
 
+function consoleText(value) {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return errorText(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+// The page's console goes to the harness too (the run folder's console-<peer>.log), keeping
+// the browser's own output. A failure inside forwarding must not loop back into it.
+let forwardingConsole = false;
+for (const level of ["debug", "log", "info", "warn", "error"]) {
+  const original = console[level].bind(console);
+  console[level] = (...args) => {
+    original(...args);
+    if (forwardingConsole) return;
+    forwardingConsole = true;
+    try {
+      log(level === "log" ? "info" : level, args.map(consoleText).join(" "));
+    } finally {
+      forwardingConsole = false;
+    }
+  };
+}
 window.addEventListener("error", (e) => log("error", String(e.message)));
 window.addEventListener("unhandledrejection", (e) => log("error", `unhandled rejection: ${e.reason}`));
 
