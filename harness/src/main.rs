@@ -11,7 +11,8 @@
 //! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
 //! - `process`: child-process guards (kill on drop, Ctrl-C, panic);
 //! - `sdp`: the facts the runner reads from session descriptions, and SDP munging;
-//! - `capture`: the user-space UDP relay between the peers that writes capture.pcap.
+//! - `capture`: the user-space UDP relay between the peers that writes capture.pcap;
+//! - `negotiation`: normalised negotiated features and event sequences (negotiation.json).
 //!
 //! Scenario parsing lives in the `interop-scenario` crate, the results contract in
 //! `interop-results`, renderers in `interop-reports`.
@@ -20,6 +21,7 @@ mod browser;
 mod capture;
 mod control;
 mod matrix;
+mod negotiation;
 mod process;
 mod reporter;
 mod runner;

@@ -334,6 +334,7 @@ impl Runner {
             session.end_stats(0).await;
             session.end_stats(1).await;
             session.write_console_logs();
+            session.write_negotiation();
             session.teardown().await;
             let _ = session.transcript.flush();
             if let Some(relay) = session.relay.take() {
@@ -740,6 +741,38 @@ impl Session {
         }
     }
 
+    /// `negotiation.json`: the normalised features of the offer and the answer and each peer's
+    /// event sequences (see `negotiation`), the input of the negotiation snapshots.
+    fn write_negotiation(&self) {
+        let description = |d: &Option<(PeerId, String)>| match d {
+            Some((by, sdp)) => serde_json::json!({
+                "by": self.peers[by.0].name,
+                "implementation": self.peers[by.0].implementation.name(),
+                "features": crate::negotiation::description_features(sdp),
+            }),
+            None => serde_json::Value::Null,
+        };
+        let events: serde_json::Map<String, serde_json::Value> = self
+            .peers
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    crate::negotiation::event_sequences(&p.events),
+                )
+            })
+            .collect();
+        let json = serde_json::json!({
+            "offer": description(&self.offer),
+            "answer": description(&self.answer),
+            "events": events,
+        });
+        self.write_artefact(
+            "negotiation.json",
+            &serde_json::to_string_pretty(&json).unwrap_or_default(),
+        );
+    }
+
     /// Each browser peer's console and the page's own log lines, `console-<peer>.log`.
     fn write_console_logs(&self) {
         for p in &self.peers {
@@ -832,6 +865,28 @@ impl Session {
             );
         }
         span("first_message", first_open, first_message);
+        // ICE gathering per peer: from its first sign of gathering (the `gathering` state, or
+        // its first candidate: the Rust peer never reports `gathering`) to `complete`.
+        for p in &self.peers {
+            let started = p
+                .events
+                .iter()
+                .zip(&p.arrivals)
+                .find_map(|((_, e), at)| match e {
+                    Event::IceGatheringStateChange { state } if state == "gathering" => Some(*at),
+                    Event::IceCandidate { candidate: Some(_) } => Some(*at),
+                    _ => None,
+                });
+            let complete = p
+                .events
+                .iter()
+                .zip(&p.arrivals)
+                .find_map(|((_, e), at)| match e {
+                    Event::IceGatheringStateChange { state } if state == "complete" => Some(*at),
+                    _ => None,
+                });
+            span(&format!("ice_gathering.{}", p.name), started, complete);
+        }
         let json = serde_json::json!({
             "clock": "ms since the run started, on the harness's clock; wire events are when \
                       the capture relay forwarded the datagram, peer events when they reached \

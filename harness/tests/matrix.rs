@@ -126,6 +126,22 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
             }
         }
     }
+    // What each pairing negotiated, normalised (no ports, credentials, fingerprints, times):
+    // a browser or crate upgrade that changes negotiation shows up as a snapshot diff to
+    // review with `cargo insta review`.
+    for o in IMPLS {
+        for a in IMPLS {
+            let r = find(&records, "datachannel-echo", o, a);
+            let path = out.path().join(&r.artefacts).join("negotiation.json");
+            let text = std::fs::read_to_string(&path).expect("negotiation.json");
+            let negotiation: serde_json::Value = serde_json::from_str(&text).unwrap();
+            insta::assert_json_snapshot!(
+                format!("negotiation-datachannel-echo-{o}-{a}"),
+                negotiation
+            );
+        }
+    }
+
     // A capability the Rust peer lacks is `unsupported` with its SDP as evidence, never a pass.
     let large = find(&records, "datachannel-large-messages", "chrome", "rust");
     assert_eq!(large.outcome, Outcome::Unsupported);

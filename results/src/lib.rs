@@ -134,7 +134,8 @@ pub struct Timings {
     /// binding request to first success response on the wire), `dtls_handshake` (first
     /// ClientHello to first application data), `sctp_channel_open` (first application data
     /// to the first data channel `open` reported), `first_message` (first `open` to the first
-    /// message received); with DTLS 1.3, whose handshake end is encrypted,
+    /// message received), `ice_gathering.<peer>` (its first `gathering` state or candidate to
+    /// `complete`); with DTLS 1.3, whose handshake end is encrypted,
     /// `dtls_handshake_and_sctp_channel_open` replaces the two middle ones. Present when the
     /// run got that far and capture was on.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

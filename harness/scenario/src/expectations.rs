@@ -13,6 +13,7 @@
 //!                                 #   default: either role
 //!     with: chrome                # optional: the other implementation; default: any
 //!     expected: unsupported       # required: fail | unsupported | timeout | crash | error
+//!                                 #   (or pass, together with `intermittent`)
 //!     intermittent: [pass]        # optional: other outcomes seen on some runs (a race in the
 //!                                 #   implementation); any outcome, `pass` included
 //!     reason: webrtc 0.21.1 never fires `closing`   # required, non-empty
@@ -607,7 +608,19 @@ fn check_entries(src: &Source<'_>, raw: RawFile) -> Result<Vec<Entry>, Vec<Scena
                     missing("expected", &mut errors);
                     None
                 }
-                Some(expected) => parse_outcome(src, expected, &what, &mut errors),
+                Some(expected) => {
+                    // `expected: pass` only makes sense for a cell that is known to fail
+                    // now and then: it needs `intermittent`.
+                    let intermittent = raw
+                        .intermittent
+                        .as_ref()
+                        .is_some_and(|l| !l.value.is_empty());
+                    if expected.value == Outcome::Pass.as_str() && intermittent {
+                        Some(Outcome::Pass)
+                    } else {
+                        parse_outcome(src, expected, &what, &mut errors)
+                    }
+                }
             };
             let mut known_intermittent = Vec::new();
             for item in raw.intermittent.iter().flat_map(|list| list.value.iter()) {
@@ -706,7 +719,8 @@ fn parse_outcome(
     let message = if text == Outcome::Pass.as_str() {
         format!(
             "`expected: pass` in {what} is not an expectation: every cell is expected to pass \
-             unless an entry says otherwise; remove the entry"
+             unless an entry says otherwise; remove the entry (or list the outcomes it \
+             sometimes has in `intermittent`)"
         )
     } else {
         format!(
@@ -872,6 +886,17 @@ connect:
         assert!(Expectations::default()
             .lookup("connect", "rust", "rust")
             .is_none());
+    }
+
+    #[test]
+    fn expected_pass_is_allowed_with_intermittent_outcomes() {
+        let e = parse(
+            "rust.yaml",
+            "connect:\n  - { expected: pass, intermittent: [timeout], reason: rare loss }\n",
+        );
+        let x = e.lookup("connect", "rust", "rust").unwrap();
+        assert_eq!(x.outcome, Outcome::Pass);
+        assert_eq!(x.known_intermittent, vec![Outcome::Timeout]);
     }
 
     #[test]
