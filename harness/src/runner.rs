@@ -1069,22 +1069,9 @@ impl Session {
         what: &str,
     ) -> Result<(f64, Reply), Stop> {
         let (t, result) = self.command_result(peer, command, what).await?;
-        result.map(|r| (t, r)).map_err(|e| {
-            let outcome = if e.name == "NotSupportedError" {
-                Outcome::Unsupported
-            } else {
-                Outcome::Fail
-            };
-            Stop::new(
-                outcome,
-                format!(
-                    "{}: {what} failed: {}: {}",
-                    self.peers[peer.0].label(),
-                    e.name,
-                    e.message
-                ),
-            )
-        })
+        result
+            .map(|r| (t, r))
+            .map_err(|e| command_failed(&self.peers[peer.0].label(), what, &e))
     }
 
     /// Fails with `unsupported` when `peer` declared in its Hello that it cannot do or
@@ -1262,17 +1249,7 @@ impl Session {
                     self.command_result(peer, command, &what).await?,
                 ) {
                     (None, (t, Ok(_))) => self.peers[peer.0].sent.push((label.clone(), t, sha256)),
-                    (None, (_, Err(e))) => {
-                        let outcome = if e.name == "NotSupportedError" {
-                            Outcome::Unsupported
-                        } else {
-                            Outcome::Fail
-                        };
-                        return Err(Stop::new(
-                            outcome,
-                            format!("{who}: {what} failed: {}: {}", e.name, e.message),
-                        ));
-                    }
+                    (None, (_, Err(e))) => return Err(command_failed(&who, &what, &e)),
                     (Some(name), (_, Err(e))) if &e.name == name => {}
                     (Some(name), (_, Err(e))) => {
                         return Err(Stop::new(
@@ -1711,6 +1688,20 @@ impl Session {
             }
         }
     }
+}
+
+/// The stop of a command the peer answered with an error: `unsupported` for
+/// `NotSupportedError` (the implementation refuses it as the spec allows), else `fail`.
+fn command_failed(who: &str, what: &str, e: &PeerError) -> Stop {
+    let outcome = if e.name == "NotSupportedError" {
+        Outcome::Unsupported
+    } else {
+        Outcome::Fail
+    };
+    Stop::new(
+        outcome,
+        format!("{who}: {what} failed: {}: {}", e.name, e.message),
+    )
 }
 
 fn human(d: Duration) -> String {
