@@ -238,39 +238,35 @@ fn capture_needs_no_root() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut cmd = interop();
-    cmd.args([
+    let args = [
         "run",
         "-s",
         "datachannel-echo",
         "--pairing",
         "rust:rust",
         "--out",
-    ])
-    .arg(&out);
+    ];
     // As root, run the harness as `nobody` (setpriv, from util-linux);
     // as any other user, the test already runs without root.
     let as_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if as_root {
+    let mut cmd = if as_root {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let exe = env!("CARGO_BIN_EXE_interop");
-        cmd = Command::new("setpriv");
-        cmd.current_dir(workspace_root())
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", exe])
-            .args([
-                "run",
-                "-s",
-                "datachannel-echo",
-                "--pairing",
-                "rust:rust",
-                "--out",
-            ])
-            .arg(&out);
-    }
+        let mut cmd = Command::new("setpriv");
+        cmd.current_dir(workspace_root()).args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_interop"),
+        ]);
+        cmd
+    } else {
+        interop()
+    };
+    cmd.args(args).arg(&out);
     let output = cmd.output().expect("interop runs");
     assert_eq!(
         output.status.code(),
