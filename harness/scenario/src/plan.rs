@@ -8,7 +8,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use interop_protocol::{DataChannelInit, PeerConnectionConfig};
+use interop_protocol::{
+    DataChannelInit, MediaKind, MediaSource, PeerConnectionConfig, SimulcastLayer,
+};
 
 /// Index of a peer inside a scenario: [`PeerId::OFFERER`] takes the matrix's offerer column,
 /// [`PeerId::ANSWERER`] the answerer column.
@@ -171,7 +173,89 @@ pub enum Action {
         label: String,
         timeout: Duration,
     },
+    /// Add a media transceiver this scenario calls `name` (see
+    /// [`interop_protocol::Command::AddMedia`]; the answerer's `add_media` reuses the offered
+    /// m-line of the same kind). `codec` (a canonical MIME type such as `video/VP9`) is forced
+    /// through codec preferences.
+    AddMedia {
+        name: String,
+        kind: MediaKind,
+        direction: String,
+        codec: Option<String>,
+        source: MediaSource,
+        simulcast: Vec<SimulcastLayer>,
+    },
+    /// `transceiver.direction = direction` (applies at the next negotiation).
+    SetDirection {
+        name: String,
+        direction: String,
+    },
+    /// `sender.replaceTrack()` with a track from a new source.
+    ReplaceTrack {
+        name: String,
+        source: MediaSource,
+    },
+    /// `pc.removeTrack(sender)` (applies at the next negotiation).
+    RemoveTrack {
+        name: String,
+    },
+    /// This peer's receiver of `name` asks the sender for a keyframe (RTCP PLI/FIR). Passes
+    /// when a keyframe arrives after the request within `timeout` and the sender counted the
+    /// request, where it reports such counters.
+    RequestKeyFrame {
+        name: String,
+        timeout: Duration,
+    },
+    /// This peer receives media on the transceiver `name` as `expect` says, within `timeout`.
+    ExpectMedia {
+        name: String,
+        expect: MediaExpectation,
+        timeout: Duration,
+    },
+    /// This peer receives no RTP on the transceiver `name` for `during` (packet counters do
+    /// not move).
+    ExpectNoMedia {
+        name: String,
+        during: Duration,
+    },
+    /// The harness's relay drops every `every`-th RTP packet this peer sends with a payload
+    /// type of the m-line of `name` (needs the capture relay; `--no-capture` makes the run an
+    /// error).
+    DropPackets {
+        name: String,
+        every: u32,
+    },
+    /// This peer lost packets on `name` (see `drop_packets`) and got them back: the relay saw
+    /// the sender retransmit (RTX payload type or a repeated sequence number), and the NACK
+    /// counters of both peers moved where they report them.
+    ExpectRetransmissions {
+        name: String,
+        timeout: Duration,
+    },
 }
+
+/// What `expect_media` requires of the received streams of a transceiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaExpectation {
+    /// The codec every received stream must use (canonical MIME type).
+    pub codec: Option<String>,
+    /// Video: at least this many frames decoded (browsers) / depacketized after a valid
+    /// keyframe (the Rust peer) on each stream. 0 for audio.
+    pub frames: u64,
+    /// At least this many RTP packets on each stream.
+    pub packets: u64,
+    /// The current frame size of each stream, when given.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Simulcast: one received stream per rid, each meeting the minimums.
+    pub layers: Vec<String>,
+}
+
+/// Default minimums of `expect_media`: about one second of media.
+pub const DEFAULT_VIDEO_FRAMES: u64 = 15;
+pub const DEFAULT_AUDIO_PACKETS: u64 = 50;
+/// Video packets required by default (a frame needs at least one).
+pub const DEFAULT_VIDEO_PACKETS: u64 = 15;
 
 /// Changes the harness makes to a session description it passes on (it is the signaling
 /// channel). Empty by default: the description passes unchanged.
@@ -208,7 +292,11 @@ impl Action {
             | Action::ExpectMessage { timeout, .. }
             | Action::ExpectChannelClosing { timeout, .. }
             | Action::ExpectChannelClosed { timeout, .. }
-            | Action::BulkTransfer { timeout, .. } => Some(*timeout),
+            | Action::BulkTransfer { timeout, .. }
+            | Action::RequestKeyFrame { timeout, .. }
+            | Action::ExpectMedia { timeout, .. }
+            | Action::ExpectRetransmissions { timeout, .. } => Some(*timeout),
+            Action::ExpectNoMedia { during, .. } => Some(*during),
             _ => None,
         }
     }
@@ -272,6 +360,49 @@ impl fmt::Display for Action {
             }
             Action::ExpectChannelClosed { label, .. } => {
                 write!(f, "expect channel '{label}' closed")
+            }
+            Action::AddMedia {
+                name,
+                kind,
+                direction,
+                codec,
+                simulcast,
+                ..
+            } => {
+                write!(f, "add {} '{name}' ({direction}", kind.as_str())?;
+                if let Some(codec) = codec {
+                    write!(f, ", {codec}")?;
+                }
+                if !simulcast.is_empty() {
+                    write!(f, ", simulcast x{}", simulcast.len())?;
+                }
+                write!(f, ")")
+            }
+            Action::SetDirection { name, direction } => {
+                write!(f, "set direction of '{name}' to {direction}")
+            }
+            Action::ReplaceTrack { name, .. } => write!(f, "replace the track of '{name}'"),
+            Action::RemoveTrack { name } => write!(f, "remove the track of '{name}'"),
+            Action::RequestKeyFrame { name, .. } => write!(f, "request a keyframe on '{name}'"),
+            Action::ExpectMedia { name, expect, .. } => {
+                write!(f, "expect media on '{name}'")?;
+                if let Some(codec) = &expect.codec {
+                    write!(f, " ({codec})")?;
+                }
+                Ok(())
+            }
+            Action::ExpectNoMedia { name, during } => {
+                write!(
+                    f,
+                    "expect no media on '{name}' for {} ms",
+                    during.as_millis()
+                )
+            }
+            Action::DropPackets { name, every } => {
+                write!(f, "drop every {every}th RTP packet sent on '{name}'")
+            }
+            Action::ExpectRetransmissions { name, .. } => {
+                write!(f, "expect retransmissions on '{name}'")
             }
         }
     }

@@ -102,8 +102,177 @@ pub enum Command {
     /// [`Event::BulkReceived`]. Like [`Command::Echo`], the channel may not exist yet.
     /// Replies [`Reply::Done`].
     ReceiveBulk { label: String, bytes: u64 },
+    /// Add a media transceiver named `name` (the harness's handle for it in later commands).
+    ///
+    /// Like `pc.addTrack`: when the remote description created a transceiver of this `kind`
+    /// whose sender never had a track and that no earlier `add_media` claimed, that transceiver
+    /// is reused (the answerer's side of an offered m-line) and its direction set to
+    /// `direction`; otherwise `pc.addTransceiver(track or kind, {direction, sendEncodings})`.
+    /// A track is attached when `direction` sends (`sendrecv`, `sendonly`): in browsers from
+    /// `getUserMedia` fake devices, in the Rust peer from its media files (see its README).
+    ///
+    /// `codecs` (MIME types in preference order, e.g. `["video/VP9"]`) are forced with
+    /// `setCodecPreferences` (plus the retransmission / redundancy entries the implementation
+    /// pairs with them); empty keeps the defaults. A codec the implementation cannot use in this
+    /// direction fails with `NotSupportedError` whose message lists its capabilities (the
+    /// evidence for an `unsupported` outcome). `simulcast` non-empty: send one encoding per
+    /// layer (`sendEncodings` with `rid` and `scaleResolutionDownBy`). Replies [`Reply::Done`].
+    AddMedia {
+        name: String,
+        kind: MediaKind,
+        /// `sendrecv`, `sendonly`, `recvonly` or `inactive`.
+        direction: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        codecs: Vec<String>,
+        #[serde(default)]
+        source: MediaSource,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        simulcast: Vec<SimulcastLayer>,
+    },
+    /// `transceiver.direction = direction` on the transceiver `name` (takes effect at the next
+    /// negotiation). Replies [`Reply::Done`].
+    SetDirection { name: String, direction: String },
+    /// `sender.replaceTrack(track)` on the transceiver `name` with a new track from `source`
+    /// (no renegotiation). Replies [`Reply::Done`].
+    ReplaceTrack { name: String, source: MediaSource },
+    /// `pc.removeTrack(sender)` of the transceiver `name` (takes effect at the next
+    /// negotiation). Replies [`Reply::Done`].
+    RemoveTrack { name: String },
+    /// Ask the sender of what the transceiver `name` receives for a keyframe: an RTCP PLI (or
+    /// FIR) for the received SSRC(s). Browsers have no direct API: a peer without one fails with
+    /// `NotSupportedError` saying so. Replies [`Reply::Done`] once the request was sent.
+    RequestKeyFrame { name: String },
+    /// What this peer sends and receives, per transceiver. Replies [`Reply::Media`].
+    GetMediaReport,
     /// `pc.close()`. The peer stays connected to the harness and may get a new peer connection.
     Close,
+}
+
+/// `audio` or `video`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+/// What a sent track carries. Empty: the implementation's default source (video 320x240).
+/// Browsers ask `getUserMedia` for this size; the Rust peer plays the media file of this size
+/// and fails with `NotSupportedError` when it has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// One simulcast encoding: `rid` and `scaleResolutionDownBy`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulcastLayer {
+    pub rid: String,
+    pub scale_resolution_down_by: f64,
+}
+
+/// The answer to [`Command::GetMediaReport`]: every transceiver of the peer connection, in
+/// `pc.getTransceivers()` order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaReport {
+    pub transceivers: Vec<TransceiverReport>,
+}
+
+/// One transceiver: what its sender sent and its receiver received so far. Counters an
+/// implementation cannot observe are `None` (never a made-up 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransceiverReport {
+    /// `transceiver.mid` (None before negotiation).
+    pub mid: Option<String>,
+    /// The `name` an [`Command::AddMedia`] on this peer gave it, if any.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub kind: MediaKind,
+    /// `transceiver.direction`.
+    pub direction: String,
+    /// `transceiver.currentDirection`.
+    #[serde(default)]
+    pub current_direction: Option<String>,
+    /// Whether the sender has a track.
+    #[serde(default)]
+    pub has_track: bool,
+    /// One entry per sent RTP stream (one per simulcast layer).
+    #[serde(default)]
+    pub sent: Vec<SentStream>,
+    /// One entry per received RTP stream (SSRC; several for simulcast).
+    #[serde(default)]
+    pub received: Vec<ReceivedStream>,
+}
+
+/// A sent RTP stream (`outbound-rtp` stats, or the Rust peer's own counters).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SentStream {
+    pub ssrc: Option<u32>,
+    pub rid: Option<String>,
+    /// MIME type of the codec in use, e.g. `video/VP8`.
+    pub codec: Option<String>,
+    pub payload_type: Option<u8>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub frames: Option<u64>,
+    pub keyframes: Option<u64>,
+    pub frame_width: Option<u32>,
+    pub frame_height: Option<u32>,
+    pub nack_received: Option<u64>,
+    pub pli_received: Option<u64>,
+    pub fir_received: Option<u64>,
+    pub retransmitted_packets: Option<u64>,
+}
+
+/// A received RTP stream (`inbound-rtp` stats plus the video element in browsers; RTP packets
+/// and depacketized frames in the Rust peer, which has no decoder).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceivedStream {
+    pub ssrc: Option<u32>,
+    pub rid: Option<String>,
+    pub codec: Option<String>,
+    pub payload_type: Option<u8>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub packets_lost: Option<i64>,
+    /// Frames decoded (browsers: `framesDecoded`) or, in a peer without a decoder, complete
+    /// frames depacketized after a valid keyframe.
+    pub frames: Option<u64>,
+    /// Keyframes decoded (`keyFramesDecoded`) or depacketized keyframes whose codec header is
+    /// valid.
+    pub keyframes: Option<u64>,
+    pub frame_width: Option<u32>,
+    pub frame_height: Option<u32>,
+    /// `totalAudioEnergy` of an audio receiver.
+    pub audio_energy: Option<f64>,
+    pub nack_sent: Option<u64>,
+    pub pli_sent: Option<u64>,
+    pub fir_sent: Option<u64>,
+    /// Peer clock (ms) when the first RTP packet / the first decoded (or depacketized) frame
+    /// of this stream arrived.
+    pub first_packet_t: Option<f64>,
+    pub first_frame_t: Option<f64>,
+    /// How the peer checked the media itself, e.g. `VP8 keyframe 320x240` or `Opus TOC
+    /// config 12 (SILK WB 20 ms)`: what makes `frames` more than a packet count.
+    pub evidence: Option<String>,
 }
 
 /// The subset of `RTCConfiguration` scenarios use.
@@ -250,6 +419,10 @@ pub enum Reply {
     Stats {
         report: serde_json::Value,
     },
+    /// The answer to [`Command::GetMediaReport`].
+    Media {
+        report: MediaReport,
+    },
 }
 
 /// A failed command: the DOMException name and its message. Peers use the W3C names
@@ -345,6 +518,11 @@ pub enum Event {
         first_t: f64,
         last_t: f64,
     },
+    /// `track`: the remote description added a receiving track on the transceiver `mid`.
+    Track {
+        mid: Option<String>,
+        kind: MediaKind,
+    },
     /// Anything worth keeping in the run's log (console errors, warnings from the stack).
     Log {
         level: String,
@@ -382,6 +560,7 @@ impl Event {
             Event::BulkSent { .. } => "bulk_sent",
             Event::BulkFailed { .. } => "bulk_failed",
             Event::BulkReceived { .. } => "bulk_received",
+            Event::Track { .. } => "track",
             Event::Log { .. } => "log",
         }
     }

@@ -220,6 +220,15 @@ impl Connection {
             Command::GetStats => Ok(Reply::Stats {
                 report: self.stats().await,
             }),
+            Command::AddMedia { .. }
+            | Command::SetDirection { .. }
+            | Command::ReplaceTrack { .. }
+            | Command::RemoveTrack { .. }
+            | Command::RequestKeyFrame { .. }
+            | Command::GetMediaReport => Err(named_error(
+                "NotSupportedError",
+                "media commands are not implemented by this peer yet",
+            )),
             // Handled by `Peer`, which owns the connection's lifetime.
             Command::CreatePeerConnection { .. } | Command::Close => Err(named_error(
                 "InvalidStateError",
