@@ -54,6 +54,42 @@ struct State {
     started: std::time::Instant,
     /// The first time each wire event was seen, ms since `started`.
     firsts: Vec<(WireEvent, f64)>,
+    /// Per sending peer (0 offerer, 1 answerer): what `drop_packets` asked to drop.
+    drops: [Option<DropRule>; 2],
+    /// Per sending peer: RTP accounting for the loss and retransmission checks.
+    rtp: [RtpCounters; 2],
+}
+
+/// Drop every `every`-th RTP packet whose payload type is in `payload_types`.
+#[derive(Debug, Clone)]
+struct DropRule {
+    payload_types: Vec<u8>,
+    every: u32,
+    rtx_payload_types: Vec<u8>,
+    matched: u64,
+}
+
+/// RTP packets one peer sent through the relay, as far as the clear SRTP header shows them.
+#[derive(Debug, Clone, Default)]
+struct RtpCounters {
+    /// (SSRC, sequence number) of every RTP packet seen from this peer.
+    seen: std::collections::HashSet<(u32, u16)>,
+    dropped: u64,
+    /// Packets whose (SSRC, sequence number) was seen before: retransmissions without RTX.
+    repeated: u64,
+    /// Packets with an RTX payload type (RFC 4588) of a drop rule.
+    rtx: u64,
+}
+
+/// What the relay did to and saw of one peer's RTP since `drop_packets`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retransmissions {
+    /// Packets the relay dropped.
+    pub dropped: u64,
+    /// Packets sent again with the same SSRC and sequence number.
+    pub repeated: u64,
+    /// Packets with an RTX payload type.
+    pub rtx: u64,
 }
 
 /// Protocol events the relay recognises on the wire (RFC 7983 demultiplexing).
@@ -137,6 +173,8 @@ impl Relay {
                 problems: Vec::new(),
                 started,
                 firsts: Vec::new(),
+                drops: [None, None],
+                rtp: Default::default(),
             })),
             tasks: Mutex::new(Vec::new()),
         })
@@ -190,6 +228,37 @@ impl Relay {
             tasks.push(task);
         }
         Ok(addr)
+    }
+
+    /// From now on, drop every `every`-th RTP packet peer `sender` (0 offerer, 1 answerer)
+    /// sends with one of `payload_types`; packets with one of `rtx_payload_types` count as
+    /// retransmissions. Dropped packets are still written to the capture (it shows what the
+    /// sender sent); [`Relay::retransmissions`] counts them.
+    pub fn drop_rtp(
+        &self,
+        sender: usize,
+        payload_types: Vec<u8>,
+        rtx_payload_types: Vec<u8>,
+        every: u32,
+    ) {
+        let mut s = lock(&self.state);
+        s.drops[sender.min(1)] = Some(DropRule {
+            payload_types,
+            every: every.max(2),
+            rtx_payload_types,
+            matched: 0,
+        });
+    }
+
+    /// What happened to the RTP of peer `sender` (0 offerer, 1 answerer).
+    pub fn retransmissions(&self, sender: usize) -> Retransmissions {
+        let s = lock(&self.state);
+        let c = &s.rtp[sender.min(1)];
+        Retransmissions {
+            dropped: c.dropped,
+            repeated: c.repeated,
+            rtx: c.rtx,
+        }
     }
 
     /// What went through so far.
@@ -286,8 +355,73 @@ async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
         };
         let data = &buf[..n];
         record(&state, from, to.real, data);
+        if account(&state, via.owner, data) == Verdict::Drop {
+            continue;
+        }
         let _ = via.socket.send_to(data, to.real).await;
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Forward,
+    Drop,
+}
+
+/// RTP accounting of a datagram from peer `sender`, and whether a drop rule takes it. Only
+/// RTP counts (RFC 7983 first byte 128-191, and not RTCP: RFC 5761 payload types 64-95).
+fn account(state: &Mutex<State>, sender: usize, datagram: &[u8]) -> Verdict {
+    let Some(header) = rtp_header(datagram) else {
+        return Verdict::Forward;
+    };
+    let mut s = lock(state);
+    let sender = sender.min(1);
+    let Some(rule) = s.drops[sender].as_mut() else {
+        return Verdict::Forward;
+    };
+    let is_rtx = rule.rtx_payload_types.contains(&header.payload_type);
+    let droppable = rule.payload_types.contains(&header.payload_type);
+    let drop = droppable && {
+        rule.matched += 1;
+        rule.matched % u64::from(rule.every) == 0
+    };
+    let counters = &mut s.rtp[sender];
+    if is_rtx {
+        counters.rtx += 1;
+    }
+    if !counters.seen.insert((header.ssrc, header.sequence)) && !drop {
+        counters.repeated += 1;
+    }
+    if drop {
+        counters.dropped += 1;
+        Verdict::Drop
+    } else {
+        Verdict::Forward
+    }
+}
+
+/// The clear part of an (S)RTP header.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RtpHeader {
+    pub payload_type: u8,
+    pub sequence: u16,
+    pub ssrc: u32,
+}
+
+/// The RTP header of a datagram, `None` for anything else (STUN, DTLS, RTCP).
+pub fn rtp_header(datagram: &[u8]) -> Option<RtpHeader> {
+    if datagram.len() < 12 || !(128..=191).contains(&datagram[0]) {
+        return None;
+    }
+    let payload_type = datagram[1] & 0x7f;
+    if (64..=95).contains(&payload_type) {
+        return None; // RTCP (RFC 5761 section 4)
+    }
+    Some(RtpHeader {
+        payload_type,
+        sequence: u16::from_be_bytes([datagram[2], datagram[3]]),
+        ssrc: u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]),
+    })
 }
 
 fn record(state: &Mutex<State>, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
@@ -444,6 +578,27 @@ mod tests {
             replace_candidate_address(c, "127.0.0.1:9".parse().unwrap()),
             "candidate:1 1 UDP 2122252543 127.0.0.1 9 typ host generation 0"
         );
+    }
+
+    #[test]
+    fn rtp_headers_are_read_and_rtcp_is_not_rtp() {
+        let mut rtp = vec![0x80, 0x60, 0x01, 0x02, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+        rtp.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(
+            rtp_header(&rtp),
+            Some(RtpHeader {
+                payload_type: 96,
+                sequence: 0x0102,
+                ssrc: 0xdead_beef
+            })
+        );
+        // Marker bit set: same payload type.
+        rtp[1] = 0xe0;
+        assert_eq!(rtp_header(&rtp).map(|h| h.payload_type), Some(96));
+        // RTCP receiver report (PT 201 = 0xc9: 73 with the marker bit masked).
+        let rtcp = [0x81, 0xc9, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2];
+        assert_eq!(rtp_header(&rtcp), None);
+        assert_eq!(rtp_header(&[0x16, 0xfe, 0xfd]), None);
     }
 
     #[test]

@@ -41,6 +41,8 @@ use crate::process::ChildGuard;
 use crate::reporter::{Reporter, RunEvent};
 use crate::sdp;
 
+mod media;
+
 /// Seed of the pattern stream of bulk transfers (any fixed value; the peers get it).
 const BULK_SEED: u32 = 1;
 
@@ -165,6 +167,8 @@ struct Session {
     relay: Option<Relay>,
     /// Whether the getStats snapshot at connect was taken.
     stats_at_connect: bool,
+    /// Media names, mids, reports and findings (see `media.rs`).
+    media: media::MediaState,
 }
 
 impl Runner {
@@ -293,6 +297,7 @@ impl Runner {
                 throughput_mbps: BTreeMap::new(),
                 relay,
                 stats_at_connect: false,
+                media: Default::default(),
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
@@ -333,6 +338,10 @@ impl Runner {
                 .collect();
             session.end_stats(0).await;
             session.end_stats(1).await;
+            session.finish_media().await;
+            observed.append(&mut session.media.observed);
+            timings.first_rtp_ms = std::mem::take(&mut session.media.first_rtp_ms);
+            timings.first_frame_ms = std::mem::take(&mut session.media.first_frame_ms);
             session.write_console_logs();
             session.write_negotiation();
             session.teardown().await;
@@ -1329,6 +1338,7 @@ impl Session {
                     );
                 }
             }
+            media if self.media_action(peer, media, &what).await? => {}
             expectation => {
                 let timeout = expectation.timeout().unwrap_or(COMMAND_TIMEOUT);
                 self.expect(peer, expectation, timeout).await?;

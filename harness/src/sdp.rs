@@ -18,6 +18,151 @@ pub fn max_message_size(sdp: &str) -> Option<u64> {
     })
 }
 
+/// One audio or video m-section, as far as the harness needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaSection {
+    pub kind: String,
+    pub mid: Option<String>,
+    /// `a=sendrecv` / `a=sendonly` / `a=recvonly` / `a=inactive` (sendrecv when absent).
+    pub direction: String,
+    /// Port 0: the m-section is rejected or stopped.
+    pub rejected: bool,
+    /// Payload types of the m= line, in order.
+    pub payload_types: Vec<u8>,
+    /// `a=rtpmap`: payload type -> `name/clock[/channels]`.
+    pub rtpmap: Vec<(u8, String)>,
+    /// `a=rtcp-fb`: payload type (`None` for `*`) -> feedback (`nack`, `nack pli`, ...).
+    pub rtcp_fb: Vec<(Option<u8>, String)>,
+    /// `a=extmap` URIs, in order.
+    pub extensions: Vec<String>,
+    /// `a=simulcast` value, if any.
+    pub simulcast: Option<String>,
+    /// `a=rid` values (`q send`, ...).
+    pub rids: Vec<String>,
+}
+
+impl MediaSection {
+    /// Codec name (`VP8`, `opus`, `rtx`...) of a payload type.
+    pub fn codec_of(&self, pt: u8) -> Option<&str> {
+        self.rtpmap
+            .iter()
+            .find(|(p, _)| *p == pt)
+            .map(|(_, map)| map.split('/').next().unwrap_or_default())
+    }
+
+    /// Payload types carrying media (not rtx, red, ulpfec, flexfec, CN, telephone-event).
+    pub fn media_payload_types(&self) -> Vec<u8> {
+        self.payload_types
+            .iter()
+            .copied()
+            .filter(|pt| !self.is_auxiliary(*pt))
+            .collect()
+    }
+
+    /// Payload types of retransmissions (`rtx`).
+    pub fn rtx_payload_types(&self) -> Vec<u8> {
+        self.payload_types
+            .iter()
+            .copied()
+            .filter(|pt| {
+                self.codec_of(*pt)
+                    .is_some_and(|c| c.eq_ignore_ascii_case("rtx"))
+            })
+            .collect()
+    }
+
+    fn is_auxiliary(&self, pt: u8) -> bool {
+        const AUX: &[&str] = &[
+            "rtx",
+            "red",
+            "ulpfec",
+            "flexfec-03",
+            "CN",
+            "telephone-event",
+        ];
+        self.codec_of(pt)
+            .is_some_and(|c| AUX.iter().any(|a| a.eq_ignore_ascii_case(c)))
+    }
+
+    /// The codec of the first media payload type: what the sender of an answer uses.
+    pub fn first_codec(&self) -> Option<String> {
+        let pt = *self.media_payload_types().first()?;
+        self.codec_of(pt).map(str::to_owned)
+    }
+
+    /// Feedback announced for a payload type (including `*` entries).
+    pub fn feedback_of(&self, pt: u8) -> Vec<&str> {
+        self.rtcp_fb
+            .iter()
+            .filter(|(p, _)| p.is_none() || *p == Some(pt))
+            .map(|(_, fb)| fb.as_str())
+            .collect()
+    }
+}
+
+/// The audio and video m-sections of a description, in order.
+pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
+    let mut out: Vec<MediaSection> = Vec::new();
+    let mut in_media = false;
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut fields = m.split_whitespace();
+            let kind = fields.next().unwrap_or_default();
+            in_media = kind == "audio" || kind == "video";
+            if in_media {
+                let port = fields.next().unwrap_or_default();
+                let _proto = fields.next();
+                out.push(MediaSection {
+                    kind: kind.to_owned(),
+                    direction: "sendrecv".to_owned(),
+                    rejected: port == "0",
+                    payload_types: fields.filter_map(|f| f.parse().ok()).collect(),
+                    ..Default::default()
+                });
+            }
+            continue;
+        }
+        if !in_media {
+            continue;
+        }
+        let Some(section) = out.last_mut() else {
+            continue;
+        };
+        let Some(attr) = line.strip_prefix("a=") else {
+            continue;
+        };
+        let (name, value) = attr.split_once(':').unwrap_or((attr, ""));
+        match name {
+            "mid" => section.mid = Some(value.to_owned()),
+            "sendrecv" | "sendonly" | "recvonly" | "inactive" => {
+                section.direction = name.to_owned()
+            }
+            "rtpmap" => {
+                if let Some((pt, map)) = value.split_once(' ') {
+                    if let Ok(pt) = pt.parse() {
+                        section.rtpmap.push((pt, map.to_owned()));
+                    }
+                }
+            }
+            "rtcp-fb" => {
+                if let Some((pt, fb)) = value.split_once(' ') {
+                    section.rtcp_fb.push((pt.parse().ok(), fb.to_owned()));
+                }
+            }
+            "extmap" => {
+                // extmap:<id>[/<direction>] <uri> [<attributes>]
+                if let Some(uri) = value.split_whitespace().nth(1) {
+                    section.extensions.push(uri.to_owned());
+                }
+            }
+            "simulcast" => section.simulcast = Some(value.to_owned()),
+            "rid" => section.rids.push(value.to_owned()),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The raw `a=max-message-size` value, if the description has one.
 pub fn announced_max_message_size(sdp: &str) -> Option<u64> {
     application_section(sdp)?

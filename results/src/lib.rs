@@ -140,6 +140,17 @@ pub struct Timings {
     /// run got that far and capture was on.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phases_ms: BTreeMap<String, f64>,
+    /// Media (`expect_media` steps), keyed `<receiver role> <media name>`: from the receiver's
+    /// `connectionState` `connected` to the first RTP packet of that transceiver it reported
+    /// (browsers: the track's `unmute`; the Rust peer: the first packet read), on the
+    /// receiver's clock. Negative when media arrived before `connected` was reported.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_rtp_ms: BTreeMap<String, f64>,
+    /// Like `first_rtp_ms`, to the first frame decoded (browsers: the first
+    /// `requestVideoFrameCallback` of a video element playing the track) or, in the Rust peer
+    /// which has no decoder, the first valid keyframe depacketized. Video only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_frame_ms: BTreeMap<String, f64>,
     /// Wall time of the whole run as the harness saw it, including peer start-up.
     pub wall_ms: f64,
 }

@@ -55,6 +55,7 @@
 //! files are all reported.
 
 pub mod expectations;
+mod media;
 pub mod plan;
 
 // The scenario reference for authors, from `docs/scenario-reference.md`.

@@ -77,6 +77,15 @@ pub(crate) enum RawStep {
     CheckStreamIds(RawPeerOnly),
     GetStats(RawPeerOnly),
     Close(RawPeerOnly),
+    AddMedia(RawAddMedia),
+    SetDirection(RawSetDirection),
+    ReplaceTrack(RawReplaceTrack),
+    RemoveTrack(RawMediaName),
+    RequestKeyFrame(RawMediaTimeout),
+    ExpectMedia(RawExpectMedia),
+    ExpectNoMedia(RawExpectNoMedia),
+    DropPackets(RawDropPackets),
+    ExpectRetransmissions(RawMediaTimeout),
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,4 +223,87 @@ pub(crate) struct RawBulkTransfer {
 pub(crate) struct RawRequireMaxMessageSize {
     pub peer: SString,
     pub at_least: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAddMedia {
+    pub peer: SString,
+    pub name: SString,
+    pub kind: SString,
+    pub direction: Option<SString>,
+    pub codec: Option<SString>,
+    pub width: Option<Spanned<u32>>,
+    pub height: Option<Spanned<u32>>,
+    pub simulcast: Option<Spanned<Vec<Spanned<RawLayer>>>>,
+}
+
+/// One simulcast layer: `{ rid: q, scale_down_by: 4 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLayer {
+    pub rid: SString,
+    pub scale_down_by: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSetDirection {
+    pub peer: SString,
+    pub name: SString,
+    pub direction: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReplaceTrack {
+    pub peer: SString,
+    pub name: SString,
+    pub width: Option<Spanned<u32>>,
+    pub height: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMediaName {
+    pub peer: SString,
+    pub name: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMediaTimeout {
+    pub peer: SString,
+    pub name: SString,
+    pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectMedia {
+    pub peer: SString,
+    pub name: SString,
+    pub codec: Option<SString>,
+    pub frames: Option<Spanned<u64>>,
+    pub packets: Option<Spanned<u64>>,
+    pub width: Option<Spanned<u32>>,
+    pub height: Option<Spanned<u32>>,
+    pub layers: Option<Spanned<Vec<SString>>>,
+    pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectNoMedia {
+    pub peer: SString,
+    pub name: SString,
+    pub during: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDropPackets {
+    pub peer: SString,
+    pub name: SString,
+    pub every: Spanned<u32>,
 }

@@ -372,6 +372,8 @@ mod tests {
         assert!(e.message.starts_with(
             "unknown step kind `sned`; expected one of `create_peer_connection`, `create_data_channel`"
         ));
-        assert!(e.message.ends_with("`close` (did you mean `send`?)"));
+        assert!(e
+            .message
+            .ends_with("`expect_retransmissions` (did you mean `send`?)"));
     }
 }

@@ -100,6 +100,7 @@ pub(crate) fn validate(
         peers: HashMap::new(),
         declared: Vec::new(),
         created: HashMap::new(),
+        media: HashMap::new(),
     };
 
     let (name, name_at, name_from_file) = match &raw.name {
@@ -193,6 +194,7 @@ pub(crate) fn validate(
         }
         Some(list) => {
             c.note_created_labels(&list.value);
+            c.note_added_media(&list.value);
             for (index, step) in list.value.iter().enumerate() {
                 c.step(index, step, timeout, &mut steps);
             }
@@ -219,7 +221,7 @@ pub(crate) fn validate(
     })
 }
 
-fn at<T>(spanned: &Spanned<T>) -> Pos {
+pub(crate) fn at<T>(spanned: &Spanned<T>) -> Pos {
     pos(&spanned.referenced)
 }
 
@@ -229,15 +231,17 @@ fn is_identifier(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-struct Checker<'a> {
-    src: &'a Source<'a>,
-    errors: Vec<ScenarioError>,
+pub(crate) struct Checker<'a> {
+    pub(crate) src: &'a Source<'a>,
+    pub(crate) errors: Vec<ScenarioError>,
     /// Declared peer name -> id.
-    peers: HashMap<String, PeerId>,
+    pub(crate) peers: HashMap<String, PeerId>,
     /// Declared peer names in file order, for messages.
-    declared: Vec<String>,
+    pub(crate) declared: Vec<String>,
     /// Label -> where the first step creating it is.
     created: HashMap<String, Created>,
+    /// Media name -> the `add_media` step that adds it (see `media.rs`).
+    pub(crate) media: HashMap<String, crate::media::Added>,
 }
 
 /// The first `create_data_channel` step creating a label.
@@ -290,7 +294,7 @@ enum LabelProblem {
 }
 
 impl Checker<'_> {
-    fn error(&mut self, at: Pos, key: Option<&str>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, at: Pos, key: Option<&str>, message: impl Into<String>) {
         self.errors.push(self.src.error(at, key, message));
     }
 
@@ -299,7 +303,7 @@ impl Checker<'_> {
         self.error(root, Some(key), message);
     }
 
-    fn identifier(&mut self, value: &SString, key: &str, what: &str) {
+    pub(crate) fn identifier(&mut self, value: &SString, key: &str, what: &str) {
         if !is_identifier(&value.value) {
             self.error(
                 at(value),
@@ -385,14 +389,14 @@ impl Checker<'_> {
     }
 
     /// The peers a `peer:` value designates: one, or both (offerer first) for `both`.
-    fn peer(&mut self, peer: &SString) -> Vec<PeerId> {
+    pub(crate) fn peer(&mut self, peer: &SString) -> Vec<PeerId> {
         if peer.value == "both" {
             return vec![PeerId::OFFERER, PeerId::ANSWERER];
         }
         self.one_peer(peer, "peer").into_iter().collect()
     }
 
-    fn one_peer(&mut self, peer: &SString, key: &str) -> Option<PeerId> {
+    pub(crate) fn one_peer(&mut self, peer: &SString, key: &str) -> Option<PeerId> {
         let message = if peer.value == "both" {
             format!("`{key}` must name one peer, not `both`")
         } else if let Some(id) = self.peers.get(&peer.value) {
@@ -412,7 +416,7 @@ impl Checker<'_> {
         None
     }
 
-    fn duration(&mut self, value: &SString, key: &str) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, value: &SString, key: &str) -> Option<Duration> {
         let text = short(&value.value);
         let expected =
             format!("expected a duration like `10s` or `500ms` for `{key}`, found `{text}`");
@@ -468,7 +472,13 @@ impl Checker<'_> {
             .and_then(|bytes| usize::try_from(bytes).ok())
     }
 
-    fn one_of(&mut self, value: &SString, key: &str, what: &str, allowed: &[&str]) -> bool {
+    pub(crate) fn one_of(
+        &mut self,
+        value: &SString,
+        key: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> bool {
         if allowed.contains(&value.value.as_str()) {
             return true;
         }
@@ -512,7 +522,11 @@ impl Checker<'_> {
         self.error(at(state), Some("state"), message);
     }
 
-    fn expectation_timeout(&mut self, value: Option<&SString>, default: Duration) -> Duration {
+    pub(crate) fn expectation_timeout(
+        &mut self,
+        value: Option<&SString>,
+        default: Duration,
+    ) -> Duration {
         value
             .and_then(|t| self.duration(t, "timeout"))
             .unwrap_or(default)
@@ -1203,12 +1217,17 @@ impl Checker<'_> {
                     push(&[sender], action);
                 }
             }
+            media => {
+                if let Some((peer, action)) = self.media_step(index, media, default_timeout) {
+                    push(&[peer], action);
+                }
+            }
         }
     }
 }
 
 /// The step kind as written, for messages.
-fn step_kind(step: &RawStep) -> &'static str {
+pub(crate) fn step_kind(step: &RawStep) -> &'static str {
     match step {
         RawStep::CreatePeerConnection(_) => "create_peer_connection",
         RawStep::CreateDataChannel(_) => "create_data_channel",
@@ -1232,6 +1251,15 @@ fn step_kind(step: &RawStep) -> &'static str {
         RawStep::CheckStreamIds(_) => "check_stream_ids",
         RawStep::GetStats(_) => "get_stats",
         RawStep::Close(_) => "close",
+        RawStep::AddMedia(_) => "add_media",
+        RawStep::SetDirection(_) => "set_direction",
+        RawStep::ReplaceTrack(_) => "replace_track",
+        RawStep::RemoveTrack(_) => "remove_track",
+        RawStep::RequestKeyFrame(_) => "request_key_frame",
+        RawStep::ExpectMedia(_) => "expect_media",
+        RawStep::ExpectNoMedia(_) => "expect_no_media",
+        RawStep::DropPackets(_) => "drop_packets",
+        RawStep::ExpectRetransmissions(_) => "expect_retransmissions",
     }
 }
 

@@ -138,10 +138,12 @@ pub enum Command {
     /// `pc.removeTrack(sender)` of the transceiver `name` (takes effect at the next
     /// negotiation). Replies [`Reply::Done`].
     RemoveTrack { name: String },
-    /// Ask the sender of what the transceiver `name` receives for a keyframe: an RTCP PLI (or
-    /// FIR) for the received SSRC(s). Browsers have no direct API: a peer without one fails with
-    /// `NotSupportedError` saying so. Replies [`Reply::Done`] once the request was sent.
-    RequestKeyFrame { name: String },
+    /// Ask the sender of what the transceiver with this `mid` receives for a keyframe: an
+    /// RTCP PLI (or FIR) for the received SSRC(s). By mid, not name: the receiving peer often
+    /// did not add the transceiver itself. Browsers have no direct API: a peer without one
+    /// fails with `NotSupportedError` saying so. Replies [`Reply::Done`] once the request was
+    /// sent.
+    RequestKeyFrame { mid: String },
     /// What this peer sends and receives, per transceiver. Replies [`Reply::Media`].
     GetMediaReport,
     /// `pc.close()`. The peer stays connected to the harness and may get a new peer connection.
