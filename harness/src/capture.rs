@@ -388,8 +388,7 @@ fn account(state: &Mutex<State>, sender: usize, datagram: &[u8]) -> Verdict {
     let counters = &mut s.rtp[sender];
     if is_rtx {
         counters.rtx += 1;
-    }
-    if !counters.seen.insert((header.ssrc, header.sequence)) && !drop {
+    } else if !counters.seen.insert((header.ssrc, header.sequence)) && !drop {
         counters.repeated += 1;
     }
     if drop {
@@ -692,5 +691,54 @@ mod tests {
         assert_eq!(sport, a.local_addr().unwrap().port());
         assert_eq!(dport, b.local_addr().unwrap().port());
         assert!(reader.next_packet().is_some());
+    }
+    #[tokio::test]
+    async fn drops_every_nth_rtp_packet_and_counts_retransmissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::create(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        relay.proxy_for(0, a.local_addr().unwrap()).unwrap();
+        let b_for_a = relay.proxy_for(1, b.local_addr().unwrap()).unwrap();
+        let rtp = |pt: u8, seq: u16| {
+            let mut p = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0xab];
+            p[2..4].copy_from_slice(&seq.to_be_bytes());
+            p
+        };
+        relay.drop_rtp(0, vec![96], vec![97], 3);
+        // Six media packets: the 3rd and the 6th are dropped; an RTCP packet is never counted.
+        for seq in 1..=6 {
+            a.send_to(&rtp(96, seq), b_for_a).await.unwrap();
+        }
+        a.send_to(&[0x81, 0xc9, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2], b_for_a)
+            .await
+            .unwrap();
+        // The retransmission of 3 (same sequence number) and an RTX packet both get through.
+        a.send_to(&rtp(96, 3), b_for_a).await.unwrap();
+        a.send_to(&rtp(97, 1), b_for_a).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while got.len() < 7 {
+            let (n, _) =
+                tokio::time::timeout(std::time::Duration::from_secs(5), b.recv_from(&mut buf))
+                    .await
+                    .expect("datagram forwarded")
+                    .unwrap();
+            got.push(buf[..n].to_vec());
+        }
+        let seqs: Vec<(u8, u16)> = got
+            .iter()
+            .filter_map(|d| rtp_header(d).map(|h| (h.payload_type, h.sequence)))
+            .collect();
+        assert_eq!(seqs, [(96, 1), (96, 2), (96, 4), (96, 5), (96, 3), (97, 1)]);
+        assert_eq!(
+            relay.retransmissions(0),
+            Retransmissions {
+                dropped: 2,
+                repeated: 1,
+                rtx: 1
+            }
+        );
+        assert_eq!(relay.retransmissions(1), Retransmissions::default());
     }
 }

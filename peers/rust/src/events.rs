@@ -13,6 +13,7 @@ use interop_protocol::{Event, ReceivedMessage};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSignalingState, RTCStatsReportEntry,
@@ -20,6 +21,8 @@ use webrtc::peer_connection::{
 };
 
 use crate::channels::{Channels, Disposition, Signals};
+use crate::media::receive::watch_track;
+use crate::media::MediaShared;
 use crate::outbox::Outbox;
 use crate::w3c;
 
@@ -33,6 +36,7 @@ pub struct Context {
     pub outbox: Outbox,
     pub channels: Channels,
     pub peer_connection: PeerConnectionSlot,
+    pub media: MediaShared,
 }
 
 /// The peer connection's event callbacks. They run on the `webrtc` driver task, so each one
@@ -70,6 +74,10 @@ impl PeerConnectionEventHandler for EventHandler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.0
+            .media
+            .connected
+            .send_replace(state == RTCPeerConnectionState::Connected);
         self.0.outbox.event(Event::ConnectionStateChange {
             state: w3c::peer_connection_state(state),
         });
@@ -79,6 +87,12 @@ impl PeerConnectionEventHandler for EventHandler {
         self.0.outbox.event(Event::SignalingStateChange {
             state: w3c::signaling_state(state),
         });
+    }
+
+    /// The crate calls this on the first RTP packet of a new remote track (not at
+    /// setRemoteDescription as W3C does); `watch_track` announces it and reads it.
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        tokio::spawn(watch_track(track, self.0.clone()));
     }
 
     /// The crate calls this when a remote channel is already open (after its DCEP open).

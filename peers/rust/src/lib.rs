@@ -27,7 +27,8 @@
 //! Modules: `outbox` (clock, queue, writer), `peer` (commands), `events` (callbacks, data
 //! channel tasks, what the crate cannot report), `channels` (channels and per-label modes by
 //! label), `bulk` (bulk send with backpressure, bulk receive digest), `w3c` (names and type
-//! conversions, unit-tested), `loopback_guard` (a workaround keeping loopback and non-loopback
+//! conversions, unit-tested), `media` (media commands, the sent files, what is sent and
+//! received; see its module doc), `loopback_guard` (a workaround keeping loopback and non-loopback
 //! candidates from pairing; see there).
 
 use anyhow::Context;
@@ -41,6 +42,7 @@ mod channels;
 mod events;
 mod keylog;
 mod loopback_guard;
+mod media;
 mod outbox;
 mod peer;
 mod w3c;

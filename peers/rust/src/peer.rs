@@ -21,8 +21,11 @@ use crate::bulk::{self, BulkReceive, SendBulk};
 use crate::channels::{Channels, Registered};
 use crate::events::{self, Context, EventHandler, PeerConnectionSlot};
 use crate::loopback_guard::LoopbackGuard;
+use crate::media::tap::{MediaTap, TAP_SLOT};
+use crate::media::{Media, MediaShared};
 use crate::outbox::Outbox;
 use crate::w3c::{self, named_error, peer_error};
+use rtc::interceptor::Slot;
 
 /// Local UDP binds. The wildcard expands to one socket per non-loopback interface (the
 /// machine's own address, e.g. 192.0.2.2), and the crate skips loopback while expanding it, so
@@ -42,6 +45,8 @@ struct Connection {
     context: Context,
     /// The last offer or answer `create_offer` / `create_answer` returned.
     last_created: Option<RTCSessionDescription>,
+    /// Transceivers by `add_media` name and their players.
+    media: Media,
 }
 
 type CommandResult = Result<Reply, PeerError>;
@@ -87,8 +92,11 @@ impl Peer {
 
         let mut media_engine = MediaEngine::default();
         media_engine.register_default_codecs().map_err(peer_error)?;
+        let media = MediaShared::default();
+        // Counts what crosses the interceptor chain (see `media::tap`).
         let registry = register_default_interceptors(Registry::new(), &mut media_engine)
-            .map_err(peer_error)?;
+            .map_err(peer_error)?
+            .with(Slot::from(TAP_SLOT), MediaTap::new(media.tap.clone()));
         // QueryOnly resolves the `.local` host candidates browsers send by default, while our
         // own host candidates stay plain IPs.
         let mut setting_engine =
@@ -105,6 +113,7 @@ impl Peer {
             outbox: self.outbox.clone(),
             channels: Channels::default(),
             peer_connection: slot.clone(),
+            media,
         };
         let handler = EventHandler(context.clone());
         let pc = PeerConnectionBuilder::new()
@@ -126,6 +135,7 @@ impl Peer {
             pc,
             context,
             last_created: None,
+            media: Media::default(),
         });
         Ok(Reply::Done)
     }
@@ -220,15 +230,49 @@ impl Connection {
             Command::GetStats => Ok(Reply::Stats {
                 report: self.stats().await,
             }),
-            Command::AddMedia { .. }
-            | Command::SetDirection { .. }
-            | Command::ReplaceTrack { .. }
-            | Command::RemoveTrack { .. }
-            | Command::RequestKeyFrame { .. }
-            | Command::GetMediaReport => Err(named_error(
-                "NotSupportedError",
-                "media commands are not implemented by this peer yet",
-            )),
+            Command::AddMedia {
+                name,
+                kind,
+                direction,
+                codecs,
+                source,
+                simulcast,
+            } => {
+                self.media
+                    .add_media(
+                        &self.pc,
+                        &self.context,
+                        name,
+                        kind,
+                        &direction,
+                        &codecs,
+                        &source,
+                        &simulcast,
+                    )
+                    .await?;
+                Ok(Reply::Done)
+            }
+            Command::SetDirection { name, direction } => {
+                self.media.set_direction(&name, &direction).await?;
+                Ok(Reply::Done)
+            }
+            Command::ReplaceTrack { name, source } => {
+                self.media.replace_track(&name, &source).await?;
+                Ok(Reply::Done)
+            }
+            Command::RemoveTrack { name } => {
+                self.media.remove_track(&self.pc, &name).await?;
+                Ok(Reply::Done)
+            }
+            Command::RequestKeyFrame { mid } => {
+                self.media
+                    .request_key_frame(&self.pc, &self.context, &mid)
+                    .await?;
+                Ok(Reply::Done)
+            }
+            Command::GetMediaReport => Ok(Reply::Media {
+                report: self.media.report(&self.pc, &self.context).await,
+            }),
             // Handled by `Peer`, which owns the connection's lifetime.
             Command::CreatePeerConnection { .. } | Command::Close => Err(named_error(
                 "InvalidStateError",
