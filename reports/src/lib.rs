@@ -355,12 +355,21 @@ enum Measure {
     Connected,
     /// `channel_open_ms` of the peer that created a channel; `o / a` in every cell when some
     /// run of the table has both.
-    ChannelOpen { both: bool },
+    ChannelOpen {
+        both: bool,
+    },
     /// The offerer's `round_trip_ms`; `o / a` in every cell when some answerer of the table
     /// measured one too.
-    RoundTrip { both: bool },
+    RoundTrip {
+        both: bool,
+    },
     /// `throughput_mbps`: the value, or `key: value` pairs when the table has several keys.
-    Throughput { labelled: bool },
+    Throughput {
+        labelled: bool,
+    },
+    /// `first_rtp_ms` / `first_frame_ms`: `receiver name: value` pairs.
+    FirstRtp,
+    FirstFrame,
 }
 
 impl Measure {
@@ -374,6 +383,10 @@ impl Measure {
                 "Data channel round trip, median (ms, offerer / answerer)"
             }
             Measure::Throughput { .. } => "Throughput (Mbit/s)",
+            Measure::FirstRtp => "First RTP packet after connected (ms, receiver and media)",
+            Measure::FirstFrame => {
+                "First decoded video frame after connected (ms, receiver and media)"
+            }
         }
     }
 
@@ -402,8 +415,24 @@ impl Measure {
                     .collect();
                 parts.join(", ")
             }),
+            Measure::FirstRtp => labelled(&t.first_rtp_ms, n),
+            Measure::FirstFrame => labelled(&t.first_frame_ms, n),
         }
     }
+}
+
+/// `key: value` pairs, the offerer's first; `None` when empty.
+fn labelled(values: &BTreeMap<String, f64>, n: Numbers) -> Option<String> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut values: Vec<(&String, &f64)> = values.iter().collect();
+    values.sort_by_key(|(key, _)| !key.starts_with("offerer "));
+    let parts: Vec<String> = values
+        .into_iter()
+        .map(|(key, v)| format!("{}: {}", table_text(key), n.show(*v)))
+        .collect();
+    Some(parts.join(", "))
 }
 
 /// The timing tables the shown records call for, in display order, each with its scenario:
@@ -440,6 +469,25 @@ fn timing_tables<'a>(grid: &Grid<'a>) -> Vec<(&'a str, Measure)> {
             tables.push((*s, Measure::RoundTrip { both }));
         } else if any(s, &|t| t.round_trip_ms.contains_key("answerer")) {
             tables.push((*s, Measure::RoundTrip { both: true }));
+        }
+    }
+    // Media: the basic call if it ran, else the first scenario with media timings.
+    for (measure, has) in [
+        (
+            Measure::FirstRtp,
+            (|t: &Timings| !t.first_rtp_ms.is_empty()) as fn(&Timings) -> bool,
+        ),
+        (Measure::FirstFrame, |t: &Timings| {
+            !t.first_frame_ms.is_empty()
+        }),
+    ] {
+        let with: Vec<&str> = scenarios.iter().copied().filter(|s| any(s, &has)).collect();
+        if let Some(s) = with
+            .iter()
+            .find(|s| **s == "media-audio-video")
+            .or(with.first())
+        {
+            tables.push((*s, measure));
         }
     }
     for s in &scenarios {

@@ -117,6 +117,15 @@ fn entries(wanted: Codec) -> Vec<RTCRtpCodecParameters> {
     }
 }
 
+/// The first codec of the kind in the crate's default registrations (VP8, opus).
+pub fn default_codec(kind: MediaKind) -> RTCRtpCodec {
+    let wanted = match kind {
+        MediaKind::Video => Codec::Vp8,
+        MediaKind::Audio => Codec::Opus,
+    };
+    entries(wanted).remove(0).rtp_codec
+}
+
 fn codec_entry(mime: &str, fmtp: &str, pt: u8) -> RTCRtpCodecParameters {
     codec(mime, 90_000, 0, fmtp, pt)
 }

@@ -30,7 +30,7 @@ use interop_protocol::{
 };
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -90,6 +90,8 @@ struct Sending {
     size: watch::Sender<Option<(u32, u32)>>,
     task: JoinHandle<()>,
     replaced: u32,
+    /// The codec `pin_codec` put on the core's copy of the track.
+    codec: RTCRtpCodec,
 }
 
 impl Drop for Sending {
@@ -300,6 +302,11 @@ impl Media {
                 (transceiver, Some((sender, track, ssrc)))
             }
         };
+        // What the core binds the sent stream to the interceptors with: see `pin_codec`.
+        let pinned = preferences
+            .first()
+            .map(|p| p.rtp_codec.clone())
+            .unwrap_or_else(|| codecs::default_codec(kind));
         if !preferences.is_empty() {
             transceiver
                 .set_codec_preferences(preferences)
@@ -323,8 +330,10 @@ impl Media {
             sent: None,
         };
         if let Some((sender, track, ssrc)) = sending {
-            let (sending, record) =
+            pin_codec(&sender, &name, kind, ssrc, &pinned).await?;
+            let (mut sending, record) =
                 start_player(context, &name, transceiver, sender, track, ssrc, size).await;
+            sending.codec = pinned;
             named.sending = Some(sending);
             named.sent = Some(record);
         }
@@ -367,6 +376,11 @@ impl Media {
             .find(|e| e.rtp_coding_parameters.ssrc == Some(sending.ssrc))
             .cloned()
             .unwrap_or_else(|| encoding(sending.ssrc));
+        // Kept, so that the core can unbind the stream it bound (see `pin_codec`).
+        let coding = RTCRtpEncodingParameters {
+            codec: sending.codec.clone(),
+            ..coding
+        };
         let track = MediaStreamTrack::new(
             format!("interop-{name}"),
             format!("{name}-{}", sending.replaced),
@@ -552,6 +566,48 @@ fn encoding(ssrc: u32) -> RTCRtpEncodingParameters {
     }
 }
 
+/// Puts `codec` on the encoding of the core's copy of the sender's track (same ids, same
+/// SSRC and RTX SSRC), through `replace_track`, which swaps the core's track only.
+///
+/// The core binds a sent stream to the interceptors (NACK responder send buffer, RTX, sender
+/// reports) only if the track encoding's codec matches a negotiated one (rtc 0.21.1
+/// rtp_sender/internal.rs `interceptor_local_streams_op`: `codec_parameters_fuzzy_search(
+/// &coding.codec, ..)` then `match_type != CodecMatch::None`); with the codec-less encoding of
+/// `new_track` it binds nothing, and NACKs find no buffered packet to resend. The codec cannot
+/// go in `new_track`'s encoding instead: add_track / add_transceiver_from_track would turn it
+/// into codec preferences (`codec_preferences_from_encodings`). It is the first forced codec,
+/// else the kind's first default (VP8 / opus), the first codec of the offers the peers make;
+/// the player sends the first negotiated one.
+async fn pin_codec(
+    sender: &Arc<dyn RtpSender>,
+    name: &str,
+    kind: MediaKind,
+    ssrc: u32,
+    codec: &RTCRtpCodec,
+) -> Result<()> {
+    let parameters = sender.get_parameters().await.map_err(peer_error)?;
+    let coding = parameters
+        .encodings
+        .iter()
+        .find(|e| e.rtp_coding_parameters.ssrc == Some(ssrc))
+        .cloned()
+        .unwrap_or_else(|| encoding(ssrc));
+    let track = MediaStreamTrack::new(
+        format!("interop-{name}"),
+        format!("{name}-0"),
+        name.to_owned(),
+        rtc_kind(kind),
+        vec![RTCRtpEncodingParameters {
+            codec: codec.clone(),
+            ..coding
+        }],
+    );
+    sender
+        .replace_track(Arc::new(TrackLocalStaticRTP::new(track)) as Arc<dyn TrackLocal>)
+        .await
+        .map_err(peer_error)
+}
+
 /// A local track for `name` with a fresh SSRC; the codec is chosen by negotiation.
 fn new_track(name: &str, kind: MediaKind, generation: u32) -> (Arc<TrackLocalStaticRTP>, u32) {
     let ssrc = loop {
@@ -614,6 +670,7 @@ async fn start_player(
             size: size_tx,
             task,
             replaced: 0,
+            codec: RTCRtpCodec::default(),
         },
         SentRecord {
             ssrc,
