@@ -58,6 +58,9 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    // Received audio plays audibly without a user gesture: Chromium measures a received
+    // track's audio energy after the playout volume, so a muted element reads silence.
+    "--autoplay-policy=no-user-gesture-required",
 ];
 
 /// Puts `binary` into the vendor options object at `key`, when known locally. A remote

@@ -714,6 +714,8 @@ impl Session {
         if !self.peers[i].end_stats_taken {
             self.peers[i].end_stats_taken = true;
             self.snapshot_peer_stats(i, "end").await;
+            // The last media report too, while the peer connection still exists.
+            self.final_media_report(PeerId(i)).await;
         }
     }
 

@@ -55,14 +55,24 @@ fn media_checks_fail_when_media_does_not_flow() {
     let output = interop()
         .arg("run")
         .arg(broken.path())
-        .args(["--pairing", "rust:rust", "--pairing", "chrome:chrome", "--out"])
+        .args([
+            "--pairing",
+            "rust:rust",
+            "--pairing",
+            "chrome:chrome",
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .expect("interop runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let records = read_results(out.path());
-    assert_eq!(records.len(), CASES.len() * 2, "one run per case and pairing");
+    assert_eq!(
+        records.len(),
+        CASES.len() * 2,
+        "one run per case and pairing"
+    );
     for r in &records {
         let who = format!("{} {} -> {}", r.scenario, r.offerer.name, r.answerer.name);
         assert!(
@@ -82,7 +92,11 @@ fn media_checks_fail_when_media_does_not_flow() {
             "{who}: the reason says what arrived: {reason}"
         );
     }
-    assert_eq!(output.status.code(), Some(1), "unexpected results -> exit 1");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "unexpected results -> exit 1"
+    );
     let left = wait_no_leftovers(std::time::Duration::from_secs(10));
     assert!(left.is_empty(), "processes left behind: {left:#?}");
 }

@@ -268,7 +268,9 @@ impl Session {
             return Err(Stop::new(
                 Outcome::Unsupported,
                 format!(
-                    "{}: {what}: the offer has a=simulcast:{} with rids {:?}, but the answer by                      {} has no a=simulcast for mid {mid} (rids answered: {:?}): it does not                      receive simulcast",
+                    "{}: {what}: the offer has a=simulcast:{} with rids {:?}, but the answer by \
+                     {} has no a=simulcast for mid {mid} (rids answered: {:?}): it does not \
+                     receive simulcast",
                     self.peers[peer.0].label(),
                     offered.simulcast.unwrap_or_default(),
                     offered.rids,
@@ -465,13 +467,16 @@ impl Session {
             .flat_map(|(_, text)| sdp::media_sections(text))
             .filter(|s| s.mid.as_deref() == Some(mid.as_str()))
             .collect();
-        let mut media: Vec<u8> = sections
-            .iter()
-            .flat_map(|s| s.media_payload_types())
-            .collect();
+        // Every payload type but RTX: Chromium wraps video in RED (RFC 2198) when both sides
+        // offer it, so the media travels under the `red` payload type.
         let mut rtx: Vec<u8> = sections
             .iter()
             .flat_map(|s| s.rtx_payload_types())
+            .collect();
+        let mut media: Vec<u8> = sections
+            .iter()
+            .flat_map(|s| s.payload_types.clone())
+            .filter(|pt| !rtx.contains(pt))
             .collect();
         media.sort_unstable();
         media.dedup();
@@ -566,16 +571,22 @@ impl Session {
         }
     }
 
-    /// At the end of a run that used media: each peer's last report as `media-<peer>.json`,
+    /// The peer's media report at the end of the run (before it closes), kept for
+    /// `media-<peer>.json`; errors are ignored (the run's outcome is already decided).
+    pub(super) async fn final_media_report(&mut self, peer: PeerId) {
+        if self.media.used() && !self.peers[peer.0].disconnected {
+            let _ = self.media_report(peer).await;
+        }
+    }
+
+    /// At the end of a run that used media: each peer's last report (taken before `close`) as
+    /// `media-<peer>.json`,
     /// and the negotiated media facts of the answer in `observed`.
     pub(super) async fn finish_media(&mut self) {
         if !self.media.used() {
             return;
         }
         for i in 0..2 {
-            if !self.peers[i].disconnected {
-                let _ = self.media_report(PeerId(i)).await;
-            }
             if let Some(report) = &self.media.last_reports[i] {
                 let name = format!("media-{}.json", self.peers[i].name);
                 self.write_artefact(
