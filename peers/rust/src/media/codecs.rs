@@ -131,6 +131,8 @@ fn codec_entry(mime: &str, fmtp: &str, pt: u8) -> RTCRtpCodecParameters {
 }
 
 /// `add_media`'s `codecs` as codec preferences; empty keeps the defaults.
+///
+/// The payload types are the crate's default numbering; see [`renumber`].
 pub fn preferences(
     kind: MediaKind,
     mimes: &[String],
@@ -158,6 +160,75 @@ pub fn preferences(
     Ok(out)
 }
 
+/// `preferences` with the payload types of the matching codecs in `current` (the sender's
+/// codecs, in the crate's numbering), in preference order; a codec `current` lacks keeps its
+/// default payload type.
+///
+/// W3C `setCodecPreferences` takes codecs without payload types. The crate's takes
+/// `RTCRtpCodecParameters` and, having checked each against the media engine by MIME type and
+/// fmtp only, keeps the list verbatim as the sender's codecs and the receiver's (rtc 0.21.1
+/// rtp_transceiver/internal.rs `set_codec_preferences`, rtp_sender/internal.rs and
+/// rtp_receiver/internal.rs `set_codec_preferences`). Those give the sender's `get_parameters`
+/// (the payload type the player sends), the payload types `RtpSender::write_rtp` accepts and the
+/// interceptors are bound with, and the payload type by which an incoming stream is matched to
+/// the receiver (peer_connection/handler/interceptor.rs `bind_declared_ssrc`). The SDP does not
+/// come from that list: it maps it onto the media engine (rtp_receiver/internal.rs
+/// `get_codecs`), which a remote offer renumbers to the offer's payload types (Firefox: VP8 120,
+/// opus 109). An answerer forcing a codec with the default payload type therefore answered 120
+/// but sent 96 and opened no track for Firefox's 120. A remote offer also set the transceiver's
+/// preferences, and so the codecs of a sender added to it, in the offer's numbering
+/// (`set_codec_preferences_from_remote_description`); those are `current`. As offerer the
+/// preferences are replaced by the answer's codecs when it is applied.
+pub fn renumber(
+    preferences: Vec<RTCRtpCodecParameters>,
+    current: &[RTCRtpCodecParameters],
+) -> Vec<RTCRtpCodecParameters> {
+    let mut out: Vec<RTCRtpCodecParameters> = Vec::new();
+    for preference in preferences {
+        let entry = current
+            .iter()
+            .find(|c| same_codec(&preference.rtp_codec, &c.rtp_codec))
+            .cloned()
+            .unwrap_or(preference);
+        if !out.iter().any(|c| c.payload_type == entry.payload_type) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// The crate's fmtp match (rtc 0.21.1 rtp_transceiver/fmtp): same MIME type; H.264 same
+/// packetization-mode and profile (profile_idc, profile-iop); otherwise every parameter both
+/// name has the same value.
+fn same_codec(a: &RTCRtpCodec, b: &RTCRtpCodec) -> bool {
+    if !a.mime_type.eq_ignore_ascii_case(&b.mime_type) {
+        return false;
+    }
+    let (pa, pb) = (fmtp(&a.sdp_fmtp_line), fmtp(&b.sdp_fmtp_line));
+    if a.mime_type.eq_ignore_ascii_case("video/H264") {
+        let profile = |p: &Vec<(String, String)>| {
+            let get = |key: &str| p.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let level_id = get("profile-level-id")?.to_ascii_lowercase();
+            Some((get("packetization-mode")?, level_id.get(..4)?.to_owned()))
+        };
+        return profile(&pa).is_some() && profile(&pa) == profile(&pb);
+    }
+    pa.iter().all(|(k, v)| {
+        pb.iter()
+            .all(|(k2, v2)| k2 != k || v2.eq_ignore_ascii_case(v))
+    })
+}
+
+fn fmtp(line: &str) -> Vec<(String, String)> {
+    line.split(';')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p.trim().split_once('=').unwrap_or((p.trim(), ""));
+            (k.to_ascii_lowercase(), v.to_owned())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +241,51 @@ mod tests {
             .iter()
             .all(|c| c.rtp_codec.sdp_fmtp_line.contains("packetization-mode=1")));
         assert_eq!(prefs[0].payload_type, 125, "42e01f first");
+    }
+
+    #[test]
+    fn renumbering_takes_the_payload_types_of_a_remote_offer() {
+        let current = vec![
+            codec_entry("video/VP8", "max-fs=12288;max-fr=60", 120),
+            codec_entry("video/rtx", "apt=120", 124),
+            codec_entry(
+                "video/H264",
+                "profile-level-id=42e01f;level-asymmetry-allowed=1;packetization-mode=0",
+                97,
+            ),
+            codec_entry(
+                "video/H264",
+                "profile-level-id=42E01F;level-asymmetry-allowed=1;packetization-mode=1",
+                126,
+            ),
+            codec_entry("video/VP9", "max-fs=12288;max-fr=60", 121),
+        ];
+        let vp8 = renumber(
+            preferences(MediaKind::Video, &["video/VP8".to_owned()]).unwrap(),
+            &current,
+        );
+        assert_eq!(vp8.len(), 1);
+        assert_eq!(vp8[0].payload_type, 120);
+        let vp9 = renumber(
+            preferences(MediaKind::Video, &["video/VP9".to_owned()]).unwrap(),
+            &current,
+        );
+        assert_eq!(vp9[0].payload_type, 121);
+        let h264 = preferences(MediaKind::Video, &["video/H264".to_owned()]).unwrap();
+        let h264 = renumber(h264, &current);
+        assert_eq!(h264[0].payload_type, 126, "mode 1, 42e01f");
+        assert_eq!(
+            h264[1].payload_type, 102,
+            "42001f is not in the offer: default kept"
+        );
+        let av1 = renumber(
+            preferences(MediaKind::Video, &["video/AV1".to_owned()]).unwrap(),
+            &[],
+        );
+        assert_eq!(
+            av1[0].payload_type, 41,
+            "nothing negotiated: the default numbering"
+        );
     }
 
     #[test]

@@ -308,8 +308,18 @@ impl Media {
             .map(|p| p.rtp_codec.clone())
             .unwrap_or_else(|| codecs::default_codec(kind));
         if !preferences.is_empty() {
+            // The crate keeps the payload types of the preferences as given (see
+            // `codecs::renumber`): give it those its sender already uses.
+            let current = match &sending {
+                Some((sender, _, _)) => sender
+                    .get_parameters()
+                    .await
+                    .map(|p| p.rtp_parameters.codecs)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
             transceiver
-                .set_codec_preferences(preferences)
+                .set_codec_preferences(codecs::renumber(preferences, &current))
                 .await
                 .map_err(|e| {
                     named_error(
