@@ -381,13 +381,7 @@ impl Session {
         };
         let requests = |r: &MediaReport| -> Option<u64> {
             let t = transceiver(r, Some(&mid))?;
-            let counts: Vec<u64> = t
-                .sent
-                .iter()
-                .flat_map(|s| [s.pli_received, s.fir_received])
-                .flatten()
-                .collect();
-            (!counts.is_empty()).then(|| counts.iter().sum())
+            sum_known(t.sent.iter().flat_map(|s| [s.pli_received, s.fir_received]))
         };
         let k0 = keyframes(&self.media_report(peer).await?);
         let p0 = requests(&self.media_report(sender).await?);
@@ -517,17 +511,13 @@ impl Session {
                 .unwrap_or_default();
             let receiver = self.media_report(peer).await?;
             let sent = self.media_report(sender).await?;
-            let sum = |values: Vec<Option<u64>>| -> Option<u64> {
-                let known: Vec<u64> = values.into_iter().flatten().collect();
-                (!known.is_empty()).then(|| known.iter().sum())
-            };
             let nack_sent = transceiver(&receiver, Some(&mid))
-                .and_then(|t| sum(t.received.iter().map(|s| s.nack_sent).collect()));
+                .and_then(|t| sum_known(t.received.iter().map(|s| s.nack_sent)));
             let sender_t = transceiver(&sent, Some(&mid));
             let nack_received =
-                sender_t.and_then(|t| sum(t.sent.iter().map(|s| s.nack_received).collect()));
-            let retransmitted = sender_t
-                .and_then(|t| sum(t.sent.iter().map(|s| s.retransmitted_packets).collect()));
+                sender_t.and_then(|t| sum_known(t.sent.iter().map(|s| s.nack_received)));
+            let retransmitted =
+                sender_t.and_then(|t| sum_known(t.sent.iter().map(|s| s.retransmitted_packets)));
             let on_wire = wire.repeated + wire.rtx;
             let ok = wire.dropped > 0
                 && on_wire > 0
@@ -622,6 +612,13 @@ fn role(peer: PeerId) -> &'static str {
     } else {
         "answerer"
     }
+}
+
+/// The sum of the counters that are reported; `None` when no stream reports one.
+fn sum_known(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    values
+        .flatten()
+        .fold(None, |sum, n| Some(sum.unwrap_or(0) + n))
 }
 
 fn show(n: Option<u64>) -> String {
