@@ -38,7 +38,7 @@ pub struct Product {
     /// The command that installs what is missing on Debian 12.
     pub install_hint: &'static str,
     /// Builds the W3C capabilities for a session.
-    pub capabilities: fn(binary: Option<&Path>, profile: &Path) -> Map<String, Value>,
+    pub capabilities: fn(binary: Option<&Path>, profile: &Path, launch: Launch) -> Map<String, Value>,
     /// Arguments that make the driver listen on `port`.
     pub driver_args: fn(port: u16) -> Vec<String>,
 }
@@ -74,8 +74,21 @@ fn with_binary(mut caps: Value, key: &str, binary: Option<&Path>) -> Map<String,
     caps.as_object().cloned().unwrap_or_default()
 }
 
-fn chrome_capabilities(binary: Option<&Path>, profile: &Path) -> Map<String, Value> {
-    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+/// Launch settings that differ between runs; a session is reused only for the same settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Launch {
+    /// Host candidates as mDNS `.local` names (the browsers' own default). Off by default:
+    /// scenarios see raw loopback addresses unless they ask (`create_peer_connection:
+    /// { mdns: true }`).
+    pub mdns: bool,
+}
+
+fn chrome_capabilities(binary: Option<&Path>, profile: &Path, launch: Launch) -> Map<String, Value> {
+    let mut args: Vec<String> = CHROMIUM_FLAGS
+        .iter()
+        .filter(|f| !(launch.mdns && f.contains("WebRtcHideLocalIpsWithMdns")))
+        .map(|s| s.to_string())
+        .collect();
     args.push(format!("--user-data-dir={}", profile.display()));
     let caps = json!({
         "browserName": "chrome",
@@ -84,7 +97,7 @@ fn chrome_capabilities(binary: Option<&Path>, profile: &Path) -> Map<String, Val
     with_binary(caps, "goog:chromeOptions", binary)
 }
 
-fn firefox_capabilities(binary: Option<&Path>, _profile: &Path) -> Map<String, Value> {
+fn firefox_capabilities(binary: Option<&Path>, _profile: &Path, launch: Launch) -> Map<String, Value> {
     // The profile directory is made by geckodriver under TMPDIR, which the session points
     // at its own temporary directory.
     let caps = json!({
@@ -94,7 +107,7 @@ fn firefox_capabilities(binary: Option<&Path>, _profile: &Path) -> Map<String, V
             "prefs": {
                 "media.navigator.streams.fake": true,
                 "media.navigator.permission.disabled": true,
-                "media.peerconnection.ice.obfuscate_host_addresses": false,
+                "media.peerconnection.ice.obfuscate_host_addresses": launch.mdns,
                 "media.peerconnection.ice.loopback": true,
                 "app.update.enabled": false,
                 "browser.shell.checkDefaultBrowser": false,
@@ -226,6 +239,8 @@ pub struct BrowserSession {
     pub version: String,
     /// Driver name and version, from the session capabilities.
     pub driver_version: String,
+    /// The launch settings this session was started with.
+    pub launch: Launch,
     // Field order matters: the driver is killed before the profile directory is removed.
     driver: Option<ChildGuard>,
     _profile: TempDir,
@@ -238,6 +253,7 @@ impl BrowserSession {
         installation: &Installation,
         webdriver_url: Option<&str>,
         log: &Path,
+        launch: Launch,
     ) -> Result<Self, String> {
         let product = installation.product;
         let profile = tempfile::Builder::new()
@@ -266,6 +282,7 @@ impl BrowserSession {
         let caps = (product.capabilities)(
             installation.binary.as_deref(),
             &profile.path().join("profile"),
+            launch,
         );
         let deadline = tokio::time::Instant::now() + SESSION_START_TIMEOUT;
         // The driver needs a moment to listen: retry while the connection is refused.
@@ -333,6 +350,7 @@ impl BrowserSession {
             client,
             version,
             driver_version,
+            launch,
             driver,
             _profile: profile,
         })
@@ -397,16 +415,19 @@ impl BrowserPool {
         &mut self,
         product: &'static Product,
         log: &Path,
+        launch: Launch,
     ) -> Result<BrowserSession, String> {
-        if let Some(session) = self.idle.get_mut(product.name).and_then(Vec::pop) {
-            return Ok(session);
+        if let Some(idle) = self.idle.get_mut(product.name) {
+            if let Some(i) = idle.iter().position(|s| s.launch == launch) {
+                return Ok(idle.remove(i));
+            }
         }
         let installation = self
             .installations
             .get(product.name)
             .ok_or_else(|| format!("{} is not installed", product.display_name))?;
         let url = self.webdriver_urls.get(product.name).map(String::as_str);
-        BrowserSession::launch(installation, url, log).await
+        BrowserSession::launch(installation, url, log, launch).await
     }
 
     /// Returns a session after a run: kept if it still answers, shut down otherwise.
@@ -437,7 +458,11 @@ mod tests {
 
     #[test]
     fn capabilities_carry_headless_flags_profile_and_binary_when_known() {
-        let caps = (CHROME.capabilities)(Some(Path::new("/usr/bin/chromium")), Path::new("/tmp/p"));
+        let caps = (CHROME.capabilities)(
+            Some(Path::new("/usr/bin/chromium")),
+            Path::new("/tmp/p"),
+            Launch::default(),
+        );
         let options = &caps["goog:chromeOptions"];
         assert_eq!(options["binary"], "/usr/bin/chromium");
         let args: Vec<&str> = options["args"]
@@ -450,7 +475,7 @@ mod tests {
         assert!(args.contains(&"--use-fake-device-for-media-stream"));
         assert!(args.contains(&"--user-data-dir=/tmp/p"));
 
-        let caps = (FIREFOX.capabilities)(None, Path::new("/tmp/p"));
+        let caps = (FIREFOX.capabilities)(None, Path::new("/tmp/p"), Launch::default());
         let options = &caps["moz:firefoxOptions"];
         assert!(
             options.get("binary").is_none(),

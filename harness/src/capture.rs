@@ -58,6 +58,8 @@ struct State {
     drops: [Option<DropRule>; 2],
     /// Per sending peer: RTP accounting for the loss and retransmission checks.
     rtp: [RtpCounters; 2],
+    /// The peer (0 offerer, 1 answerer) that sent the first DTLS ClientHello: the DTLS client.
+    client_hello_from: Option<usize>,
 }
 
 /// Drop every `every`-th RTP packet whose payload type is in `payload_types`.
@@ -175,6 +177,7 @@ impl Relay {
                 firsts: Vec::new(),
                 drops: [None, None],
                 rtp: Default::default(),
+                client_hello_from: None,
             })),
             tasks: Mutex::new(Vec::new()),
         })
@@ -276,6 +279,11 @@ impl Relay {
         lock(&self.state).firsts.clone()
     }
 
+    /// The peer (0 offerer, 1 answerer) whose DTLS ClientHello the relay saw first.
+    pub fn dtls_client(&self) -> Option<usize> {
+        lock(&self.state).client_hello_from
+    }
+
     /// Problems seen so far (write errors, datagrams from addresses no peer announced).
     pub fn problems(&self) -> Vec<String> {
         lock(&self.state).problems.clone()
@@ -355,6 +363,9 @@ async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
         };
         let data = &buf[..n];
         record(&state, from, to.real, data);
+        if WireEvent::classify(data) == Some(WireEvent::DtlsClientHello) {
+            lock(&state).client_hello_from.get_or_insert(via.owner.min(1));
+        }
         if account(&state, via.owner, data) == Verdict::Drop {
             continue;
         }

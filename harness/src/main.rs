@@ -26,6 +26,7 @@ mod process;
 mod reporter;
 mod runner;
 mod sdp;
+mod turn;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -287,7 +288,10 @@ fn load_expectations(
         }
     }
     if errors.is_empty() {
-        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        let mut names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        names.extend(scenarios.iter().map(|s| s.base_name.as_str()));
+        names.sort_unstable();
+        names.dedup();
         let implementations: Vec<&str> = Implementation::all().iter().map(|i| i.name()).collect();
         errors = expectations.validate(&names, &implementations);
     }

@@ -87,8 +87,19 @@ pub struct Selection {
 
 /// Expands scenarios into cells. Errors name a selected scenario that does not exist.
 pub fn expand(scenarios: &[Arc<Scenario>], selection: &Selection) -> Result<Vec<Cell>, String> {
+    // A scenario is selected by its name or, for all its variants, by its base name.
+    let selected = |s: &Scenario| {
+        selection.scenarios.is_empty()
+            || selection
+                .scenarios
+                .iter()
+                .any(|n| *n == s.name || *n == s.base_name)
+    };
     for name in &selection.scenarios {
-        if !scenarios.iter().any(|s| &s.name == name) {
+        if !scenarios
+            .iter()
+            .any(|s| &s.name == name || &s.base_name == name)
+        {
             let known: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
             return Err(format!(
                 "no scenario named `{name}`; known: {}",
@@ -106,7 +117,7 @@ pub fn expand(scenarios: &[Arc<Scenario>], selection: &Selection) -> Result<Vec<
     };
     let mut cells = Vec::new();
     for scenario in scenarios {
-        if !selection.scenarios.is_empty() && !selection.scenarios.contains(&scenario.name) {
+        if !selected(scenario) {
             continue;
         }
         for &offerer in &implementations {

@@ -41,6 +41,7 @@ use crate::process::ChildGuard;
 use crate::reporter::{Reporter, RunEvent};
 use crate::sdp;
 
+mod connectivity;
 mod media;
 
 /// Seed of the pattern stream of bulk transfers (any fixed value; the peers get it).
@@ -115,8 +116,9 @@ struct LivePeer {
     background: HashMap<u64, String>,
     last_local_description: Option<SessionDescription>,
     has_remote_description: bool,
-    /// Candidates from the other peer waiting for this peer's remote description.
-    pending_candidates: Vec<IceCandidate>,
+    /// Candidates from the other peer waiting for this peer's remote description (`None`:
+    /// the end of candidates).
+    pending_candidates: Vec<Option<IceCandidate>>,
     /// Indices (in arrival order, per label) of the messages `expect_message` matched.
     matched_messages: HashMap<String, BTreeSet<usize>>,
     /// Peer clock when `create_peer_connection` completed.
@@ -169,6 +171,8 @@ struct Session {
     stats_at_connect: bool,
     /// Media names, mids, reports and findings (see `media.rs`).
     media: media::MediaState,
+    /// Candidate delivery, TURN, and connectivity findings (see `connectivity.rs`).
+    conn: connectivity::ConnState,
 }
 
 impl Runner {
@@ -267,6 +271,7 @@ impl Runner {
                     scenario.peer_name(PeerId::OFFERER),
                     "offerer",
                     &dir,
+                    launch_settings(scenario, PeerId::OFFERER),
                 )
                 .await?;
             infos[0] = offerer.info.clone();
@@ -276,6 +281,7 @@ impl Runner {
                     scenario.peer_name(PeerId::ANSWERER),
                     "answerer",
                     &dir,
+                    launch_settings(scenario, PeerId::ANSWERER),
                 )
                 .await
             {
@@ -298,6 +304,7 @@ impl Runner {
                 relay,
                 stats_at_connect: false,
                 media: Default::default(),
+                conn: Default::default(),
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
@@ -331,6 +338,7 @@ impl Runner {
         if let Some(mut session) = session {
             timings = session.timings();
             observed = session.observed();
+            observed.append(&mut session.connectivity_observed());
             notes = session
                 .peers
                 .iter()
@@ -406,6 +414,7 @@ impl Runner {
         name: &str,
         role: &str,
         dir: &Path,
+        launch: crate::browser::Launch,
     ) -> Result<LivePeer, Stop> {
         let mut ticket = self.control.register();
         let mut backing = match implementation {
@@ -439,7 +448,7 @@ impl Runner {
                     "{}-driver-{}.log",
                     product.name, self.browser_launches
                 ));
-                let session = self.pool.acquire(product, &log).await.map_err(|e| {
+                let session = self.pool.acquire(product, &log, launch).await.map_err(|e| {
                     Stop::new(Outcome::Error, format!("{name} ({implementation}): {e}"))
                 })?;
                 if let Err(e) = session
@@ -570,6 +579,7 @@ fn record(
     RunRecord {
         schema_version: interop_results::SCHEMA_VERSION,
         scenario: cell.scenario.name.clone(),
+        parameters: cell.scenario.parameters.iter().cloned().collect(),
         feature: cell.scenario.feature.clone(),
         offerer,
         answerer,
@@ -942,6 +952,9 @@ impl Session {
     }
 
     fn log(&mut self, peer: PeerId, direction: &str, frame: &serde_json::Value) {
+        let mut frame = frame.clone();
+        redact_credentials(&mut frame);
+        let frame = &frame;
         let line = serde_json::json!({
             "t_ms": self.elapsed_ms(),
             "peer": self.peers[peer.0].name,
@@ -996,8 +1009,8 @@ impl Session {
                         p.responses.insert(id, (t, result));
                     }
                     PeerMessage::Event { t, event } => {
-                        if let Event::IceCandidate { candidate: Some(c) } = &event {
-                            self.relay_candidate(peer.other(), c.clone());
+                        if let Event::IceCandidate { candidate } = &event {
+                            self.on_candidate(peer, candidate.clone());
                         }
                         let now = self.elapsed_ms();
                         let p = &mut self.peers[peer.0];
@@ -1009,20 +1022,19 @@ impl Session {
         }
     }
 
-    /// Delivers `candidate` to `to` now if it can take it, or once it has a remote description.
-    fn relay_candidate(&mut self, to: PeerId, mut candidate: IceCandidate) {
+    /// Delivers `candidate` (`None`: the end of candidates) to `to` now if it can take it, or
+    /// once it has a remote description.
+    fn relay_candidate(&mut self, to: PeerId, mut candidate: Option<IceCandidate>) {
         if self.peers[to.0].has_remote_description {
             // Rewritten only now, as it is delivered: a queued candidate passes here twice.
-            if let Some(relay) = &self.relay {
-                candidate.candidate = relay.rewrite_candidate(to.other().0, &candidate.candidate);
+            if let (Some(relay), Some(c)) = (&self.relay, candidate.as_mut()) {
+                c.candidate = relay.rewrite_candidate(to.other().0, &c.candidate);
             }
-            let what = format!("addIceCandidate({})", candidate.candidate);
-            let id = self.send(
-                to,
-                Command::AddIceCandidate {
-                    candidate: Some(candidate),
-                },
-            );
+            let what = match &candidate {
+                Some(c) => format!("addIceCandidate({})", c.candidate),
+                None => "addIceCandidate() (end of candidates)".to_owned(),
+            };
+            let id = self.send(to, Command::AddIceCandidate { candidate });
             self.peers[to.0].background.insert(id, what);
         } else {
             self.peers[to.0].pending_candidates.push(candidate);
@@ -1141,13 +1153,19 @@ impl Session {
         let peer = step.peer;
         let what = step.action.to_string();
         match &step.action {
-            Action::CreatePeerConnection { configuration } => {
+            Action::CreatePeerConnection {
+                configuration,
+                turn,
+            } => {
+                let mut configuration = configuration.clone();
+                if let Some(transport) = turn {
+                    let server = self.turn_server(transport).await?;
+                    configuration.ice_servers.push(server);
+                }
                 let (t, _) = self
                     .command(
                         peer,
-                        Command::CreatePeerConnection {
-                            configuration: configuration.clone(),
-                        },
+                        Command::CreatePeerConnection { configuration },
                         &what,
                     )
                     .await?;
@@ -1171,19 +1189,36 @@ impl Session {
                     .created
                     .push((label.clone(), t, init.clone()));
             }
-            Action::CreateOffer => {
-                self.command(peer, Command::CreateOffer, &what).await?;
+            Action::CreateOffer | Action::CreateAnswer => {
+                let command = if matches!(step.action, Action::CreateOffer) {
+                    Command::CreateOffer
+                } else {
+                    Command::CreateAnswer
+                };
+                let (_, reply) = self.command(peer, command, &what).await?;
+                if let Reply::Description { description } = reply {
+                    self.conn.last_created[peer.0] = Some(description);
+                }
             }
-            Action::CreateAnswer => {
-                self.command(peer, Command::CreateAnswer, &what).await?;
-            }
-            Action::SetLocalDescription => {
+            Action::SetLocalDescription { setup } => {
+                let description = match setup {
+                    None => None,
+                    Some(setup) => {
+                        let Some(mut created) = self.conn.last_created[peer.0].clone() else {
+                            return Err(Stop::new(
+                                Outcome::Fail,
+                                format!(
+                                    "{}: no created description to change a=setup in",
+                                    self.peers[peer.0].label()
+                                ),
+                            ));
+                        };
+                        created.sdp = sdp::with_setup(&created.sdp, setup);
+                        Some(created)
+                    }
+                };
                 let (_, reply) = self
-                    .command(
-                        peer,
-                        Command::SetLocalDescription { description: None },
-                        &what,
-                    )
+                    .command(peer, Command::SetLocalDescription { description }, &what)
                     .await?;
                 if let Reply::Description { description } = reply {
                     self.sdp_count += 1;
@@ -1197,6 +1232,9 @@ impl Session {
                         "answer" => self.answer = Some((peer, description.sdp.clone())),
                         _ => {}
                     }
+                    if self.conn.first_credentials[peer.0].is_none() {
+                        self.conn.first_credentials[peer.0] = sdp::ice_credentials(&description.sdp);
+                    }
                     self.peers[peer.0].last_local_description = Some(description);
                 } else {
                     return Err(Stop::new(
@@ -1208,10 +1246,12 @@ impl Session {
                     ));
                 }
             }
-            Action::SetRemoteDescription { munge } => {
+            Action::SetRemoteDescription {
+                munge,
+                expect_error,
+            } => {
                 let from = peer.other();
-                let Some(mut description) = self.peers[from.0].last_local_description.clone()
-                else {
+                let Some(description) = self.peers[from.0].last_local_description.clone() else {
                     return Err(Stop::new(
                         Outcome::Fail,
                         format!(
@@ -1220,6 +1260,7 @@ impl Session {
                         ),
                     ));
                 };
+                let mut description = self.outgoing_description(from, description).await?;
                 if let Some(relay) = &self.relay {
                     description.sdp = sdp::map_candidates(&description.sdp, |c| {
                         relay.rewrite_candidate(from.0, c)
@@ -1227,6 +1268,14 @@ impl Session {
                 }
                 if let Some(size) = munge.max_message_size {
                     description.sdp = sdp::with_max_message_size(&description.sdp, size);
+                }
+                if munge.tamper_fingerprint {
+                    description.sdp = sdp::with_tampered_fingerprint(&description.sdp);
+                }
+                if let Some(name) = &munge.remove_attribute {
+                    description.sdp = sdp::without_attribute(&description.sdp, name);
+                }
+                if !munge.is_empty() {
                     self.sdp_count += 1;
                     let name = format!(
                         "{}-{}-{}-as-given-to-{}.sdp",
@@ -1237,8 +1286,29 @@ impl Session {
                     );
                     self.write_artefact(&name, &description.sdp);
                 }
-                self.command(peer, Command::SetRemoteDescription { description }, &what)
-                    .await?;
+                let command = Command::SetRemoteDescription { description };
+                if *expect_error {
+                    let who = self.peers[peer.0].label();
+                    match self.command_result(peer, command, &what).await?.1 {
+                        Ok(_) => {
+                            return Err(Stop::new(
+                                Outcome::Fail,
+                                format!("{who} accepted the description; it had to reject it"),
+                            ))
+                        }
+                        Err(e) => {
+                            self.conn.observed.insert(
+                                format!(
+                                    "{}.rejection",
+                                    if peer == PeerId::OFFERER { "offerer" } else { "answerer" }
+                                ),
+                                serde_json::json!({ "name": e.name, "message": e.message }),
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+                self.command(peer, command, &what).await?;
                 self.peers[peer.0].has_remote_description = true;
                 for candidate in std::mem::take(&mut self.peers[peer.0].pending_candidates) {
                     self.relay_candidate(peer, candidate);
@@ -1340,6 +1410,7 @@ impl Session {
                     );
                 }
             }
+            conn if self.connectivity_action(peer, conn, &what).await? => {}
             media if self.media_action(peer, media, &what).await? => {}
             expectation => {
                 let timeout = expectation.timeout().unwrap_or(COMMAND_TIMEOUT);
@@ -1704,6 +1775,34 @@ impl Session {
 
 /// The stop of a command the peer answered with an error: `unsupported` for
 /// `NotSupportedError` (the implementation refuses it as the spec allows), else `fail`.
+/// What a browser for `peer` must be launched with: mDNS host candidates when one of its
+/// `create_peer_connection` steps asks for them (a browser decides that at launch).
+fn launch_settings(scenario: &interop_scenario::plan::Scenario, peer: PeerId) -> crate::browser::Launch {
+    let mdns = scenario.steps.iter().any(|s| {
+        s.peer == peer
+            && matches!(&s.action, Action::CreatePeerConnection { configuration, .. } if configuration.mdns == Some(true))
+    });
+    crate::browser::Launch { mdns }
+}
+
+/// Replaces every `credential` member (TURN passwords in `iceServers`) with `(redacted)`, so
+/// that secrets never reach the transcript.
+fn redact_credentials(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "credential" && v.is_string() {
+                    *v = serde_json::json!("(redacted)");
+                } else {
+                    redact_credentials(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_credentials),
+        _ => {}
+    }
+}
+
 fn command_failed(who: &str, what: &str, e: &PeerError) -> Stop {
     let outcome = if e.name == "NotSupportedError" {
         Outcome::Unsupported

@@ -252,6 +252,128 @@ pub fn map_candidates(sdp: &str, mut rewrite: impl FnMut(&str) -> String) -> Str
     text
 }
 
+/// Rewrites the lines of `sdp` (each without its line ending): `None` removes a line.
+fn map_lines(sdp: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
+    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut text = sdp
+        .lines()
+        .filter_map(|line| f(line.trim_end_matches('\r')))
+        .collect::<Vec<_>>()
+        .join(eol);
+    if sdp.ends_with('\n') {
+        text.push_str(eol);
+    }
+    text
+}
+
+/// Keeps only the `a=candidate` lines `keep` accepts (it gets the text after `a=`), and drops
+/// `a=end-of-candidates` when `keep_end` is false.
+pub fn filter_candidates(sdp: &str, keep: impl Fn(&str) -> bool, keep_end: bool) -> String {
+    map_lines(sdp, |line| match line.strip_prefix("a=") {
+        Some(c) if c.starts_with("candidate:") && !keep(c) => None,
+        Some("end-of-candidates") if !keep_end => None,
+        _ => Some(line.to_owned()),
+    })
+}
+
+/// Every `a=setup:` value replaced by `setup`.
+pub fn with_setup(sdp: &str, setup: &str) -> String {
+    map_lines(sdp, |line| {
+        Some(if line.starts_with("a=setup:") {
+            format!("a=setup:{setup}")
+        } else {
+            line.to_owned()
+        })
+    })
+}
+
+/// Every `a=fingerprint:` hash with its first byte changed: a description whose fingerprint
+/// no longer matches the sender's certificate.
+pub fn with_tampered_fingerprint(sdp: &str) -> String {
+    map_lines(sdp, |line| {
+        let Some(rest) = line.strip_prefix("a=fingerprint:") else {
+            return Some(line.to_owned());
+        };
+        let Some((algorithm, hash)) = rest.split_once(' ') else {
+            return Some(line.to_owned());
+        };
+        let mut bytes: Vec<String> = hash.split(':').map(str::to_owned).collect();
+        if let Some(first) = bytes.first_mut() {
+            let value = u8::from_str_radix(first, 16).unwrap_or(0) ^ 0xff;
+            let upper = first.chars().any(|c| c.is_ascii_uppercase());
+            *first = if upper {
+                format!("{value:02X}")
+            } else {
+                format!("{value:02x}")
+            };
+        }
+        Some(format!("a=fingerprint:{algorithm} {}", bytes.join(":")))
+    })
+}
+
+/// Without any `a=<name>` or `a=<name>:...` line.
+pub fn without_attribute(sdp: &str, name: &str) -> String {
+    map_lines(sdp, |line| {
+        let attribute = line.strip_prefix("a=").map(|a| a.split(':').next().unwrap_or(a));
+        (attribute != Some(name)).then(|| line.to_owned())
+    })
+}
+
+/// The first `a=ice-ufrag` and `a=ice-pwd` values.
+pub fn ice_credentials(sdp: &str) -> Option<(String, String)> {
+    let find = |key: &str| {
+        sdp.lines()
+            .find_map(|l| l.trim_end().strip_prefix(key).map(str::to_owned))
+    };
+    Some((find("a=ice-ufrag:")?, find("a=ice-pwd:")?))
+}
+
+/// What an ICE candidate attribute (`candidate:...`, with or without `a=`) says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateInfo {
+    /// `udp` / `tcp` (lowercase).
+    pub protocol: String,
+    pub address: String,
+    /// `host`, `srflx`, `prflx`, `relay`.
+    pub kind: String,
+    /// `active`, `passive`, `so` for TCP candidates.
+    pub tcp_type: Option<String>,
+}
+
+impl CandidateInfo {
+    /// `ipv4`, `ipv6`, or `mdns` for a `.local` name.
+    pub fn family(&self) -> &'static str {
+        if self.address.ends_with(".local") {
+            "mdns"
+        } else if self.address.contains(':') {
+            "ipv6"
+        } else {
+            "ipv4"
+        }
+    }
+}
+
+pub fn candidate_info(candidate: &str) -> Option<CandidateInfo> {
+    let c = candidate.strip_prefix("a=").unwrap_or(candidate);
+    let fields: Vec<&str> = c.split_whitespace().collect();
+    if fields.len() < 8 || !fields[0].starts_with("candidate:") {
+        return None;
+    }
+    let after = |key: &str| {
+        fields
+            .iter()
+            .position(|f| *f == key)
+            .and_then(|i| fields.get(i + 1))
+            .map(|s| s.to_string())
+    };
+    Some(CandidateInfo {
+        protocol: fields[2].to_ascii_lowercase(),
+        address: fields[4].to_owned(),
+        kind: after("typ")?,
+        tcp_type: after("tcptype"),
+    })
+}
+
 fn application_section(sdp: &str) -> Option<Vec<&str>> {
     let mut lines = sdp.lines().map(str::trim_end);
     lines.by_ref().find(|l| l.starts_with("m=application"))?;
@@ -261,6 +383,37 @@ fn application_section(sdp: &str) -> Option<Vec<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TWO_CANDIDATES: &str = "v=0\r\na=fingerprint:sha-256 AB:CD\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=ice-ufrag:u1\r\na=ice-pwd:p1\r\na=setup:actpass\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=candidate:2 1 TCP 1518280447 ::1 9 typ host tcptype active\r\na=end-of-candidates\r\n";
+
+    #[test]
+    fn candidates_are_read_filtered_and_attributes_changed() {
+        let c = candidate_info("a=candidate:2 1 TCP 1518280447 ::1 9 typ host tcptype active")
+            .unwrap();
+        assert_eq!((c.protocol.as_str(), c.family(), c.kind.as_str()), ("tcp", "ipv6", "host"));
+        assert_eq!(c.tcp_type.as_deref(), Some("active"));
+        let mdns = candidate_info("candidate:1 1 udp 1 abc.local 5 typ host").unwrap();
+        assert_eq!(mdns.family(), "mdns");
+
+        let udp_only = filter_candidates(
+            TWO_CANDIDATES,
+            |c| candidate_info(c).is_some_and(|c| c.protocol == "udp"),
+            false,
+        );
+        assert!(udp_only.contains("127.0.0.1 5000"));
+        assert!(!udp_only.contains("TCP"));
+        assert!(!udp_only.contains("end-of-candidates"));
+        assert!(udp_only.ends_with("\r\n"));
+
+        assert!(with_setup(TWO_CANDIDATES, "passive").contains("a=setup:passive\r\n"));
+        assert!(with_tampered_fingerprint(TWO_CANDIDATES).contains("a=fingerprint:sha-256 54:CD"));
+        let no_fp = without_attribute(TWO_CANDIDATES, "fingerprint");
+        assert!(!no_fp.contains("fingerprint") && no_fp.contains("a=setup"));
+        assert_eq!(
+            ice_credentials(TWO_CANDIDATES),
+            Some(("u1".to_owned(), "p1".to_owned()))
+        );
+    }
 
     const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
         m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:actpass\r\n\

@@ -1318,12 +1318,37 @@ function forgetPeerConnection() {
   bulkReceivers.clear();
 }
 
-function rtcConfiguration(c) {
+async function rtcConfiguration(c) {
   const cfg = {};
   if (c.ice_servers) cfg.iceServers = c.ice_servers;
   if (c.ice_transport_policy) cfg.iceTransportPolicy = c.ice_transport_policy;
   if (c.bundle_policy) cfg.bundlePolicy = c.bundle_policy;
+  // `mdns` is decided at launch for a browser (a flag / pref the harness sets): ignored here.
+  if (c.certificate) cfg.certificates = [await generateCertificate(c.certificate)];
   return cfg;
+}
+
+// RTCPeerConnection.generateCertificate for the protocol's `certificate` names. A browser that
+// refuses the algorithm fails with NotSupportedError carrying its own error as evidence.
+async function generateCertificate(kind) {
+  const keygen = {
+    ecdsa: { name: "ECDSA", namedCurve: "P-256" },
+    rsa: {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+  }[kind];
+  if (!keygen) throw namedError("NotSupportedError", `unknown certificate kind '${kind}'`);
+  try {
+    return await RTCPeerConnection.generateCertificate(keygen);
+  } catch (e) {
+    throw namedError(
+      "NotSupportedError",
+      `RTCPeerConnection.generateCertificate(${JSON.stringify(keygen)}) failed: ${e.name}: ${e.message}`,
+    );
+  }
 }
 
 const handlers = {
@@ -1332,7 +1357,7 @@ const handlers = {
     // previous one do not carry over.
     if (pc) forgetPeerConnection();
     channels.clear();
-    pc = new RTCPeerConnection(rtcConfiguration(cmd.configuration || {}));
+    pc = new RTCPeerConnection(await rtcConfiguration(cmd.configuration || {}));
     const p = pc;
     p.onicecandidate = (e) => emit({ type: "ice_candidate", candidate: candidateInit(e.candidate) });
     p.onicegatheringstatechange = () =>
@@ -1391,6 +1416,19 @@ const handlers = {
   },
   async set_remote_description(cmd) {
     await requirePc().setRemoteDescription(cmd.description);
+    return { type: "done" };
+  },
+  async get_local_description() {
+    const d = requirePc().localDescription;
+    if (!d) throw namedError("InvalidStateError", "there is no local description");
+    return { type: "description", description: description(d) };
+  },
+  async rollback() {
+    await requirePc().setLocalDescription({ type: "rollback" });
+    return { type: "done" };
+  },
+  async restart_ice() {
+    requirePc().restartIce();
     return { type: "done" };
   },
   async add_ice_candidate(cmd) {

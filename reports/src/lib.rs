@@ -724,6 +724,7 @@ mod tests {
         RunRecord {
             schema_version: SCHEMA_VERSION,
             scenario: scenario.into(),
+            parameters: Default::default(),
             feature: "data-channels".into(),
             offerer: imp(o),
             answerer: imp(a),

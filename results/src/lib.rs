@@ -171,7 +171,11 @@ pub struct ExpectationRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub schema_version: u32,
+    /// The scenario's name; for a variant of a parameterised scenario `base[name=value,...]`.
     pub scenario: String,
+    /// The parameter values of this variant (empty for a scenario without parameters).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
     pub feature: String,
     pub offerer: Implementation,
     pub answerer: Implementation,
@@ -244,6 +248,7 @@ mod tests {
         RunRecord {
             schema_version: SCHEMA_VERSION,
             scenario: "connect".into(),
+            parameters: Default::default(),
             feature: "basic-peer-connection".into(),
             offerer: Implementation {
                 name: "rust".into(),

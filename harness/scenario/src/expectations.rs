@@ -45,6 +45,11 @@ use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{self, pos, short, Node, SNode};
 use crate::{typed, Pos, ScenarioError, Source};
 
+/// `ice[delivery=sdp]` -> `ice`: the scenario a variant name belongs to.
+pub fn base_name(name: &str) -> &str {
+    name.split_once('[').map_or(name, |(base, _)| base)
+}
+
 /// The keys of one entry, in the order the documentation gives them.
 const ENTRY_KEYS: &[&str] = &["as", "with", "expected", "intermittent", "reason", "bug"];
 /// The values of `as`.
@@ -257,7 +262,11 @@ impl Expectations {
             .collect();
         for (j, later) in self.entries.iter().enumerate() {
             for earlier in &self.entries[..j] {
-                if earlier.scenario != later.scenario {
+                // A base name (`ice[...]` -> `ice`) covers all of its variants.
+                let (e, l) = (earlier.scenario.as_str(), later.scenario.as_str());
+                let same = e == l
+                    || (base_name(e) == base_name(l) && (base_name(e) == e || base_name(l) == l));
+                if !same {
                     continue;
                 }
                 let common: Vec<String> = cells
@@ -289,10 +298,20 @@ impl Expectations {
     /// an entry of `rust.yaml` matches the cells where `rust` is the offerer or the answerer,
     /// as its `as` says, and the other implementation is its `with`. After
     /// [`Expectations::validate`] passed there is at most one; otherwise the first wins.
+    ///
+    /// `scenario` is the cell's scenario name; for a variant of a parameterised scenario
+    /// (`base[name=value,...]`) an entry keyed by the variant's full name applies, else one
+    /// keyed by the base name (it covers every variant).
     pub fn lookup(&self, scenario: &str, offerer: &str, answerer: &str) -> Option<Expected> {
+        let base = base_name(scenario);
         self.entries
             .iter()
             .find(|e| e.scenario == scenario && self.matches(e, offerer, answerer))
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .find(|e| e.scenario == base && self.matches(e, offerer, answerer))
+            })
             .map(|e| Expected {
                 outcome: e.outcome,
                 known_intermittent: e.known_intermittent.clone(),

@@ -54,6 +54,7 @@
 //! reports that one problem; pass 2 reports everything it finds. Problems of different
 //! files are all reported.
 
+mod connectivity;
 pub mod expectations;
 mod media;
 pub mod plan;
@@ -63,6 +64,7 @@ pub mod plan;
 pub mod reference {}
 
 mod error;
+mod params;
 mod raw;
 mod suggest;
 #[cfg(test)]
@@ -78,6 +80,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use error::{render_all, ScenarioError};
+pub use params::{variant_name, MAX_VARIANTS};
 pub use validate::{
     CONNECTION_STATES, DEFAULT_CHUNK, DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_TIMEOUT,
     ICE_CONNECTION_STATES, MAX_BULK_BYTES, MAX_CHUNK, MAX_COUNT, SEND_ERRORS,
@@ -122,7 +125,13 @@ fn is_yaml(path: &Path) -> bool {
 /// Parses and validates one scenario. `path` is used for the default name (the file stem)
 /// and in error messages; the file is not read.
 pub fn parse_str(path: &Path, text: &str) -> Result<plan::Scenario, Vec<ScenarioError>> {
-    parse_located(path, text).map(|v| v.scenario)
+    parse_variants(path, text).map(|mut v| v.remove(0).scenario)
+}
+
+/// Parses and validates one scenario file into its variants: one scenario, or one per
+/// combination of its `parameters` (see [`params`](crate::params)).
+pub fn parse_all(path: &Path, text: &str) -> Result<Vec<plan::Scenario>, Vec<ScenarioError>> {
+    parse_variants(path, text).map(|v| v.into_iter().map(|v| v.scenario).collect())
 }
 
 /// Reads and validates all `paths`, in order. Returns every scenario, or every problem of
@@ -142,8 +151,15 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<plan::Scenario>, Vec<Scenario
                 continue;
             }
         };
-        match parse_located(path, &text) {
-            Ok(validated) => {
+        let variants = match parse_variants(path, &text) {
+            Ok(variants) => variants,
+            Err(mut file_errors) => {
+                errors.append(&mut file_errors);
+                continue;
+            }
+        };
+        for validated in variants {
+            {
                 let name = &validated.scenario.name;
                 if let Some(first) = names.get(name) {
                     let origin = if validated.name_from_file {
@@ -162,7 +178,6 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<plan::Scenario>, Vec<Scenario
                 }
                 scenarios.push(validated.scenario);
             }
-            Err(mut file_errors) => errors.append(&mut file_errors),
         }
     }
     if errors.is_empty() {
@@ -170,6 +185,73 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<plan::Scenario>, Vec<Scenario
     } else {
         Err(errors)
     }
+}
+
+/// Every variant of one file (one when it declares no parameters), or every problem of every
+/// variant, located in the original text.
+fn parse_variants(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<validate::Validated>, Vec<ScenarioError>> {
+    let found = params::placeholders(text);
+    let src = Source { path, text };
+    let neutral = params::neutralize(text, &found);
+    let params = match tree::parse(&neutral) {
+        // Syntax errors are reported by the full parse below, with the real text.
+        Err(_) => None,
+        Ok(tree) => params::read(&src, &tree, &found)?,
+    };
+    let Some(params) = params else {
+        return parse_located(path, text).map(|v| vec![v]);
+    };
+    let variants = params.variants();
+    let mut out = Vec::new();
+    // (line, column, key, message) -> the variants that have it.
+    let mut problems: Vec<(ScenarioError, Vec<usize>)> = Vec::new();
+    for (index, assignment) in variants.iter().enumerate() {
+        let substituted = params::substitute(text, &found, assignment);
+        match parse_located(path, &substituted.text) {
+            Ok(mut validated) => {
+                let scenario = &mut validated.scenario;
+                scenario.base_name = scenario.name.clone();
+                scenario.name = params::variant_name(&scenario.name, assignment);
+                scenario.parameters = assignment.clone();
+                out.push(validated);
+            }
+            Err(errors) => {
+                for mut e in errors {
+                    if e.line > 0 {
+                        e.column = substituted.original_column(e.line, e.column);
+                        e.source_line = text.lines().nth(e.line - 1).map(str::to_owned);
+                    }
+                    match problems.iter_mut().find(|(p, _)| *p == e) {
+                        Some((_, seen)) => seen.push(index),
+                        None => problems.push((e, vec![index])),
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(out);
+    }
+    Err(problems
+        .into_iter()
+        .map(|(mut e, seen)| {
+            if seen.len() < variants.len() {
+                let which: Vec<String> = seen
+                    .iter()
+                    .map(|&i| {
+                        let v: Vec<String> =
+                            variants[i].iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        v.join(",")
+                    })
+                    .collect();
+                e.message = format!("{} (with parameters {})", e.message, which.join("; "));
+            }
+            e
+        })
+        .collect())
 }
 
 fn parse_located(path: &Path, text: &str) -> Result<validate::Validated, Vec<ScenarioError>> {

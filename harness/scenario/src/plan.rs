@@ -46,8 +46,13 @@ impl fmt::Display for Role {
 /// A scenario that passed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
-    /// Unique name (the `name:` key, or the file stem).
+    /// Unique name: the `name:` key, or the file stem; for a variant of a parameterised
+    /// scenario, `base[name=value,...]`.
     pub name: String,
+    /// The name without parameters (the same as `name` for a scenario without parameters).
+    pub base_name: String,
+    /// The parameter values of this variant, in declaration order; empty without parameters.
+    pub parameters: Vec<(String, String)>,
     /// Feature group the scenario belongs to (a row group in reports), e.g. `data-channels`.
     pub feature: String,
     pub description: String,
@@ -78,8 +83,11 @@ pub struct Step {
 /// events under a timeout; requirements and checks look at what the run recorded so far.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// `new RTCPeerConnection(configuration)`. With `turn`, the harness adds its own TURN
+    /// server (over `udp` or `tcp`, with per-run credentials) to `iceServers`.
     CreatePeerConnection {
         configuration: PeerConnectionConfig,
+        turn: Option<String>,
     },
     CreateDataChannel {
         label: String,
@@ -87,12 +95,50 @@ pub enum Action {
     },
     CreateOffer,
     CreateAnswer,
-    /// Apply the description this peer created last.
-    SetLocalDescription,
+    /// Apply the description this peer created last; with `setup`, its `a=setup` attributes
+    /// replaced first (the DTLS role; the modified description is what is passed on).
+    SetLocalDescription {
+        setup: Option<String>,
+    },
     /// Apply the current local description of the other peer, passed through the harness,
-    /// after applying `munge` to it.
+    /// after applying `munge` to it. With `expect_error`, the peer must reject it: the error
+    /// it gave is recorded and a description it accepts is a failure.
     SetRemoteDescription {
         munge: SdpMunge,
+        expect_error: bool,
+    },
+    /// How the harness (the signaling channel) delivers this peer's ICE candidates to the
+    /// other peer from now on.
+    Candidates(CandidatePolicy),
+    /// Deliver the candidates held back since `candidates: { delivery: held }`, in gathering
+    /// order or reversed, then trickle again.
+    ReleaseCandidates {
+        reverse: bool,
+    },
+    /// `pc.restartIce()`.
+    RestartIce,
+    /// This peer's current local description has ICE credentials (ufrag and pwd) different
+    /// from those of its first one.
+    ExpectNewIceCredentials,
+    /// `pc.setLocalDescription({type: "rollback"})`.
+    Rollback,
+    /// Wait until this peer's getStats shows a selected candidate pair matching `want`;
+    /// the pair is recorded in the results either way.
+    ExpectSelectedCandidatePair {
+        want: PairExpectation,
+        timeout: Duration,
+    },
+    /// This peer's DTLS role (`client` or `server`), from its transport stats, or else from
+    /// the wire (who sent the ClientHello, seen by the capture relay).
+    ExpectDtlsRole {
+        role: String,
+        timeout: Duration,
+    },
+    /// This peer presents a certificate with a `key` (`ecdsa` / `rsa`) public key, as its
+    /// own or the other peer's certificate stats show it.
+    ExpectCertificate {
+        key: String,
+        timeout: Duration,
     },
     /// Send one message. With `expect_error`, the send must fail with that error name
     /// (e.g. `TypeError` for a message above the remote's max-message-size); a send that
@@ -263,12 +309,66 @@ pub const DEFAULT_VIDEO_PACKETS: u64 = 15;
 pub struct SdpMunge {
     /// Replace (or add) the `a=max-message-size` attribute of the application m-section.
     pub max_message_size: Option<u64>,
+    /// Change every `a=fingerprint` hash (one byte flipped) so that it no longer matches the
+    /// sender's certificate: DTLS must then fail.
+    pub tamper_fingerprint: bool,
+    /// Remove every `a=<name>` / `a=<name>:…` line (session and media level).
+    pub remove_attribute: Option<String>,
 }
 
 impl SdpMunge {
     pub fn is_empty(&self) -> bool {
-        self.max_message_size.is_none()
+        self.max_message_size.is_none() && !self.tamper_fingerprint && self.remove_attribute.is_none()
     }
+}
+
+/// How the harness delivers one peer's ICE candidates (see [`Action::Candidates`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CandidatePolicy {
+    pub delivery: Delivery,
+    /// Only candidates of this address family (`ipv4` / `ipv6`) are delivered.
+    pub family: Option<String>,
+    /// Only candidates of this transport (`udp` / `tcp`) are delivered.
+    pub protocol: Option<String>,
+    /// Relay the end of candidates (the peer's null candidate) as `addIceCandidate()`.
+    pub end_of_candidates: bool,
+}
+
+/// When candidates reach the other peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// Each one as it is gathered (trickle ICE), once the other peer has a remote description.
+    #[default]
+    Trickle,
+    /// None trickled: the description passed on is fetched once gathering is complete and
+    /// carries every candidate (vanilla ICE).
+    Sdp,
+    /// Held back until `release_candidates`; descriptions pass without candidates.
+    Held,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Trickle => "trickle",
+            Delivery::Sdp => "sdp",
+            Delivery::Held => "held",
+        }
+    }
+}
+
+/// What `expect_selected_candidate_pair` requires; `None` is not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairExpectation {
+    /// Candidate type of the local / remote candidate: host, srflx, prflx, relay.
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    /// Transport of the pair: udp / tcp.
+    pub protocol: Option<String>,
+    /// Address family of the local candidate: ipv4 / ipv6.
+    pub family: Option<String>,
+    /// For a relay local candidate: how the peer reaches its TURN server (udp / tcp / tls).
+    pub relay_protocol: Option<String>,
 }
 
 /// Properties of a remotely announced data channel to check; `None` is not checked.
@@ -295,7 +395,10 @@ impl Action {
             | Action::BulkTransfer { timeout, .. }
             | Action::RequestKeyFrame { timeout, .. }
             | Action::ExpectMedia { timeout, .. }
-            | Action::ExpectRetransmissions { timeout, .. } => Some(*timeout),
+            | Action::ExpectRetransmissions { timeout, .. }
+            | Action::ExpectSelectedCandidatePair { timeout, .. }
+            | Action::ExpectDtlsRole { timeout, .. }
+            | Action::ExpectCertificate { timeout, .. } => Some(*timeout),
             Action::ExpectNoMedia { during, .. } => Some(*during),
             _ => None,
         }
@@ -310,11 +413,72 @@ impl fmt::Display for Action {
             Action::CreateDataChannel { label, .. } => write!(f, "create data channel '{label}'"),
             Action::CreateOffer => write!(f, "create offer"),
             Action::CreateAnswer => write!(f, "create answer"),
-            Action::SetLocalDescription => write!(f, "set local description"),
-            Action::SetRemoteDescription { munge } => match munge.max_message_size {
-                Some(size) => write!(f, "set remote description (with a=max-message-size:{size})"),
-                None => write!(f, "set remote description"),
-            },
+            Action::SetLocalDescription { setup: None } => write!(f, "set local description"),
+            Action::SetLocalDescription { setup: Some(s) } => {
+                write!(f, "set local description (with a=setup:{s})")
+            }
+            Action::SetRemoteDescription {
+                munge,
+                expect_error,
+            } => {
+                write!(f, "set remote description")?;
+                let mut changes = Vec::new();
+                if let Some(size) = munge.max_message_size {
+                    changes.push(format!("a=max-message-size:{size}"));
+                }
+                if munge.tamper_fingerprint {
+                    changes.push("a tampered a=fingerprint".to_owned());
+                }
+                if let Some(name) = &munge.remove_attribute {
+                    changes.push(format!("no a={name}"));
+                }
+                if !changes.is_empty() {
+                    write!(f, " (with {})", changes.join(", "))?;
+                }
+                if *expect_error {
+                    write!(f, ", expecting a rejection")?;
+                }
+                Ok(())
+            }
+            Action::Candidates(policy) => {
+                write!(f, "deliver candidates: {}", policy.delivery.as_str())?;
+                if let Some(family) = &policy.family {
+                    write!(f, ", {family} only")?;
+                }
+                if let Some(protocol) = &policy.protocol {
+                    write!(f, ", {protocol} only")?;
+                }
+                if policy.end_of_candidates {
+                    write!(f, ", with end-of-candidates")?;
+                }
+                Ok(())
+            }
+            Action::ReleaseCandidates { reverse: false } => write!(f, "release held candidates"),
+            Action::ReleaseCandidates { reverse: true } => {
+                write!(f, "release held candidates in reverse order")
+            }
+            Action::RestartIce => write!(f, "restart ICE"),
+            Action::ExpectNewIceCredentials => write!(f, "expect new ICE credentials"),
+            Action::Rollback => write!(f, "roll back the local offer"),
+            Action::ExpectSelectedCandidatePair { want, .. } => {
+                write!(f, "expect selected candidate pair")?;
+                let parts: Vec<String> = [
+                    want.local.as_ref().map(|v| format!("local {v}")),
+                    want.remote.as_ref().map(|v| format!("remote {v}")),
+                    want.protocol.clone(),
+                    want.family.clone(),
+                    want.relay_protocol.as_ref().map(|v| format!("TURN over {v}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !parts.is_empty() {
+                    write!(f, " ({})", parts.join(", "))?;
+                }
+                Ok(())
+            }
+            Action::ExpectDtlsRole { role, .. } => write!(f, "expect DTLS role {role}"),
+            Action::ExpectCertificate { key, .. } => write!(f, "expect a certificate with an {key} key"),
             Action::Send {
                 label,
                 payload,

@@ -24,6 +24,9 @@ pub(crate) struct RawScenario {
     pub description: Option<SString>,
     pub peers: Option<Spanned<RawPeers>>,
     pub timeout: Option<SString>,
+    /// Read from the tree by `params` before this pass; here only accepted.
+    #[allow(dead_code)]
+    pub parameters: Option<serde::de::IgnoredAny>,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 
@@ -60,7 +63,7 @@ pub(crate) enum RawStep {
     Negotiate(RawNegotiate),
     CreateOffer(RawPeerOnly),
     CreateAnswer(RawPeerOnly),
-    SetLocalDescription(RawPeerOnly),
+    SetLocalDescription(RawSetLocalDescription),
     SetRemoteDescription(RawSetRemoteDescription),
     ExpectConnectionState(RawExpectState),
     ExpectIceConnectionState(RawExpectState),
@@ -86,6 +89,66 @@ pub(crate) enum RawStep {
     ExpectNoMedia(RawExpectNoMedia),
     DropPackets(RawDropPackets),
     ExpectRetransmissions(RawMediaTimeout),
+    Candidates(RawCandidates),
+    ReleaseCandidates(RawReleaseCandidates),
+    RestartIce(RawPeerOnly),
+    ExpectNewIceCredentials(RawPeerOnly),
+    Rollback(RawPeerOnly),
+    ExpectSelectedCandidatePair(RawExpectPair),
+    ExpectDtlsRole(RawExpectDtlsRole),
+    ExpectCertificate(RawExpectCertificate),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSetLocalDescription {
+    pub peer: SString,
+    pub setup: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCandidates {
+    pub peer: SString,
+    pub delivery: Option<SString>,
+    pub family: Option<SString>,
+    pub protocol: Option<SString>,
+    pub end_of_candidates: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReleaseCandidates {
+    pub peer: SString,
+    pub order: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectPair {
+    pub peer: SString,
+    pub local: Option<SString>,
+    pub remote: Option<SString>,
+    pub protocol: Option<SString>,
+    pub family: Option<SString>,
+    pub relay_protocol: Option<SString>,
+    pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectDtlsRole {
+    pub peer: SString,
+    pub role: SString,
+    pub timeout: Option<SString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectCertificate {
+    pub peer: SString,
+    pub key: SString,
+    pub timeout: Option<SString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +164,9 @@ pub(crate) struct RawCreatePeerConnection {
     pub ice_servers: Option<Vec<Spanned<RawIceServer>>>,
     pub ice_transport_policy: Option<SString>,
     pub bundle_policy: Option<SString>,
+    pub certificate: Option<SString>,
+    pub turn: Option<SString>,
+    pub mdns: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +212,9 @@ pub(crate) struct RawExpectState {
 pub(crate) struct RawSetRemoteDescription {
     pub peer: SString,
     pub max_message_size: Option<SString>,
+    pub tamper_fingerprint: Option<bool>,
+    pub remove_attribute: Option<SString>,
+    pub expect_error: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

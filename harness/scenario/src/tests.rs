@@ -44,16 +44,17 @@ fn actions(steps: &[Step]) -> Vec<(PeerId, Action)> {
 fn srd() -> Action {
     Action::SetRemoteDescription {
         munge: Default::default(),
+        expect_error: false,
     }
 }
 
 fn negotiation(offerer: PeerId, answerer: PeerId) -> Vec<(PeerId, Action)> {
     vec![
         (offerer, Action::CreateOffer),
-        (offerer, Action::SetLocalDescription),
+        (offerer, Action::SetLocalDescription { setup: None }),
         (answerer, srd()),
         (answerer, Action::CreateAnswer),
-        (answerer, Action::SetLocalDescription),
+        (answerer, Action::SetLocalDescription { setup: None }),
         (offerer, srd()),
     ]
 }
@@ -67,6 +68,7 @@ fn shipped_connect_scenario() {
     assert_eq!(s.steps.len(), 13);
     let create = Action::CreatePeerConnection {
         configuration: PeerConnectionConfig::default(),
+        turn: None,
     };
     assert_eq!(s.steps[0].action, create);
     assert_eq!((s.steps[0].peer, s.steps[1].peer), (A, B));
@@ -249,9 +251,12 @@ fn every_step_kind_and_option_resolves() {
         ],
         ice_transport_policy: Some("relay".into()),
         bundle_policy: Some("max-bundle".into()),
+        certificate: None,
+        mdns: None,
     };
     let create = Action::CreatePeerConnection {
         configuration: config,
+        turn: None,
     };
     let lossy = DataChannelInit {
         ordered: Some(false),
@@ -297,7 +302,9 @@ fn every_step_kind_and_option_resolves() {
     let munged = Action::SetRemoteDescription {
         munge: SdpMunge {
             max_message_size: Some(16 * 1024),
+            ..Default::default()
         },
+        expect_error: false,
     };
     let mut manual = negotiation(A, B);
     manual[5] = (A, munged);
@@ -929,8 +936,10 @@ fn count_expands_i_outer_peers_inner_with_seeds_and_labels() {
         s.steps.last().map(|step| step.action.clone()),
         Some(Action::SetRemoteDescription {
             munge: SdpMunge {
-                max_message_size: Some(0)
-            }
+                max_message_size: Some(0),
+                ..Default::default()
+            },
+            expect_error: false,
         })
     );
 }

@@ -209,7 +209,9 @@ pub(crate) fn validate(
     }
     Ok(Validated {
         scenario: Scenario {
+            base_name: name.clone(),
             name,
+            parameters: Vec::new(),
             feature,
             description,
             path: src.path.to_path_buf(),
@@ -789,6 +791,15 @@ impl Checker<'_> {
                 config.bundle_policy = Some(policy.value.clone());
             }
         }
+        let mut ok = true;
+        config.certificate = self.optional_one_of(
+            args.certificate.as_ref(),
+            "certificate",
+            "certificate key",
+            crate::connectivity::CERTIFICATE_KEYS,
+            &mut ok,
+        );
+        config.mdns = args.mdns;
         config
     }
 
@@ -1037,7 +1048,17 @@ impl Checker<'_> {
             RawStep::CreatePeerConnection(args) => {
                 let peers = self.peer(&args.peer);
                 let configuration = self.peer_connection_config(args);
-                push(&peers, Action::CreatePeerConnection { configuration });
+                let mut ok = true;
+                let turn = self.optional_one_of(
+                    args.turn.as_ref(),
+                    "turn",
+                    "TURN transport",
+                    crate::connectivity::TURN_TRANSPORTS,
+                    &mut ok,
+                );
+                if ok {
+                    push(&peers, Action::CreatePeerConnection { configuration, turn });
+                }
             }
             RawStep::CreateDataChannel(args) => {
                 let peers = self.peer(&args.peer);
@@ -1073,12 +1094,14 @@ impl Checker<'_> {
                     (Some(o), Some(a)) => {
                         let set_remote = Action::SetRemoteDescription {
                             munge: SdpMunge::default(),
+                            expect_error: false,
                         };
+                        let set_local = Action::SetLocalDescription { setup: None };
                         push(&[o], Action::CreateOffer);
-                        push(&[o], Action::SetLocalDescription);
+                        push(&[o], set_local.clone());
                         push(&[a], set_remote.clone());
                         push(&[a], Action::CreateAnswer);
-                        push(&[a], Action::SetLocalDescription);
+                        push(&[a], set_local);
                         push(&[o], set_remote);
                     }
                     _ => {}
@@ -1087,15 +1110,41 @@ impl Checker<'_> {
             RawStep::CreateOffer(args) => push(&self.peer(&args.peer), Action::CreateOffer),
             RawStep::CreateAnswer(args) => push(&self.peer(&args.peer), Action::CreateAnswer),
             RawStep::SetLocalDescription(args) => {
-                push(&self.peer(&args.peer), Action::SetLocalDescription)
+                let peers = self.peer(&args.peer);
+                if let Some(setup) = self.setup(args.setup.as_ref()) {
+                    push(&peers, Action::SetLocalDescription { setup })
+                }
             }
             RawStep::SetRemoteDescription(args) => {
                 let peers = self.peer(&args.peer);
                 let max_message_size = args.max_message_size.as_ref().and_then(|size| {
                     self.size(size, "max_message_size", 0, MAX_MUNGED_MESSAGE_SIZE)
                 });
-                let munge = SdpMunge { max_message_size };
-                push(&peers, Action::SetRemoteDescription { munge });
+                if let Some(name) = &args.remove_attribute {
+                    let valid = !name.value.is_empty()
+                        && name
+                            .value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                    if !valid {
+                        self.error(
+                            at(name),
+                            Some("remove_attribute"),
+                            format!(
+                                "invalid SDP attribute name `{}`: write the name without `a=` \
+                                 and without a value, e.g. `fingerprint`",
+                                short(&name.value)
+                            ),
+                        );
+                    }
+                }
+                let munge = SdpMunge {
+                    max_message_size,
+                    tamper_fingerprint: args.tamper_fingerprint.unwrap_or(false),
+                    remove_attribute: args.remove_attribute.as_ref().map(|a| a.value.clone()),
+                };
+                let expect_error = args.expect_error.unwrap_or(false);
+                push(&peers, Action::SetRemoteDescription { munge, expect_error });
             }
             RawStep::GetStats(args) => push(&self.peer(&args.peer), Action::GetStats),
             RawStep::Close(args) => push(&self.peer(&args.peer), Action::Close),
@@ -1217,11 +1266,15 @@ impl Checker<'_> {
                     push(&[sender], action);
                 }
             }
-            media => {
-                if let Some((peer, action)) = self.media_step(index, media, default_timeout) {
-                    push(&[peer], action);
+            other => match self.connectivity_step(index, other, default_timeout) {
+                Ok(Some((peers, action))) => push(&peers, action),
+                Ok(None) => {}
+                Err(media) => {
+                    if let Some((peer, action)) = self.media_step(index, media, default_timeout) {
+                        push(&[peer], action);
+                    }
                 }
-            }
+            },
         }
     }
 }
@@ -1260,6 +1313,14 @@ pub(crate) fn step_kind(step: &RawStep) -> &'static str {
         RawStep::ExpectNoMedia(_) => "expect_no_media",
         RawStep::DropPackets(_) => "drop_packets",
         RawStep::ExpectRetransmissions(_) => "expect_retransmissions",
+        RawStep::Candidates(_) => "candidates",
+        RawStep::ReleaseCandidates(_) => "release_candidates",
+        RawStep::RestartIce(_) => "restart_ice",
+        RawStep::ExpectNewIceCredentials(_) => "expect_new_ice_credentials",
+        RawStep::Rollback(_) => "rollback",
+        RawStep::ExpectSelectedCandidatePair(_) => "expect_selected_candidate_pair",
+        RawStep::ExpectDtlsRole(_) => "expect_dtls_role",
+        RawStep::ExpectCertificate(_) => "expect_certificate",
     }
 }
 

@@ -185,7 +185,7 @@ impl Session {
     }
 
     /// Processes incoming frames until `until` (events keep flowing while a step polls).
-    async fn idle_until(&mut self, until: Instant) -> Result<(), Stop> {
+    pub(super) async fn idle_until(&mut self, until: Instant) -> Result<(), Stop> {
         while self.pump_once(until).await? {}
         Ok(())
     }

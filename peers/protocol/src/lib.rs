@@ -67,6 +67,16 @@ pub enum Command {
     },
     /// `pc.setRemoteDescription(description)`.
     SetRemoteDescription { description: SessionDescription },
+    /// `pc.localDescription` as it is now: once gathering is complete it carries every
+    /// candidate (what a peer without trickle ICE sends). Replies [`Reply::Description`];
+    /// fails with `InvalidStateError` when there is no local description.
+    GetLocalDescription,
+    /// `pc.setLocalDescription({type: "rollback"})`: back to `stable` from `have-local-offer`
+    /// (perfect negotiation's polite peer in glare). Replies [`Reply::Done`].
+    Rollback,
+    /// `pc.restartIce()`: the next offer carries new ICE credentials (ufrag / pwd) and the
+    /// peer gathers again. Replies [`Reply::Done`].
+    RestartIce,
     /// `pc.addIceCandidate(candidate)`; `None` signals end-of-candidates.
     AddIceCandidate {
         #[serde(default)]
@@ -289,6 +299,18 @@ pub struct PeerConnectionConfig {
     /// `"balanced"`, `"max-compat"` or `"max-bundle"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_policy: Option<String>,
+    /// `certificates: [await RTCPeerConnection.generateCertificate(keygen)]`: `"ecdsa"` (ECDSA
+    /// P-256) or `"rsa"` (RSASSA-PKCS1-v1_5, 2048-bit modulus, SHA-256). `None`: the
+    /// implementation's default. A peer that cannot make such a certificate fails with
+    /// `NotSupportedError` saying what it can do (the evidence for `unsupported`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// Not W3C: `Some(true)` gathers host candidates as mDNS `.local` names (RFC 8828 mode 2,
+    /// the browsers' default), `Some(false)` as raw IP addresses, `None` the peer's default.
+    /// Browsers decide this at launch (a flag / pref the harness sets), so a browser peer
+    /// ignores it; the Rust peer applies it to its ICE agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mdns: Option<bool>,
 }
 
 /// One entry of `RTCConfiguration.iceServers`.

@@ -1,0 +1,163 @@
+//! Pass 2 for the connectivity and negotiation steps: candidate delivery (`candidates`,
+//! `release_candidates`), ICE restart, rollback, and the checks of what the connection became
+//! (`expect_selected_candidate_pair`, `expect_dtls_role`, `expect_certificate`).
+//!
+//! The harness is the signaling channel, so candidate delivery is a property of the harness,
+//! set per sending peer: `candidates: { peer: alice, delivery: held }` holds back what alice
+//! gathers until `release_candidates: { peer: alice }`.
+
+use std::time::Duration;
+
+use crate::plan::{Action, CandidatePolicy, Delivery, PairExpectation, PeerId};
+use crate::raw::{RawStep, SString};
+use crate::validate::{at, Checker};
+
+pub const DELIVERIES: &[&str] = &["trickle", "sdp", "held"];
+pub const FAMILIES: &[&str] = &["ipv4", "ipv6"];
+pub const PROTOCOLS: &[&str] = &["udp", "tcp"];
+pub const CANDIDATE_TYPES: &[&str] = &["host", "srflx", "prflx", "relay"];
+pub const RELAY_PROTOCOLS: &[&str] = &["udp", "tcp", "tls"];
+pub const ORDERS: &[&str] = &["gathered", "reverse"];
+pub const SETUPS: &[&str] = &["actpass", "active", "passive"];
+pub const DTLS_ROLES: &[&str] = &["client", "server"];
+pub const CERTIFICATE_KEYS: &[&str] = &["ecdsa", "rsa"];
+pub const TURN_TRANSPORTS: &[&str] = &["udp", "tcp"];
+
+impl Checker<'_> {
+    /// Validates one connectivity step; `Ok(None)` when it has errors (they are recorded),
+    /// `Err(step)` when `step` is not a connectivity step.
+    pub(crate) fn connectivity_step<'s>(
+        &mut self,
+        index: usize,
+        step: &'s RawStep,
+        default_timeout: Duration,
+    ) -> Result<Option<(Vec<PeerId>, Action)>, &'s RawStep> {
+        let result = match step {
+            RawStep::Candidates(args) => {
+                let peers = self.peer(&args.peer);
+                let mut ok = true;
+                let delivery = match args.delivery.as_ref() {
+                    None => Delivery::Trickle,
+                    Some(d) => {
+                        ok &= self.one_of(d, "delivery", "candidate delivery", DELIVERIES);
+                        match d.value.as_str() {
+                            "sdp" => Delivery::Sdp,
+                            "held" => Delivery::Held,
+                            _ => Delivery::Trickle,
+                        }
+                    }
+                };
+                let family = self.optional_one_of(args.family.as_ref(), "family", "address family", FAMILIES, &mut ok);
+                let protocol = self.optional_one_of(args.protocol.as_ref(), "protocol", "transport", PROTOCOLS, &mut ok);
+                let policy = CandidatePolicy {
+                    delivery,
+                    family,
+                    protocol,
+                    end_of_candidates: args.end_of_candidates.unwrap_or(false),
+                };
+                ok.then_some((peers, Action::Candidates(policy)))
+            }
+            RawStep::ReleaseCandidates(args) => {
+                let peers = self.peer(&args.peer);
+                let mut ok = true;
+                let order = self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
+                let _ = index;
+                ok.then_some((
+                    peers,
+                    Action::ReleaseCandidates {
+                        reverse: order.as_deref() == Some("reverse"),
+                    },
+                ))
+            }
+            RawStep::RestartIce(args) => Some((self.peer(&args.peer), Action::RestartIce)),
+            RawStep::ExpectNewIceCredentials(args) => {
+                Some((self.peer(&args.peer), Action::ExpectNewIceCredentials))
+            }
+            RawStep::Rollback(args) => Some((self.peer(&args.peer), Action::Rollback)),
+            RawStep::ExpectSelectedCandidatePair(args) => {
+                let peers = self.peer(&args.peer);
+                let mut ok = true;
+                let want = PairExpectation {
+                    local: self.optional_one_of(args.local.as_ref(), "local", "candidate type", CANDIDATE_TYPES, &mut ok),
+                    remote: self.optional_one_of(args.remote.as_ref(), "remote", "candidate type", CANDIDATE_TYPES, &mut ok),
+                    protocol: self.optional_one_of(args.protocol.as_ref(), "protocol", "transport", PROTOCOLS, &mut ok),
+                    family: self.optional_one_of(args.family.as_ref(), "family", "address family", FAMILIES, &mut ok),
+                    relay_protocol: self.optional_one_of(
+                        args.relay_protocol.as_ref(),
+                        "relay_protocol",
+                        "TURN transport",
+                        RELAY_PROTOCOLS,
+                        &mut ok,
+                    ),
+                };
+                if let (Some(rp), Some(local)) = (&args.relay_protocol, &want.local) {
+                    if local != "relay" {
+                        ok = false;
+                        self.error(
+                            at(rp),
+                            Some("relay_protocol"),
+                            format!("`relay_protocol` applies to a `relay` local candidate, not `{local}`"),
+                        );
+                    }
+                }
+                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+                ok.then_some((peers, Action::ExpectSelectedCandidatePair { want, timeout }))
+            }
+            RawStep::ExpectDtlsRole(args) => {
+                let peers = self.peer(&args.peer);
+                let ok = self.one_of(&args.role, "role", "DTLS role", DTLS_ROLES);
+                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+                ok.then(|| {
+                    (
+                        peers,
+                        Action::ExpectDtlsRole {
+                            role: args.role.value.clone(),
+                            timeout,
+                        },
+                    )
+                })
+            }
+            RawStep::ExpectCertificate(args) => {
+                let peers = self.peer(&args.peer);
+                let ok = self.one_of(&args.key, "key", "certificate key", CERTIFICATE_KEYS);
+                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+                ok.then(|| {
+                    (
+                        peers,
+                        Action::ExpectCertificate {
+                            key: args.key.value.clone(),
+                            timeout,
+                        },
+                    )
+                })
+            }
+            other => return Err(other),
+        };
+        Ok(result)
+    }
+
+    /// A `setup` value of `set_local_description`.
+    pub(crate) fn setup(&mut self, value: Option<&SString>) -> Option<Option<String>> {
+        let mut ok = true;
+        let setup = self.optional_one_of(value, "setup", "DTLS setup", SETUPS, &mut ok);
+        ok.then_some(setup)
+    }
+
+    /// An optional value from a fixed list; clears `ok` when it is not one of them.
+    pub(crate) fn optional_one_of(
+        &mut self,
+        value: Option<&SString>,
+        key: &str,
+        what: &str,
+        allowed: &[&str],
+        ok: &mut bool,
+    ) -> Option<String> {
+        let value = value?;
+        if self.one_of(value, key, what, allowed) {
+            Some(value.value.clone())
+        } else {
+            *ok = false;
+            None
+        }
+    }
+}
