@@ -38,7 +38,8 @@ pub struct Product {
     /// The command that installs what is missing on Debian 12.
     pub install_hint: &'static str,
     /// Builds the W3C capabilities for a session.
-    pub capabilities: fn(binary: Option<&Path>, profile: &Path, launch: Launch) -> Map<String, Value>,
+    pub capabilities:
+        fn(binary: Option<&Path>, profile: &Path, launch: Launch) -> Map<String, Value>,
     /// Arguments that make the driver listen on `port`.
     pub driver_args: fn(port: u16) -> Vec<String>,
 }
@@ -83,7 +84,11 @@ pub struct Launch {
     pub mdns: bool,
 }
 
-fn chrome_capabilities(binary: Option<&Path>, profile: &Path, launch: Launch) -> Map<String, Value> {
+fn chrome_capabilities(
+    binary: Option<&Path>,
+    profile: &Path,
+    launch: Launch,
+) -> Map<String, Value> {
     let mut args: Vec<String> = CHROMIUM_FLAGS
         .iter()
         .filter(|f| !(launch.mdns && f.contains("WebRtcHideLocalIpsWithMdns")))
@@ -97,7 +102,11 @@ fn chrome_capabilities(binary: Option<&Path>, profile: &Path, launch: Launch) ->
     with_binary(caps, "goog:chromeOptions", binary)
 }
 
-fn firefox_capabilities(binary: Option<&Path>, _profile: &Path, launch: Launch) -> Map<String, Value> {
+fn firefox_capabilities(
+    binary: Option<&Path>,
+    _profile: &Path,
+    launch: Launch,
+) -> Map<String, Value> {
     // The profile directory is made by geckodriver under TMPDIR, which the session points
     // at its own temporary directory.
     let caps = json!({

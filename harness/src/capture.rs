@@ -364,7 +364,9 @@ async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
         let data = &buf[..n];
         record(&state, from, to.real, data);
         if WireEvent::classify(data) == Some(WireEvent::DtlsClientHello) {
-            lock(&state).client_hello_from.get_or_insert(via.owner.min(1));
+            lock(&state)
+                .client_hello_from
+                .get_or_insert(via.owner.min(1));
         }
         if account(&state, via.owner, data) == Verdict::Drop {
             continue;

@@ -144,14 +144,38 @@ mod tests {
     use std::path::PathBuf;
 
     fn scenario(name: &str) -> Arc<Scenario> {
+        let base = crate::matrix::tests::base(name);
         Arc::new(Scenario {
             name: name.into(),
+            base_name: base.into(),
+            parameters: Vec::new(),
             feature: "f".into(),
             description: String::new(),
             path: PathBuf::from(format!("{name}.yaml")),
             peer_names: ["alice".into(), "bob".into()],
             steps: vec![],
         })
+    }
+
+    fn base(name: &str) -> &str {
+        interop_scenario::expectations::base_name(name)
+    }
+
+    #[test]
+    fn a_base_name_selects_every_variant() {
+        let all = vec![scenario("ice[a=1]"), scenario("ice[a=2]"), scenario("other")];
+        let selection = Selection {
+            scenarios: vec!["ice".into()],
+            ..Default::default()
+        };
+        let cells = expand(&all, &selection).expect("known base name");
+        assert!(cells.iter().all(|c| c.scenario.base_name == "ice"));
+        assert_eq!(cells.len(), 2 * 9);
+        let one = Selection {
+            scenarios: vec!["ice[a=2]".into()],
+            ..Default::default()
+        };
+        assert_eq!(expand(&all, &one).expect("known variant").len(), 9);
     }
 
     fn names(cells: &[Cell]) -> Vec<String> {

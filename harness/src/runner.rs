@@ -448,9 +448,13 @@ impl Runner {
                     "{}-driver-{}.log",
                     product.name, self.browser_launches
                 ));
-                let session = self.pool.acquire(product, &log, launch).await.map_err(|e| {
-                    Stop::new(Outcome::Error, format!("{name} ({implementation}): {e}"))
-                })?;
+                let session = self
+                    .pool
+                    .acquire(product, &log, launch)
+                    .await
+                    .map_err(|e| {
+                        Stop::new(Outcome::Error, format!("{name} ({implementation}): {e}"))
+                    })?;
                 if let Err(e) = session
                     .open(&self.control.page_url(&ticket, product.name))
                     .await
@@ -1163,11 +1167,7 @@ impl Session {
                     configuration.ice_servers.push(server);
                 }
                 let (t, _) = self
-                    .command(
-                        peer,
-                        Command::CreatePeerConnection { configuration },
-                        &what,
-                    )
+                    .command(peer, Command::CreatePeerConnection { configuration }, &what)
                     .await?;
                 let p = &mut self.peers[peer.0];
                 p.pc_created_at = Some(t);
@@ -1233,7 +1233,8 @@ impl Session {
                         _ => {}
                     }
                     if self.conn.first_credentials[peer.0].is_none() {
-                        self.conn.first_credentials[peer.0] = sdp::ice_credentials(&description.sdp);
+                        self.conn.first_credentials[peer.0] =
+                            sdp::ice_credentials(&description.sdp);
                     }
                     self.peers[peer.0].last_local_description = Some(description);
                 } else {
@@ -1300,7 +1301,11 @@ impl Session {
                             self.conn.observed.insert(
                                 format!(
                                     "{}.rejection",
-                                    if peer == PeerId::OFFERER { "offerer" } else { "answerer" }
+                                    if peer == PeerId::OFFERER {
+                                        "offerer"
+                                    } else {
+                                        "answerer"
+                                    }
                                 ),
                                 serde_json::json!({ "name": e.name, "message": e.message }),
                             );
@@ -1777,7 +1782,10 @@ impl Session {
 /// `NotSupportedError` (the implementation refuses it as the spec allows), else `fail`.
 /// What a browser for `peer` must be launched with: mDNS host candidates when one of its
 /// `create_peer_connection` steps asks for them (a browser decides that at launch).
-fn launch_settings(scenario: &interop_scenario::plan::Scenario, peer: PeerId) -> crate::browser::Launch {
+fn launch_settings(
+    scenario: &interop_scenario::plan::Scenario,
+    peer: PeerId,
+) -> crate::browser::Launch {
     let mdns = scenario.steps.iter().any(|s| {
         s.peer == peer
             && matches!(&s.action, Action::CreatePeerConnection { configuration, .. } if configuration.mdns == Some(true))

@@ -300,7 +300,7 @@ pub fn with_tampered_fingerprint(sdp: &str) -> String {
         let mut bytes: Vec<String> = hash.split(':').map(str::to_owned).collect();
         if let Some(first) = bytes.first_mut() {
             let value = u8::from_str_radix(first, 16).unwrap_or(0) ^ 0xff;
-            let upper = first.chars().any(|c| c.is_ascii_uppercase());
+            let upper = hash.chars().any(|c| c.is_ascii_uppercase());
             *first = if upper {
                 format!("{value:02X}")
             } else {
@@ -314,7 +314,9 @@ pub fn with_tampered_fingerprint(sdp: &str) -> String {
 /// Without any `a=<name>` or `a=<name>:...` line.
 pub fn without_attribute(sdp: &str, name: &str) -> String {
     map_lines(sdp, |line| {
-        let attribute = line.strip_prefix("a=").map(|a| a.split(':').next().unwrap_or(a));
+        let attribute = line
+            .strip_prefix("a=")
+            .map(|a| a.split(':').next().unwrap_or(a));
         (attribute != Some(name)).then(|| line.to_owned())
     })
 }
@@ -388,9 +390,12 @@ mod tests {
 
     #[test]
     fn candidates_are_read_filtered_and_attributes_changed() {
-        let c = candidate_info("a=candidate:2 1 TCP 1518280447 ::1 9 typ host tcptype active")
-            .unwrap();
-        assert_eq!((c.protocol.as_str(), c.family(), c.kind.as_str()), ("tcp", "ipv6", "host"));
+        let c =
+            candidate_info("a=candidate:2 1 TCP 1518280447 ::1 9 typ host tcptype active").unwrap();
+        assert_eq!(
+            (c.protocol.as_str(), c.family(), c.kind.as_str()),
+            ("tcp", "ipv6", "host")
+        );
         assert_eq!(c.tcp_type.as_deref(), Some("active"));
         let mdns = candidate_info("candidate:1 1 udp 1 abc.local 5 typ host").unwrap();
         assert_eq!(mdns.family(), "mdns");

@@ -47,8 +47,20 @@ impl Checker<'_> {
                         }
                     }
                 };
-                let family = self.optional_one_of(args.family.as_ref(), "family", "address family", FAMILIES, &mut ok);
-                let protocol = self.optional_one_of(args.protocol.as_ref(), "protocol", "transport", PROTOCOLS, &mut ok);
+                let family = self.optional_one_of(
+                    args.family.as_ref(),
+                    "family",
+                    "address family",
+                    FAMILIES,
+                    &mut ok,
+                );
+                let protocol = self.optional_one_of(
+                    args.protocol.as_ref(),
+                    "protocol",
+                    "transport",
+                    PROTOCOLS,
+                    &mut ok,
+                );
                 let policy = CandidatePolicy {
                     delivery,
                     family,
@@ -60,7 +72,8 @@ impl Checker<'_> {
             RawStep::ReleaseCandidates(args) => {
                 let peers = self.peer(&args.peer);
                 let mut ok = true;
-                let order = self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
+                let order =
+                    self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
                 let _ = index;
                 ok.then_some((
                     peers,
@@ -78,10 +91,34 @@ impl Checker<'_> {
                 let peers = self.peer(&args.peer);
                 let mut ok = true;
                 let want = PairExpectation {
-                    local: self.optional_one_of(args.local.as_ref(), "local", "candidate type", CANDIDATE_TYPES, &mut ok),
-                    remote: self.optional_one_of(args.remote.as_ref(), "remote", "candidate type", CANDIDATE_TYPES, &mut ok),
-                    protocol: self.optional_one_of(args.protocol.as_ref(), "protocol", "transport", PROTOCOLS, &mut ok),
-                    family: self.optional_one_of(args.family.as_ref(), "family", "address family", FAMILIES, &mut ok),
+                    local: self.optional_one_of(
+                        args.local.as_ref(),
+                        "local",
+                        "candidate type",
+                        CANDIDATE_TYPES,
+                        &mut ok,
+                    ),
+                    remote: self.optional_one_of(
+                        args.remote.as_ref(),
+                        "remote",
+                        "candidate type",
+                        CANDIDATE_TYPES,
+                        &mut ok,
+                    ),
+                    protocol: self.optional_one_of(
+                        args.protocol.as_ref(),
+                        "protocol",
+                        "transport",
+                        PROTOCOLS,
+                        &mut ok,
+                    ),
+                    family: self.optional_one_of(
+                        args.family.as_ref(),
+                        "family",
+                        "address family",
+                        FAMILIES,
+                        &mut ok,
+                    ),
                     relay_protocol: self.optional_one_of(
                         args.relay_protocol.as_ref(),
                         "relay_protocol",

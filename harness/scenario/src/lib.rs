@@ -92,15 +92,20 @@ const TOP_LEVEL_KEYS: &[&str] = &["feature", "description", "peers", "steps"];
 /// Directories [`discover`] skips: they hold expectation files, not scenarios.
 pub const EXPECTATIONS_DIR: &str = "expectations";
 
+/// Directories [`discover`] skips below the folder it is given: scenarios being triaged, not
+/// yet part of the default suite (their non-pass cells have no expectation entries yet). Run
+/// them by naming the folder itself: `interop run scenarios/drafts`.
+pub const DRAFTS_DIR: &str = "drafts";
+
 /// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted; directories named
-/// [`EXPECTATIONS_DIR`] below `dir` are skipped.
+/// [`EXPECTATIONS_DIR`] or [`DRAFTS_DIR`] below `dir` are skipped.
 pub fn discover(dir: &Path) -> io::Result<Vec<PathBuf>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let path = entry.path();
             if entry.file_type()?.is_dir() {
-                if entry.file_name() != EXPECTATIONS_DIR {
+                if entry.file_name() != EXPECTATIONS_DIR && entry.file_name() != DRAFTS_DIR {
                     walk(&path, out)?;
                 }
             } else if is_yaml(&path) && path.is_file() {
@@ -189,10 +194,7 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<plan::Scenario>, Vec<Scenario
 
 /// Every variant of one file (one when it declares no parameters), or every problem of every
 /// variant, located in the original text.
-fn parse_variants(
-    path: &Path,
-    text: &str,
-) -> Result<Vec<validate::Validated>, Vec<ScenarioError>> {
+fn parse_variants(path: &Path, text: &str) -> Result<Vec<validate::Validated>, Vec<ScenarioError>> {
     let found = params::placeholders(text);
     let src = Source { path, text };
     let neutral = params::neutralize(text, &found);
@@ -235,6 +237,7 @@ fn parse_variants(
     if problems.is_empty() {
         return Ok(out);
     }
+    problems.sort_by_key(|(e, _)| (e.line, e.column));
     Err(problems
         .into_iter()
         .map(|(mut e, seen)| {
@@ -242,8 +245,10 @@ fn parse_variants(
                 let which: Vec<String> = seen
                     .iter()
                     .map(|&i| {
-                        let v: Vec<String> =
-                            variants[i].iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        let v: Vec<String> = variants[i]
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect();
                         v.join(",")
                     })
                     .collect();

@@ -482,11 +482,20 @@ mod tests {
         let p = Params {
             names: vec!["a".into(), "b".into()],
             axes: vec![
-                vec![vec![("a".into(), "1".into())], vec![("a".into(), "2".into())]],
-                vec![vec![("b".into(), "x".into())], vec![("b".into(), "y".into())]],
+                vec![
+                    vec![("a".into(), "1".into())],
+                    vec![("a".into(), "2".into())],
+                ],
+                vec![
+                    vec![("b".into(), "x".into())],
+                    vec![("b".into(), "y".into())],
+                ],
             ],
         };
         let names: Vec<String> = p.variants().iter().map(|v| variant_name("s", v)).collect();
-        assert_eq!(names, ["s[a=1,b=x]", "s[a=1,b=y]", "s[a=2,b=x]", "s[a=2,b=y]"]);
+        assert_eq!(
+            names,
+            ["s[a=1,b=x]", "s[a=1,b=y]", "s[a=2,b=x]", "s[a=2,b=y]"]
+        );
     }
 }

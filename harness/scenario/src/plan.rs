@@ -318,7 +318,9 @@ pub struct SdpMunge {
 
 impl SdpMunge {
     pub fn is_empty(&self) -> bool {
-        self.max_message_size.is_none() && !self.tamper_fingerprint && self.remove_attribute.is_none()
+        self.max_message_size.is_none()
+            && !self.tamper_fingerprint
+            && self.remove_attribute.is_none()
     }
 }
 
@@ -467,7 +469,9 @@ impl fmt::Display for Action {
                     want.remote.as_ref().map(|v| format!("remote {v}")),
                     want.protocol.clone(),
                     want.family.clone(),
-                    want.relay_protocol.as_ref().map(|v| format!("TURN over {v}")),
+                    want.relay_protocol
+                        .as_ref()
+                        .map(|v| format!("TURN over {v}")),
                 ]
                 .into_iter()
                 .flatten()
@@ -478,7 +482,9 @@ impl fmt::Display for Action {
                 Ok(())
             }
             Action::ExpectDtlsRole { role, .. } => write!(f, "expect DTLS role {role}"),
-            Action::ExpectCertificate { key, .. } => write!(f, "expect a certificate with an {key} key"),
+            Action::ExpectCertificate { key, .. } => {
+                write!(f, "expect a certificate with an {key} key")
+            }
             Action::Send {
                 label,
                 payload,

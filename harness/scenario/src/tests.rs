@@ -200,7 +200,33 @@ fn discover_finds_the_shipped_scenarios_and_they_load_together() {
             crate::render_all(&errors)
         ),
     };
-    assert_eq!(scenarios.len(), paths.len());
+    // One scenario per file, or one per variant of a parameterised file.
+    let mut files: Vec<&std::path::Path> = scenarios.iter().map(|s| s.path.as_path()).collect();
+    files.dedup();
+    assert_eq!(files.len(), paths.len());
+}
+
+#[test]
+fn draft_scenarios_are_skipped_by_default_and_load_on_their_own() {
+    let root = manifest_path("../../scenarios");
+    let shipped = discover(&root).expect("scenarios dir");
+    assert!(shipped
+        .iter()
+        .all(|p| !p.components().any(|c| c.as_os_str() == "drafts")));
+    let paths = discover(&root.join("drafts")).expect("drafts dir");
+    assert!(!paths.is_empty());
+    let scenarios = match load_files(&paths) {
+        Ok(scenarios) => scenarios,
+        Err(errors) => panic!("draft scenarios must load:\n{}", crate::render_all(&errors)),
+    };
+    assert!(
+        scenarios.len() > paths.len(),
+        "the drafts have parameterised scenarios"
+    );
+    for s in scenarios.iter().filter(|s| !s.parameters.is_empty()) {
+        assert_eq!(s.name, crate::variant_name(&s.base_name, &s.parameters));
+        assert!(!s.description.contains("${"), "{} was substituted", s.name);
+    }
 }
 
 #[test]

@@ -1057,7 +1057,13 @@ impl Checker<'_> {
                     &mut ok,
                 );
                 if ok {
-                    push(&peers, Action::CreatePeerConnection { configuration, turn });
+                    push(
+                        &peers,
+                        Action::CreatePeerConnection {
+                            configuration,
+                            turn,
+                        },
+                    );
                 }
             }
             RawStep::CreateDataChannel(args) => {
@@ -1144,7 +1150,13 @@ impl Checker<'_> {
                     remove_attribute: args.remove_attribute.as_ref().map(|a| a.value.clone()),
                 };
                 let expect_error = args.expect_error.unwrap_or(false);
-                push(&peers, Action::SetRemoteDescription { munge, expect_error });
+                push(
+                    &peers,
+                    Action::SetRemoteDescription {
+                        munge,
+                        expect_error,
+                    },
+                );
             }
             RawStep::GetStats(args) => push(&self.peer(&args.peer), Action::GetStats),
             RawStep::Close(args) => push(&self.peer(&args.peer), Action::Close),

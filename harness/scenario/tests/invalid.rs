@@ -35,6 +35,8 @@ macro_rules! invalid_fixtures {
 
 invalid_fixtures! {
     typo => "typo",
+    parameters_undeclared => "parameters-undeclared",
+    parameters_one_variant => "parameters-one-variant",
     wrong_type => "wrong-type",
     unknown_peer => "unknown-peer",
     missing_unit => "missing-unit",

@@ -58,7 +58,10 @@ pub fn admits(policy: &CandidatePolicy, candidate: &str) -> bool {
         return policy.family.is_none() && policy.protocol.is_none();
     };
     policy.family.as_deref().is_none_or(|f| f == info.family())
-        && policy.protocol.as_deref().is_none_or(|p| p == info.protocol)
+        && policy
+            .protocol
+            .as_deref()
+            .is_none_or(|p| p == info.protocol)
 }
 
 /// The selected candidate pair in a W3C getStats report (a list of stats objects): the
@@ -159,14 +162,18 @@ pub fn certificate_key(report: &Value, which: &str) -> Option<String> {
     let der = if is_hex {
         hex::decode(encoded).ok()?
     } else {
-        base64::engine::general_purpose::STANDARD.decode(encoded).ok()?
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?
     };
     Some(der_key_type(&der).to_owned())
 }
 
 /// The public key algorithm of a DER certificate, by the OID of its SubjectPublicKeyInfo.
 pub fn der_key_type(der: &[u8]) -> &'static str {
-    const RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const RSA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
     const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
     const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
     let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
@@ -268,9 +275,10 @@ impl Session {
             self.conn.turn = Some(server);
         }
         let server = self.conn.turn.as_ref().expect("started above");
-        self.conn
-            .observed
-            .insert("turn.server".into(), json!(format!("coturn on 127.0.0.1:{}", server.port)));
+        self.conn.observed.insert(
+            "turn.server".into(),
+            json!(format!("coturn on 127.0.0.1:{}", server.port)),
+        );
         Ok(interop_protocol::IceServer {
             urls: vec![server.url(transport)],
             username: Some(server.username.clone()),
@@ -293,7 +301,10 @@ impl Session {
                 let mut held = std::mem::take(&mut self.conn.held[peer.0]);
                 if *reverse {
                     // The end of candidates stays last: reversed are the candidates.
-                    let end = held.iter().position(Option::is_none).map(|i| held.remove(i));
+                    let end = held
+                        .iter()
+                        .position(Option::is_none)
+                        .map(|i| held.remove(i));
                     held.reverse();
                     held.extend(end);
                 }
@@ -301,7 +312,9 @@ impl Session {
                     format!("{}.released_candidates", role(peer)),
                     json!(held
                         .iter()
-                        .map(|c| c.as_ref().map_or("end-of-candidates".to_owned(), |c| c.candidate.clone()))
+                        .map(|c| c
+                            .as_ref()
+                            .map_or("end-of-candidates".to_owned(), |c| c.candidate.clone()))
                         .collect::<Vec<_>>()),
                 );
                 self.conn.policy[peer.0].delivery = Delivery::Trickle;
@@ -340,7 +353,11 @@ impl Session {
                             "{who}: the ICE credentials did not change (ufrag {} -> {}, pwd {})",
                             first.0,
                             now.0,
-                            if first.1 == now.1 { "unchanged" } else { "changed" }
+                            if first.1 == now.1 {
+                                "unchanged"
+                            } else {
+                                "changed"
+                            }
                         ),
                     ));
                 }
@@ -348,7 +365,10 @@ impl Session {
             Action::ExpectSelectedCandidatePair { want, timeout } => {
                 self.expect_selected_pair(peer, want, *timeout).await?;
             }
-            Action::ExpectDtlsRole { role: want, timeout } => {
+            Action::ExpectDtlsRole {
+                role: want,
+                timeout,
+            } => {
                 self.expect_dtls_role(peer, want, *timeout).await?;
             }
             Action::ExpectCertificate { key, timeout } => {
@@ -394,7 +414,8 @@ impl Session {
                     format!("{who}: {last} (after {timeout:?})"),
                 ));
             }
-            self.idle_until((Instant::now() + POLL).min(deadline)).await?;
+            self.idle_until((Instant::now() + POLL).min(deadline))
+                .await?;
         }
     }
 
@@ -409,17 +430,23 @@ impl Session {
         loop {
             let report = self.stats_of(peer).await?;
             let from_stats = dtls_role(&report);
-            let from_wire = self.relay.as_ref().and_then(|r| r.dtls_client()).map(|client| {
-                if client == peer.0 {
-                    "client".to_owned()
-                } else {
-                    "server".to_owned()
-                }
-            });
+            let from_wire = self
+                .relay
+                .as_ref()
+                .and_then(|r| r.dtls_client())
+                .map(|client| {
+                    if client == peer.0 {
+                        "client".to_owned()
+                    } else {
+                        "server".to_owned()
+                    }
+                });
             let seen = from_stats
                 .clone()
                 .map(|r| (r, "its transport stats (dtlsRole)"))
-                .or(from_wire.clone().map(|r| (r, "the wire (who sent the DTLS ClientHello)")));
+                .or(from_wire
+                    .clone()
+                    .map(|r| (r, "the wire (who sent the DTLS ClientHello)")));
             if let Some((got, source)) = seen {
                 self.conn.observed.insert(
                     format!("{}.dtls_role_seen", role(peer)),
@@ -442,7 +469,8 @@ impl Session {
                     ),
                 ));
             }
-            self.idle_until((Instant::now() + POLL).min(deadline)).await?;
+            self.idle_until((Instant::now() + POLL).min(deadline))
+                .await?;
         }
     }
 
@@ -482,7 +510,8 @@ impl Session {
                     ),
                 ));
             }
-            self.idle_until((Instant::now() + POLL).min(deadline)).await?;
+            self.idle_until((Instant::now() + POLL).min(deadline))
+                .await?;
         }
     }
 
@@ -548,8 +577,14 @@ mod tests {
         };
         assert_eq!(pair_mismatches(&pair, &want), ["remote is relay, not host"]);
         assert_eq!(dtls_role(&report).as_deref(), Some("client"));
-        assert_eq!(certificate_key(&report, "localCertificateId").as_deref(), Some("rsa"));
-        assert_eq!(certificate_key(&report, "remoteCertificateId").as_deref(), Some("ecdsa"));
+        assert_eq!(
+            certificate_key(&report, "localCertificateId").as_deref(),
+            Some("rsa")
+        );
+        assert_eq!(
+            certificate_key(&report, "remoteCertificateId").as_deref(),
+            Some("ecdsa")
+        );
     }
 
     #[test]
@@ -563,7 +598,10 @@ mod tests {
               "address": "::1", "port": 5000 },
         ]);
         let pair = selected_pair(&report).unwrap();
-        assert_eq!((pair["local"].as_str(), pair["family"].as_str()), (Some("host"), Some("ipv6")));
+        assert_eq!(
+            (pair["local"].as_str(), pair["family"].as_str()),
+            (Some("host"), Some("ipv6"))
+        );
         assert_eq!(pair["protocol"], "tcp");
         assert_eq!(dtls_role(&report), None);
     }
@@ -577,7 +615,13 @@ mod tests {
         };
         assert!(admits(&policy, "candidate:1 1 udp 1 ::1 5 typ host"));
         assert!(!admits(&policy, "candidate:1 1 udp 1 127.0.0.1 5 typ host"));
-        assert!(!admits(&policy, "candidate:1 1 tcp 1 ::1 9 typ host tcptype active"));
-        assert!(admits(&CandidatePolicy::default(), "candidate:1 1 tcp 1 x.local 9 typ host"));
+        assert!(!admits(
+            &policy,
+            "candidate:1 1 tcp 1 ::1 9 typ host tcptype active"
+        ));
+        assert!(admits(
+            &CandidatePolicy::default(),
+            "candidate:1 1 tcp 1 x.local 9 typ host"
+        ));
     }
 }

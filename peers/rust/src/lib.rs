@@ -26,8 +26,9 @@
 //!
 //! Modules: `outbox` (clock, queue, writer), `peer` (commands), `events` (callbacks, data
 //! channel tasks, what the crate cannot report), `channels` (channels and per-label modes by
-//! label), `bulk` (bulk send with backpressure, bulk receive digest), `w3c` (names and type
-//! conversions, unit-tested), `media` (media commands, the sent files, what is sent and
+//! label), `bulk` (bulk send with backpressure, bulk receive digest), `certificate`
+//! (`generateCertificate`: ECDSA P-256 / RSA-2048 certificates), `dtls_setup` (`a=setup` as the
+//! crate really decides the DTLS role), `w3c` (names and type conversions, unit-tested), `media` (media commands, the sent files, what is sent and
 //! received; see its module doc), `loopback_guard` (a workaround keeping loopback and non-loopback
 //! candidates from pairing; see there).
 
@@ -38,7 +39,9 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
 mod bulk;
+mod certificate;
 mod channels;
+mod dtls_setup;
 mod events;
 mod keylog;
 mod loopback_guard;

@@ -12,13 +12,16 @@ use interop_protocol::{
     SessionDescription,
 };
 use rtc::ice::mdns::MulticastDnsMode;
+use rtc::shared::ifaces::ifaces;
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, RTCSdpType,
     RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
 };
 
 use crate::bulk::{self, BulkReceive, SendBulk};
+use crate::certificate::{self, Keygen};
 use crate::channels::{Channels, Registered};
+use crate::dtls_setup;
 use crate::events::{self, Context, EventHandler, PeerConnectionSlot};
 use crate::loopback_guard::LoopbackGuard;
 use crate::media::tap::{MediaTap, TAP_SLOT};
@@ -27,11 +30,24 @@ use crate::outbox::Outbox;
 use crate::w3c::{self, named_error, peer_error};
 use rtc::interceptor::Slot;
 
-/// Local UDP binds. The wildcard expands to one socket per non-loopback interface (the
-/// machine's own address, e.g. 192.0.2.2), and the crate skips loopback while expanding it, so
-/// 127.0.0.1 is bound explicitly: a browser started with loopback candidates only reaches us
-/// there. [`LoopbackGuard`] keeps the two from being paired with each other.
-const UDP_BINDS: [&str; 2] = ["127.0.0.1:0", "0.0.0.0:0"];
+/// Local UDP binds. A wildcard expands to one socket per non-loopback, non-link-local
+/// interface address of its family (the machine's own addresses, e.g. 192.0.2.2 and fd00::2),
+/// and the crate skips loopback while expanding it (`webrtc-0.21.1/src/peer_connection/driver.rs`
+/// `expand_wildcard`), so 127.0.0.1 and ::1 are bound explicitly: a browser started with
+/// loopback candidates only reaches us there. [`LoopbackGuard`] keeps loopback and
+/// non-loopback candidates from being paired with each other. An address that cannot be bound
+/// (no IPv6 on the machine) is skipped by the crate with a log line, not an error.
+const UDP_BINDS: [&str; 4] = ["127.0.0.1:0", "0.0.0.0:0", "[::1]:0", "[::]:0"];
+
+/// Local TCP listeners for ICE-TCP (RFC 6544), expanded like [`UDP_BINDS`]. The crate gathers a
+/// `tcptype passive` candidate (the listener) and a `tcptype active` one (port 9) per listener,
+/// dials remote passive candidates and ignores remote active ones; it has no simultaneous-open
+/// (`webrtc-0.21.1/src/peer_connection/transport/tcp_transport.rs` `gather_candidates` /
+/// `connect`, `rtc-ice-0.21.1/src/agent/mod.rs` `add_remote_candidate`). TCP candidates have a
+/// lower local preference than UDP ones (`rtc-ice` `Candidate::local_preference`), so ICE picks
+/// UDP when both work. An outgoing connection's source address is the kernel's choice, so a
+/// loopback candidate never ends up talking to a non-loopback one over TCP either.
+const TCP_BINDS: [&str; 4] = UDP_BINDS;
 
 /// The peer's state between commands.
 pub struct Peer {
@@ -82,6 +98,11 @@ impl Peer {
     /// existing one is closed first (as the browser peer page does).
     async fn create_peer_connection(&mut self, config: &PeerConnectionConfig) -> CommandResult {
         let configuration = w3c::configuration(config)?;
+        let keygen = config
+            .certificate
+            .as_deref()
+            .map(Keygen::parse)
+            .transpose()?;
         if self.connection.is_some() {
             self.outbox.log(
                 "warn",
@@ -90,6 +111,24 @@ impl Peer {
             self.close().await?;
         }
 
+        // With SSLKEYLOGFILE set (the harness sets it per run), DTLS keys go to that file so
+        // that the run's capture can be decrypted.
+        let keylog = crate::keylog::provider_from_env();
+        let certificates = match keygen {
+            Some(keygen) => {
+                let provider = match &keylog {
+                    Some(provider) => provider.clone(),
+                    None => rtc::crypto::default_provider().map_err(|e| {
+                        named_error("OperationError", format!("no crypto provider: {e}"))
+                    })?,
+                };
+                vec![certificate::generate(keygen, &provider).await?]
+            }
+            // The crate generates its own (ECDSA P-256).
+            None => Vec::new(),
+        };
+        let configuration = configuration.with_certificates(certificates).build();
+
         let mut media_engine = MediaEngine::default();
         media_engine.register_default_codecs().map_err(peer_error)?;
         let media = MediaShared::default();
@@ -97,13 +136,20 @@ impl Peer {
         let registry = register_default_interceptors(Registry::new(), &mut media_engine)
             .map_err(peer_error)?
             .with(Slot::from(TAP_SLOT), MediaTap::new(media.tap.clone()));
-        // QueryOnly resolves the `.local` host candidates browsers send by default, while our
-        // own host candidates stay plain IPs.
-        let mut setting_engine =
-            SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::QueryOnly);
-        // With SSLKEYLOGFILE set (the harness sets it per run), DTLS keys go to that file so
-        // that the run's capture can be decrypted.
-        if let Some(provider) = crate::keylog::provider_from_env() {
+        let mut setting_engine = if config.mdns == Some(true) {
+            // Host candidates as `.local` names. The crate names one IPv4 address only
+            // (`rtc-ice-0.21.1/src/agent/mod.rs:411-425`: UDP4 host candidates whose address is
+            // `mdns_local_ip`, default 127.0.0.1), so it is the machine's own address, the one a
+            // browser would hide; loopback, IPv6 and TCP candidates stay plain addresses.
+            SettingEngineBuilder::new()
+                .with_multicast_dns_mode(MulticastDnsMode::QueryAndGather)
+                .with_multicast_dns_local_ip(mdns_local_ip())
+        } else {
+            // QueryOnly resolves the `.local` host candidates browsers send by default, while
+            // our own host candidates stay plain IPs.
+            SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::QueryOnly)
+        };
+        if let Some(provider) = keylog {
             setting_engine = setting_engine.with_crypto_provider(provider);
         }
         let setting_engine = setting_engine.build();
@@ -124,6 +170,7 @@ impl Peer {
             .with_handler(Arc::new(handler))
             .with_runtime(Arc::new(LoopbackGuard::default()))
             .with_udp_addrs(UDP_BINDS.to_vec())
+            .with_tcp_addrs(TCP_BINDS.to_vec())
             .build()
             .await
             .map_err(peer_error)?;
@@ -163,10 +210,38 @@ impl Connection {
             }
             Command::CreateAnswer => {
                 let answer = self.pc.create_answer(None).await.map_err(peer_error)?;
-                self.created(answer)
+                let reply = Reply::Description {
+                    description: self.reported(&answer).await,
+                };
+                self.last_created = Some(answer);
+                Ok(reply)
             }
             Command::SetLocalDescription { description } => {
                 self.set_local_description(description.as_ref()).await
+            }
+            Command::GetLocalDescription => match self.pc.local_description().await {
+                Some(local) => Ok(Reply::Description {
+                    description: self.reported(&local).await,
+                }),
+                None => Err(named_error(
+                    "InvalidStateError",
+                    "there is no local description",
+                )),
+            },
+            Command::Rollback => {
+                let rollback = RTCSessionDescription::rollback(None).map_err(peer_error)?;
+                self.pc
+                    .set_local_description(rollback)
+                    .await
+                    .map_err(peer_error)?;
+                Ok(Reply::Done)
+            }
+            Command::RestartIce => {
+                // The crate stages the restart; the next `create_offer` carries new credentials
+                // and `set_local_description` applies it, gathering again on the same sockets
+                // (`discard_local_candidates_during_ice_restart` is off).
+                self.pc.restart_ice().await.map_err(peer_error)?;
+                Ok(Reply::Done)
             }
             Command::SetRemoteDescription { description } => {
                 let description = w3c::to_rtc_description(&description)?;
@@ -281,6 +356,89 @@ impl Connection {
         }
     }
 
+    /// A local description as reported to the harness: an answer's `a=setup` says the DTLS
+    /// role the crate really takes (it writes `active` even when the offer said `active`; see
+    /// `dtls_setup`). The crate itself keeps its own text: it refuses any other
+    /// (`rtc-0.21.1/src/peer_connection/internal.rs:489`).
+    async fn reported(&self, local: &RTCSessionDescription) -> SessionDescription {
+        let mut reported = w3c::from_rtc_description(local);
+        if local.sdp_type == RTCSdpType::Answer {
+            if let Some(remote) = self.pc.remote_description().await {
+                if let Some(setup) = dtls_setup::explicit_answer_setup(&remote.sdp) {
+                    reported.sdp = dtls_setup::with_setup(&reported.sdp, setup);
+                }
+            }
+        }
+        reported
+    }
+
+    /// What to apply for a `set_local_description(description)` from the harness. The crate
+    /// applies only the exact text it created (`internal.rs:471` offers, `:489` answers), so a
+    /// description that differs from the last created one in `a=setup` only is mapped back to
+    /// it when the crate does what the munged `a=setup` says (see `dtls_setup`), and refused
+    /// with the evidence when it cannot.
+    async fn unmunge_setup(
+        &self,
+        description: RTCSessionDescription,
+    ) -> Result<RTCSessionDescription, PeerError> {
+        let Some(created) = self.last_created.as_ref() else {
+            return Ok(description);
+        };
+        let Some(setup) = dtls_setup::media_setup(&description.sdp) else {
+            return Ok(description);
+        };
+        let created_setup = dtls_setup::media_setup(&created.sdp).unwrap_or_default();
+        if description.sdp_type != created.sdp_type
+            || description.sdp == created.sdp
+            || dtls_setup::with_setup(&description.sdp, created_setup) != created.sdp
+        {
+            return Ok(description);
+        }
+        match description.sdp_type {
+            // The offerer's role is the inverse of the answer's a=setup (transport/dtls/
+            // mod.rs:158-164): an answerer that answers this offer as RFC 5763 says makes it so.
+            RTCSdpType::Offer => {
+                self.context.outbox.log(
+                    "warn",
+                    format!(
+                        "local offer with a=setup:{setup}: the crate applies only its own text \
+                         (a=setup:{created_setup}) and takes its DTLS role from the answer's \
+                         a=setup, so a=setup:{setup} holds if the answer says the inverse"
+                    ),
+                );
+                Ok(created.clone())
+            }
+            RTCSdpType::Answer => {
+                let offer = self.pc.remote_description().await;
+                let role = offer
+                    .as_ref()
+                    .map_or("active", |offer| dtls_setup::answer_setup(&offer.sdp));
+                if setup == role {
+                    return Ok(created.clone());
+                }
+                Err(named_error(
+                    "NotSupportedError",
+                    format!(
+                        "webrtc {} (rtc {}) cannot honour a=setup:{setup} in a local answer: its \
+                         DTLS role ({role}) was fixed when the remote offer (a=setup:{}) was \
+                         applied (rtc src/peer_connection/mod.rs:1582 -> transport/dtls/\
+                         mod.rs:158-179 derive_role reads only the remote a=setup, then the \
+                         SettingEngine's answering_dtls_role, fixed when the peer connection is \
+                         built), and set_local_description refuses any answer text but its own \
+                         (internal.rs:489 ErrSDPDoesNotMatchAnswer)",
+                        crate::WEBRTC_VERSION,
+                        crate::RTC_VERSION,
+                        offer
+                            .as_ref()
+                            .and_then(|o| dtls_setup::media_setup(&o.sdp))
+                            .unwrap_or("none"),
+                    ),
+                ))
+            }
+            _ => Ok(description),
+        }
+    }
+
     fn created(&mut self, description: RTCSessionDescription) -> CommandResult {
         let reply = Reply::Description {
             description: w3c::from_rtc_description(&description),
@@ -319,7 +477,10 @@ impl Connection {
         description: Option<&SessionDescription>,
     ) -> CommandResult {
         let description = match description {
-            Some(description) => w3c::to_rtc_description(description)?,
+            Some(description) => {
+                self.unmunge_setup(w3c::to_rtc_description(description)?)
+                    .await?
+            }
             None => match self.last_created.clone() {
                 Some(created) => created,
                 // Nothing created yet: W3C's implicit description, an answer when a remote
@@ -345,7 +506,7 @@ impl Connection {
             .map_err(peer_error)?;
         Ok(match self.pc.local_description().await {
             Some(local) => Reply::Description {
-                description: w3c::from_rtc_description(&local),
+                description: self.reported(&local).await,
             },
             // After a rollback there is no local description to report.
             None => Reply::Done,
@@ -354,8 +515,14 @@ impl Connection {
 
     async fn add_ice_candidate(&mut self, candidate: Option<&IceCandidate>) -> CommandResult {
         match candidate {
-            // End-of-candidates, as `null` or as an empty candidate string (Firefox's form).
-            // The crate has no API for it; ICE simply keeps checking the pairs it has.
+            // End-of-candidates (W3C `addIceCandidate(null)`, or an empty candidate string,
+            // Firefox's form): a documented no-op. webrtc 0.21.1 has no remote end-of-candidates
+            // API: `PeerConnection::add_ice_candidate` (webrtc-0.21.1/src/peer_connection/
+            // mod.rs:1287-1310) forwards to `RTCPeerConnection::add_remote_candidate`
+            // (rtc-0.21.1/src/peer_connection/mod.rs:1714-1729), which accepts an empty
+            // candidate and does nothing with it (and fails without a remote description,
+            // which W3C does not ask of a null candidate here); `rtc-ice` has no notion of the
+            // remote side being done. ICE simply keeps checking the pairs it has.
             None => Ok(Reply::Done),
             Some(c) if c.candidate.trim().is_empty() => Ok(Reply::Done),
             Some(c) => {
@@ -407,8 +574,25 @@ impl Connection {
     /// and member names (the crate's stats dictionaries serialize that way).
     async fn stats(&self) -> serde_json::Value {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
-        report.iter().map(stats_entry).collect()
+        let mut entries: Vec<serde_json::Value> = report.iter().map(stats_entry).collect();
+        link_candidate_pairs(&mut entries);
+        serde_json::Value::Array(entries)
     }
+}
+
+/// The address the crate names in `.local` host candidates: the first IPv4 address a `0.0.0.0`
+/// bind expands to (not loopback, not link-local). `None` leaves the crate's default.
+fn mdns_local_ip() -> Option<std::net::IpAddr> {
+    ifaces().ok()?.into_iter().find_map(|interface| {
+        let ip = interface.addr?.ip();
+        let usable = match ip {
+            std::net::IpAddr::V4(v4) => {
+                !v4.is_loopback() && !v4.is_unspecified() && !v4.is_link_local()
+            }
+            std::net::IpAddr::V6(_) => false,
+        };
+        usable.then_some(ip)
+    })
 }
 
 fn stats_entry(entry: &RTCStatsReportEntry) -> serde_json::Value {
@@ -438,7 +622,53 @@ fn stats_entry(entry: &RTCStatsReportEntry) -> serde_json::Value {
         }),
         Ok(mut value) => {
             seconds_to_milliseconds(&mut value);
+            if matches!(entry, RTCStatsReportEntry::Certificate(_)) {
+                hex_certificate_to_base64(&mut value);
+            }
             value
+        }
+    }
+}
+
+/// W3C: a candidate pair's `localCandidateId` / `remoteCandidateId` are the ids of candidate
+/// stats in the same report. rtc 0.21.1 names the pair's ends by the bare candidate id
+/// (`rtc-0.21.1/src/statistics/accumulator/mod.rs:546`) but the candidate stats
+/// `RTCLocalIceCandidate_<id>` / `RTCRemoteIceCandidate_<id>` (`peer_connection/internal.rs:1382`,
+/// `:1353`), so the references dangle. Pointed at the existing ids here; references that
+/// already resolve are left alone.
+fn link_candidate_pairs(entries: &mut [serde_json::Value]) {
+    let ids: std::collections::HashSet<String> = entries
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    for entry in entries.iter_mut() {
+        if entry["type"] != "candidate-pair" {
+            continue;
+        }
+        for (member, prefix) in [
+            ("localCandidateId", "RTCLocalIceCandidate_"),
+            ("remoteCandidateId", "RTCRemoteIceCandidate_"),
+        ] {
+            let Some(id) = entry[member].as_str() else {
+                continue;
+            };
+            let prefixed = format!("{prefix}{id}");
+            if !ids.contains(id) && ids.contains(&prefixed) {
+                entry[member] = serde_json::json!(prefixed);
+            }
+        }
+    }
+}
+
+/// W3C `RTCCertificateStats.base64Certificate` is the base64 of the DER certificate; rtc
+/// 0.21.1 fills it with `hex::encode(der)` (`rtc-0.21.1/src/peer_connection/handler/dtls.rs:145`
+/// for the local certificate, `:180` for the remote one). Re-encoded here. A value that is not
+/// hex is left alone: base64 of DER (a SEQUENCE, 0x30) starts with `M`, never a hex digit, so a
+/// fixed crate passes through unchanged.
+fn hex_certificate_to_base64(stats: &mut serde_json::Value) {
+    if let Some(value) = stats.get_mut("base64Certificate") {
+        if let Some(der) = value.as_str().and_then(|hex| hex::decode(hex).ok()) {
+            *value = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(der));
         }
     }
 }
@@ -482,5 +712,55 @@ mod tests {
         assert_eq!(stats["timestamp"], 1795591542434.0);
         assert_eq!(stats["lastPacketSentTimestamp"], 1795591542500.0);
         assert_eq!(stats["bytesSent"], 10, "other members are left alone");
+    }
+
+    #[test]
+    fn candidate_pairs_point_at_the_candidate_stats() {
+        let mut entries = vec![
+            serde_json::json!({"type": "candidate-pair", "id": "p",
+                "localCandidateId": "candidate:a", "remoteCandidateId": "candidate:b"}),
+            serde_json::json!({"type": "local-candidate", "id": "RTCLocalIceCandidate_candidate:a"}),
+            serde_json::json!({"type": "remote-candidate", "id": "RTCRemoteIceCandidate_candidate:b"}),
+            serde_json::json!({"type": "candidate-pair", "id": "q",
+                "localCandidateId": "RTCLocalIceCandidate_candidate:a", "remoteCandidateId": "gone"}),
+        ];
+        link_candidate_pairs(&mut entries);
+        assert_eq!(
+            entries[0]["localCandidateId"],
+            "RTCLocalIceCandidate_candidate:a"
+        );
+        assert_eq!(
+            entries[0]["remoteCandidateId"],
+            "RTCRemoteIceCandidate_candidate:b"
+        );
+        assert_eq!(
+            entries[3]["localCandidateId"],
+            "RTCLocalIceCandidate_candidate:a"
+        );
+        assert_eq!(
+            entries[3]["remoteCandidateId"], "gone",
+            "unresolvable: left alone"
+        );
+    }
+
+    #[test]
+    fn certificate_stats_carry_base64_der() {
+        let der = [0x30u8, 0x82, 0x01, 0x0a, 0xff, 0x00];
+        let mut stats = serde_json::json!({
+            "type": "certificate",
+            "id": "c",
+            "fingerprint": "ab:cd",
+            "base64Certificate": hex::encode(der),
+        });
+        hex_certificate_to_base64(&mut stats);
+        assert_eq!(stats["base64Certificate"], "MIIBCv8A");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(stats["base64Certificate"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(decoded, der);
+        // Already base64 (a fixed crate): unchanged.
+        hex_certificate_to_base64(&mut stats);
+        assert_eq!(stats["base64Certificate"], "MIIBCv8A");
+        assert_eq!(stats["fingerprint"], "ab:cd");
     }
 }

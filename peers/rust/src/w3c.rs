@@ -8,9 +8,9 @@ use interop_protocol::{
 use webrtc::data_channel::RTCDataChannelInit;
 use webrtc::error::Error as RtcError;
 use webrtc::peer_connection::{
-    RTCBundlePolicy, RTCConfiguration, RTCConfigurationBuilder, RTCIceCandidateInit,
-    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionState, RTCSdpType, RTCSessionDescription, RTCSignalingState,
+    RTCBundlePolicy, RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState,
+    RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionState, RTCSdpType,
+    RTCSessionDescription, RTCSignalingState,
 };
 
 /// `RTCIceGatheringState` as W3C spells it.
@@ -106,9 +106,10 @@ pub fn named_error(name: &str, message: impl Into<String>) -> PeerError {
     }
 }
 
-/// `RTCConfiguration` from the protocol's subset. Unknown enum values are a `TypeError`, as
-/// they are for a browser's WebIDL enum.
-pub fn configuration(config: &PeerConnectionConfig) -> Result<RTCConfiguration, PeerError> {
+/// `RTCConfiguration` from the protocol's subset, as a builder (certificates are added by the
+/// caller, see `certificate`). Unknown enum values are a `TypeError`, as they are for a
+/// browser's WebIDL enum.
+pub fn configuration(config: &PeerConnectionConfig) -> Result<RTCConfigurationBuilder, PeerError> {
     let mut builder = RTCConfigurationBuilder::new().with_ice_servers(
         config
             .ice_servers
@@ -135,7 +136,7 @@ pub fn configuration(config: &PeerConnectionConfig) -> Result<RTCConfiguration, 
             other => return Err(type_error("bundle_policy", other)),
         });
     }
-    Ok(builder.build())
+    Ok(builder)
 }
 
 fn type_error(field: &str, value: &str) -> PeerError {
@@ -302,18 +303,24 @@ mod tests {
             ice_transport_policy: Some("sometimes".into()),
             ..Default::default()
         };
-        assert_eq!(configuration(&bad).unwrap_err().name, "TypeError");
+        assert_eq!(
+            configuration(&bad).err().map(|e| e.name).as_deref(),
+            Some("TypeError")
+        );
         let bad = PeerConnectionConfig {
             bundle_policy: Some("max_bundle".into()),
             ..Default::default()
         };
-        assert_eq!(configuration(&bad).unwrap_err().name, "TypeError");
+        assert_eq!(
+            configuration(&bad).err().map(|e| e.name).as_deref(),
+            Some("TypeError")
+        );
         let good = PeerConnectionConfig {
             ice_transport_policy: Some("relay".into()),
             bundle_policy: Some("max-bundle".into()),
             ..Default::default()
         };
-        let config = configuration(&good).expect("valid configuration");
+        let config = configuration(&good).expect("valid configuration").build();
         assert_eq!(config.ice_transport_policy(), RTCIceTransportPolicy::Relay);
         assert_eq!(config.bundle_policy(), RTCBundlePolicy::MaxBundle);
     }

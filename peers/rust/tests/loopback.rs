@@ -1561,3 +1561,681 @@ async fn recvonly_on_both_sides_receives_nothing() {
     alice.hang_up().await;
     bob.hang_up().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Descriptions, ICE restart, certificates, candidate families and transports, DTLS roles.
+
+/// Starts two peers whose peer connections get these configurations.
+async fn two_peers_with(
+    listener: &TcpListener,
+    alice_config: PeerConnectionConfig,
+    bob_config: PeerConnectionConfig,
+) -> (Remote, Remote) {
+    let mut alice = Remote::start("alice", listener).await;
+    let mut bob = Remote::start("bob", listener).await;
+    for (remote, configuration) in [(&mut alice, alice_config), (&mut bob, bob_config)] {
+        remote.hello().await;
+        remote
+            .ok(Command::CreatePeerConnection { configuration })
+            .await;
+    }
+    (alice, bob)
+}
+
+/// `description` without the `a=candidate` lines whose candidate `keep` refuses.
+fn strip_candidates(
+    description: SessionDescription,
+    keep: &impl Fn(&str) -> bool,
+) -> SessionDescription {
+    let sdp = description
+        .sdp
+        .split_inclusive('\n')
+        .filter(|line| match line.strip_prefix("a=") {
+            Some(attribute) if attribute.starts_with("candidate:") => keep(attribute.trim_end()),
+            _ => true,
+        })
+        .collect();
+    SessionDescription { sdp, ..description }
+}
+
+/// The part of a candidate string after `typ`-less parsing: (transport, address).
+fn candidate_fields(candidate: &str) -> (String, String) {
+    let fields: Vec<&str> = candidate.split_whitespace().collect();
+    (
+        fields.get(2).unwrap_or(&"").to_lowercase(),
+        fields.get(4).unwrap_or(&"").to_string(),
+    )
+}
+
+fn is_ipv6(candidate: &str) -> bool {
+    candidate_fields(candidate).1.contains(':')
+}
+
+fn is_tcp(candidate: &str) -> bool {
+    candidate_fields(candidate).0 == "tcp"
+}
+
+fn is_mdns(candidate: &str) -> bool {
+    candidate_fields(candidate).1.ends_with(".local")
+}
+
+/// Relays the candidates `keep` accepts (and every end-of-candidates) until `done` holds.
+async fn relay_filtered_until(
+    alice: &mut Remote,
+    bob: &mut Remote,
+    keep: &impl Fn(&str) -> bool,
+    done: impl Fn(&[Event], &[Event]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done(&alice.events, &bob.events) {
+        let step = async {
+            tokio::select! {
+                event = alice.next_event("connect-phase events") => (0, event),
+                event = bob.next_event("connect-phase events") => (1, event),
+            }
+        };
+        let Ok((side, event)) = tokio::time::timeout_at(deadline, step).await else {
+            panic!(
+                "timed out after {WAIT:?} connecting\nalice saw {:?}\nbob saw {:?}",
+                alice.events, bob.events
+            );
+        };
+        if let Event::IceCandidate { candidate } = event {
+            if candidate.as_ref().is_some_and(|c| !keep(&c.candidate)) {
+                continue;
+            }
+            let other = if side == 0 { &mut *bob } else { &mut *alice };
+            other
+                .send_nowait(Command::AddIceCandidate { candidate })
+                .await;
+        }
+    }
+}
+
+/// Offer from `alice`, answer from `bob`, with only the candidates `keep` accepts reaching the
+/// other side (in the SDPs and trickled), until both are connected.
+async fn connect_with(alice: &mut Remote, bob: &mut Remote, keep: &impl Fn(&str) -> bool) {
+    alice.description(Command::CreateOffer).await;
+    let offer = alice
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    bob.ok(Command::SetRemoteDescription {
+        description: strip_candidates(offer, keep),
+    })
+    .await;
+    bob.description(Command::CreateAnswer).await;
+    let answer = bob
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    alice
+        .ok(Command::SetRemoteDescription {
+            description: strip_candidates(answer, keep),
+        })
+        .await;
+    relay_filtered_until(alice, bob, keep, |a, b| connected(a) && connected(b)).await;
+}
+
+fn both_open(label: &'static str) -> impl Fn(&[Event], &[Event]) -> bool {
+    move |a, b| opened(a, label).is_some() && opened(b, label).is_some()
+}
+
+impl Remote {
+    async fn stats(&mut self) -> Vec<serde_json::Value> {
+        match self.ok(Command::GetStats).await {
+            Reply::Stats { report } => report.as_array().expect("a list").clone(),
+            other => panic!("{}: expected stats, got {other:?}", self.name),
+        }
+    }
+
+    /// The (local, remote) candidate stats of the selected pair. The remote one may be absent
+    /// from the crate's report (a peer-reflexive remote candidate: a TCP active side's
+    /// ephemeral port), then it is `Null`.
+    async fn selected_pair(&mut self) -> (serde_json::Value, serde_json::Value) {
+        let stats = self.stats().await;
+        let by_id = |id: &serde_json::Value| {
+            stats
+                .iter()
+                .find(|e| &e["id"] == id)
+                .cloned()
+                .unwrap_or_else(|| panic!("{}: no stats {id} in {stats:#?}", self.name))
+        };
+        let transport = stats
+            .iter()
+            .find(|e| e["type"] == "transport")
+            .unwrap_or_else(|| panic!("{}: no transport stats in {stats:#?}", self.name));
+        let pair = by_id(&transport["selectedCandidatePairId"]);
+        let remote = stats
+            .iter()
+            .find(|e| e["id"] == pair["remoteCandidateId"])
+            .cloned()
+            .unwrap_or_default();
+        (by_id(&pair["localCandidateId"]), remote)
+    }
+
+    async fn dtls_role(&mut self) -> String {
+        let stats = self.stats().await;
+        let transport = stats
+            .iter()
+            .find(|e| e["type"] == "transport")
+            .unwrap_or_else(|| panic!("{}: no transport stats in {stats:#?}", self.name));
+        transport["dtlsRole"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no dtlsRole in {transport}", self.name))
+            .to_owned()
+    }
+
+    async fn create_channel(&mut self, label: &str) {
+        self.ok(Command::CreateDataChannel {
+            label: label.into(),
+            init: DataChannelInit::default(),
+        })
+        .await;
+    }
+
+    async fn send_text(&mut self, label: &str, text: String) {
+        self.ok(Command::Send {
+            label: label.into(),
+            data: Payload::Text(text),
+        })
+        .await;
+    }
+}
+
+/// Whether the last connection state is `connected` and the last ICE state `connected` or
+/// `completed`.
+fn recovered(events: &[Event]) -> bool {
+    let last = |pick: fn(&Event) -> Option<&str>| events.iter().rev().find_map(pick);
+    last(|e| match e {
+        Event::ConnectionStateChange { state } => Some(state),
+        _ => None,
+    }) == Some("connected")
+        && matches!(
+            last(|e| match e {
+                Event::IceConnectionStateChange { state } => Some(state),
+                _ => None,
+            }),
+            Some("connected" | "completed")
+        )
+}
+
+/// `a=ice-ufrag` and `a=ice-pwd` of the first media section.
+fn ice_credentials(sdp: &str) -> (String, String) {
+    let value = |key: &str| {
+        sdp.lines()
+            .find_map(|l| l.trim_end().strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {sdp}"))
+            .to_owned()
+    };
+    (value("a=ice-ufrag:"), value("a=ice-pwd:"))
+}
+
+/// Sends `count` numbered messages from `from` on `label` and checks `to` gets all of them, in
+/// order, with nothing lost.
+async fn numbered(from: &mut Remote, to: &mut Remote, label: &str, range: std::ops::Range<u32>) {
+    send_numbered(from, label, range.clone()).await;
+    expect_numbered(to, label, range).await;
+}
+
+async fn send_numbered(from: &mut Remote, label: &str, range: std::ops::Range<u32>) {
+    for i in range {
+        from.send_text(label, format!("message {i}")).await;
+    }
+}
+
+async fn expect_numbered(to: &mut Remote, label: &str, range: std::ops::Range<u32>) {
+    for i in range {
+        let got = to.message_on(label, &format!("message {i}")).await;
+        assert_eq!(
+            got,
+            digest(false, format!("message {i}").as_bytes()),
+            "{}: message {i} lost or reordered",
+            to.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_then_ice_restart_keeps_a_reliable_channel_delivering() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (mut alice, mut bob) = two_peers(&listener).await;
+
+    // No local description yet.
+    let err = alice
+        .request(Command::GetLocalDescription)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "InvalidStateError", "{err:?}");
+
+    // have-local-offer, then rolled back to stable (no local description again).
+    alice.create_channel(LABEL).await;
+    alice.description(Command::CreateOffer).await;
+    alice
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    let local = alice.description(Command::GetLocalDescription).await;
+    assert_eq!(local.kind, "offer");
+    assert_eq!(alice.ok(Command::Rollback).await, Reply::Done);
+    alice
+        .wait_event(
+            "signaling back to stable",
+            |e| matches!(e, Event::SignalingStateChange { state } if state == "stable"),
+        )
+        .await;
+    let err = alice
+        .request(Command::GetLocalDescription)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "InvalidStateError", "after rollback: {err:?}");
+
+    // A normal negotiation after the rollback.
+    negotiate(&mut alice, &mut bob).await;
+    relay_until(&mut alice, &mut bob, |a, b| {
+        connected(a) && connected(b) && both_open(LABEL)(a, b)
+    })
+    .await;
+    numbered(&mut alice, &mut bob, LABEL, 0..20).await;
+
+    // After gathering completed, the local description carries the candidates.
+    let before = alice.description(Command::GetLocalDescription).await;
+    assert!(before.sdp.contains("a=candidate:"), "{}", before.sdp);
+    let (ufrag, pwd) = ice_credentials(&before.sdp);
+    let bob_before = ice_credentials(&bob.description(Command::GetLocalDescription).await.sdp);
+
+    assert_eq!(alice.ok(Command::RestartIce).await, Reply::Done);
+    let (alice_mark, bob_mark) = (alice.events.len(), bob.events.len());
+    let offer = alice.description(Command::CreateOffer).await;
+    let (new_ufrag, new_pwd) = ice_credentials(&offer.sdp);
+    assert_ne!(new_ufrag, ufrag, "the restart offer keeps the ufrag");
+    assert_ne!(new_pwd, pwd, "the restart offer keeps the pwd");
+    // Messages sent while the restart is negotiated.
+    numbered(&mut alice, &mut bob, LABEL, 20..40).await;
+    let offer = alice
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    let offer_sdp = offer.sdp.clone();
+    bob.ok(Command::SetRemoteDescription { description: offer })
+        .await;
+    // Bob has restarted (the answerer restarts while applying the offer) and alice not yet:
+    // the crate's agents do not talk until the answer is applied, so these are checked after.
+    send_numbered(&mut bob, LABEL, 40..60).await;
+    bob.description(Command::CreateAnswer).await;
+    let answer = bob
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    let answer_sdp = answer.sdp.clone();
+    assert_ne!(
+        ice_credentials(&answer.sdp),
+        bob_before,
+        "the answer to a restart offer has new credentials too"
+    );
+    alice
+        .ok(Command::SetRemoteDescription {
+            description: answer,
+        })
+        .await;
+    // The restart's candidates reach the other side in the descriptions or trickled (the
+    // crate keeps its local candidates across a restart and re-signals them in the SDP rather
+    // than as new events), ICE checks again with the new credentials, and both are connected.
+    for (name, sdp) in [("alice's offer", &offer_sdp), ("bob's answer", &answer_sdp)] {
+        let (u, _) = ice_credentials(sdp);
+        assert!(
+            sdp.contains("a=candidate:"),
+            "{name} after the restart carries no candidates ({u}): {sdp}"
+        );
+    }
+    relay_until(&mut alice, &mut bob, |a, b| recovered(a) && recovered(b)).await;
+    for (remote, mark) in [(&alice, alice_mark), (&bob, bob_mark)] {
+        let ice = states(&remote.events[mark..], |e| match e {
+            Event::IceConnectionStateChange { state } => Some(state),
+            _ => None,
+        });
+        assert_eq!(
+            ice,
+            ["checking", "connected"],
+            "{}: ICE checks again after the restart",
+            remote.name
+        );
+    }
+    expect_numbered(&mut alice, LABEL, 40..60).await;
+    numbered(&mut alice, &mut bob, LABEL, 60..80).await;
+    numbered(&mut bob, &mut alice, LABEL, 80..100).await;
+    for remote in [&mut alice, &mut bob] {
+        let state = remote
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::ConnectionStateChange { state } => Some(state.clone()),
+                _ => None,
+            })
+            .expect("a connection state");
+        assert_eq!(state, "connected", "{}: {:?}", remote.name, remote.events);
+        assert!(
+            !remote.events.iter().any(|e| matches!(
+                e,
+                Event::DataChannelClose { .. } | Event::DataChannelError { .. }
+            )),
+            "{}: the channel did not survive: {:?}",
+            remote.name,
+            remote.events
+        );
+    }
+    let current = alice.description(Command::GetLocalDescription).await;
+    assert_eq!(ice_credentials(&current.sdp), (new_ufrag, new_pwd));
+    alice.hang_up().await;
+    bob.hang_up().await;
+}
+
+fn config_with(certificate: Option<&str>, mdns: Option<bool>) -> PeerConnectionConfig {
+    PeerConnectionConfig {
+        certificate: certificate.map(str::to_owned),
+        mdns,
+        ..Default::default()
+    }
+}
+
+/// The DER of the local certificate (`certificate` stats named by the transport's
+/// `localCertificateId`), from its `base64Certificate`.
+async fn local_certificate(remote: &mut Remote) -> Vec<u8> {
+    let stats = remote.stats().await;
+    let transport = stats
+        .iter()
+        .find(|e| e["type"] == "transport")
+        .unwrap_or_else(|| panic!("{}: no transport stats", remote.name));
+    let id = &transport["localCertificateId"];
+    let certificate = stats
+        .iter()
+        .find(|e| e["type"] == "certificate" && &e["id"] == id)
+        .unwrap_or_else(|| panic!("{}: no certificate {id} in {stats:#?}", remote.name));
+    let base64 = certificate["base64Certificate"].as_str().expect("a string");
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(base64)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: base64Certificate is not base64 ({e}): {base64}",
+                remote.name
+            )
+        });
+    // The W3C fingerprint is of that DER.
+    let fingerprint = certificate["fingerprint"].as_str().expect("a fingerprint");
+    assert_eq!(
+        fingerprint.replace(':', "").to_lowercase(),
+        hex::encode(Sha256::digest(&der)),
+        "{}: fingerprint vs base64Certificate",
+        remote.name
+    );
+    der
+}
+
+/// DER of the signature algorithm OIDs: sha256WithRSAEncryption, ecdsa-with-SHA256.
+const RSA_SHA256_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+const ECDSA_SHA256_OID: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+
+fn contains(der: &[u8], oid: &[u8]) -> bool {
+    der.windows(oid.len()).any(|w| w == oid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsa_and_ecdsa_certificates_connect_and_show_in_stats() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (mut alice, mut bob) = two_peers_with(
+        &listener,
+        config_with(Some("rsa"), None),
+        config_with(Some("ecdsa"), None),
+    )
+    .await;
+    let err = alice
+        .request(Command::CreatePeerConnection {
+            configuration: config_with(Some("dsa"), None),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "NotSupportedError", "{err:?}");
+    // The failed command left the RSA connection in place.
+    alice.create_channel(LABEL).await;
+    negotiate(&mut alice, &mut bob).await;
+    relay_until(&mut alice, &mut bob, |a, b| {
+        connected(a) && connected(b) && both_open(LABEL)(a, b)
+    })
+    .await;
+    numbered(&mut alice, &mut bob, LABEL, 0..5).await;
+    numbered(&mut bob, &mut alice, LABEL, 5..10).await;
+
+    let alice_der = local_certificate(&mut alice).await;
+    assert!(
+        contains(&alice_der, RSA_SHA256_OID),
+        "alice: not RSA/SHA-256"
+    );
+    let bob_der = local_certificate(&mut bob).await;
+    assert!(
+        contains(&bob_der, ECDSA_SHA256_OID),
+        "bob: not ECDSA/SHA-256"
+    );
+    alice.hang_up().await;
+    bob.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_candidates_alone_connect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (mut alice, mut bob) = two_peers(&listener).await;
+    alice.create_channel(LABEL).await;
+    let keep = |c: &str| is_ipv6(c) && !is_tcp(c);
+    connect_with(&mut alice, &mut bob, &keep).await;
+    relay_filtered_until(&mut alice, &mut bob, &keep, both_open(LABEL)).await;
+    numbered(&mut alice, &mut bob, LABEL, 0..5).await;
+    for remote in [&mut alice, &mut bob] {
+        let gathered: Vec<String> = remote
+            .events
+            .iter()
+            .filter_map(candidate_of)
+            .flatten()
+            .map(|c| c.candidate.clone())
+            .collect();
+        assert!(
+            gathered.iter().any(|c| c.contains(" ::1 ")),
+            "{}: no ::1 candidate in {gathered:?}",
+            remote.name
+        );
+        let (local, peer) = remote.selected_pair().await;
+        assert!(
+            !peer.is_null(),
+            "{}: no remote candidate stats",
+            remote.name
+        );
+        for candidate in [&local, &peer] {
+            let address = candidate["address"].as_str().unwrap_or_default();
+            assert!(address.contains(':'), "{}: {candidate}", remote.name);
+            assert_eq!(candidate["protocol"], "udp", "{}: {candidate}", remote.name);
+        }
+    }
+    alice.hang_up().await;
+    bob.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_candidates_alone_connect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (mut alice, mut bob) = two_peers(&listener).await;
+    alice.create_channel(LABEL).await;
+    connect_with(&mut alice, &mut bob, &is_tcp).await;
+    relay_filtered_until(&mut alice, &mut bob, &is_tcp, both_open(LABEL)).await;
+    numbered(&mut alice, &mut bob, LABEL, 0..5).await;
+    numbered(&mut bob, &mut alice, LABEL, 5..10).await;
+    for remote in [&mut alice, &mut bob] {
+        let gathered: Vec<String> = remote
+            .events
+            .iter()
+            .filter_map(candidate_of)
+            .flatten()
+            .map(|c| c.candidate.clone())
+            .filter(|c| is_tcp(c))
+            .collect();
+        for tcptype in ["tcptype passive", "tcptype active"] {
+            assert!(
+                gathered.iter().any(|c| c.contains(tcptype)),
+                "{}: no {tcptype} candidate in {gathered:?}",
+                remote.name
+            );
+        }
+        let (local, peer) = remote.selected_pair().await;
+        assert_eq!(local["protocol"], "tcp", "{}: {local}", remote.name);
+        assert!(
+            peer.is_null() || peer["protocol"] == "tcp",
+            "{}: {peer}",
+            remote.name
+        );
+    }
+    alice.hang_up().await;
+    bob.hang_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mdns_host_candidates_are_gathered_and_connect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (mut alice, mut bob) = two_peers_with(
+        &listener,
+        config_with(None, Some(true)),
+        config_with(None, Some(true)),
+    )
+    .await;
+    alice.create_channel(LABEL).await;
+    // Only the `.local` candidates reach the other side.
+    connect_with(&mut alice, &mut bob, &is_mdns).await;
+    relay_filtered_until(&mut alice, &mut bob, &is_mdns, both_open(LABEL)).await;
+    numbered(&mut alice, &mut bob, LABEL, 0..5).await;
+    for remote in [&mut alice, &mut bob] {
+        let gathered: Vec<String> = remote
+            .events
+            .iter()
+            .filter_map(candidate_of)
+            .flatten()
+            .map(|c| c.candidate.clone())
+            .collect();
+        assert!(
+            gathered.iter().any(|c| is_mdns(c)),
+            "{}: no .local candidate in {gathered:?}",
+            remote.name
+        );
+        let (local, _) = remote.selected_pair().await;
+        let address = local["address"].as_str().unwrap_or_default();
+        assert!(
+            address.ends_with(".local"),
+            "{}: selected {local}",
+            remote.name
+        );
+    }
+    alice.hang_up().await;
+    bob.hang_up().await;
+}
+
+/// `description` with every `a=setup:` saying `setup` (what the harness's munging does).
+fn munge_setup(description: &SessionDescription, setup: &str) -> SessionDescription {
+    let sdp = description
+        .sdp
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with("a=setup:") {
+                format!("a=setup:{setup}\r\n")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    SessionDescription {
+        sdp,
+        ..description.clone()
+    }
+}
+
+fn setup_of(sdp: &str) -> Vec<&str> {
+    sdp.lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=setup:"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_munged_offer_setup_is_honoured_and_a_munged_answer_setup_is_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    for (offer_setup, alice_role, bob_role, answer_setup) in [
+        ("active", "client", "server", "passive"),
+        ("passive", "server", "client", "active"),
+    ] {
+        let (mut alice, mut bob) = two_peers(&listener).await;
+        alice.create_channel(LABEL).await;
+        let offer = alice.description(Command::CreateOffer).await;
+        assert_eq!(setup_of(&offer.sdp), ["actpass"]);
+        // The harness sets the munged offer locally and sends it to the other side. The crate
+        // keeps its own text (it applies no other), so that is what alice reports.
+        let munged = munge_setup(&offer, offer_setup);
+        let applied = alice
+            .description(Command::SetLocalDescription {
+                description: Some(munged.clone()),
+            })
+            .await;
+        assert_eq!(setup_of(&applied.sdp), ["actpass"]);
+        bob.ok(Command::SetRemoteDescription {
+            description: munged,
+        })
+        .await;
+        let answer = bob.description(Command::CreateAnswer).await;
+        assert_eq!(
+            setup_of(&answer.sdp),
+            [answer_setup],
+            "the answer to a=setup:{offer_setup}"
+        );
+        let answer = bob
+            .description(Command::SetLocalDescription { description: None })
+            .await;
+        alice
+            .ok(Command::SetRemoteDescription {
+                description: answer,
+            })
+            .await;
+        relay_until(&mut alice, &mut bob, |a, b| {
+            connected(a) && connected(b) && both_open(LABEL)(a, b)
+        })
+        .await;
+        numbered(&mut alice, &mut bob, LABEL, 0..3).await;
+        assert_eq!(alice.dtls_role().await, alice_role, "offer {offer_setup}");
+        assert_eq!(bob.dtls_role().await, bob_role, "offer {offer_setup}");
+        alice.hang_up().await;
+        bob.hang_up().await;
+    }
+
+    // The answerer's role is fixed before its answer exists: a munged answer is refused.
+    let (mut alice, mut bob) = two_peers(&listener).await;
+    alice.create_channel(LABEL).await;
+    alice.description(Command::CreateOffer).await;
+    let offer = alice
+        .description(Command::SetLocalDescription { description: None })
+        .await;
+    bob.ok(Command::SetRemoteDescription { description: offer })
+        .await;
+    let answer = bob.description(Command::CreateAnswer).await;
+    assert_eq!(setup_of(&answer.sdp), ["active"]);
+    let err = bob
+        .request(Command::SetLocalDescription {
+            description: Some(munge_setup(&answer, "passive")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "NotSupportedError", "{err:?}");
+    assert!(err.message.contains("derive_role"), "{}", err.message);
+    // The unmunged answer still works.
+    let answer = bob
+        .description(Command::SetLocalDescription {
+            description: Some(answer),
+        })
+        .await;
+    alice
+        .ok(Command::SetRemoteDescription {
+            description: answer,
+        })
+        .await;
+    relay_until(&mut alice, &mut bob, |a, b| connected(a) && connected(b)).await;
+    assert_eq!(alice.dtls_role().await, "server");
+    assert_eq!(bob.dtls_role().await, "client");
+    alice.hang_up().await;
+    bob.hang_up().await;
+}
