@@ -89,9 +89,18 @@ fn chrome_capabilities(
     profile: &Path,
     launch: Launch,
 ) -> Map<String, Value> {
+    // With mDNS, Chromium still shows raw IPs to a page that holds camera / microphone
+    // permission (blink's FilteringNetworkManager asks media::MediaPermission), and
+    // --use-fake-ui-for-media-stream grants it: an mDNS launch drops both flags (such a run
+    // cannot use getUserMedia).
+    let mdns_off = |f: &&&str| {
+        !(launch.mdns
+            && (f.contains("WebRtcHideLocalIpsWithMdns")
+                || f.contains("use-fake-ui-for-media-stream")))
+    };
     let mut args: Vec<String> = CHROMIUM_FLAGS
         .iter()
-        .filter(|f| !(launch.mdns && f.contains("WebRtcHideLocalIpsWithMdns")))
+        .filter(mdns_off)
         .map(|s| s.to_string())
         .collect();
     args.push(format!("--user-data-dir={}", profile.display()));

@@ -13,9 +13,10 @@
 //! IPv4/IPv6 and UDP headers synthesised from the *original* addresses (`y -> x`), as if the
 //! relay were not there: the file reads like a capture of the direct exchange.
 //!
-//! Not relayed (documented limits): TCP candidates and mDNS (`.local`) host names are passed
-//! on unchanged. The same relay is where loss, delay and reordering can be injected later
-//! (this kernel has no netem).
+//! Not relayed (documented limits): TCP candidates, TURN `relay` candidates and mDNS
+//! (`.local`) host names are passed on unchanged (their traffic is not in the capture). The
+//! same relay is where loss, delay and reordering can be injected later (this kernel has no
+//! netem).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -186,7 +187,19 @@ impl Relay {
     /// `candidate` with its address replaced by the relay address standing for it, when it is
     /// a UDP candidate with an IP address of peer `owner`; unchanged otherwise (and when no
     /// relay socket can be opened, which is noted in [`Relay::problems`]).
+    ///
+    /// TURN `relay` candidates pass unchanged: a proxy in front of a TURN allocation would make
+    /// the other peer's checks arrive from the proxy, and the allocating peer would then see
+    /// its relayed address as peer-reflexive - the selected pair would no longer say `relay`.
     pub fn rewrite_candidate(&self, owner: usize, candidate: &str) -> String {
+        if candidate
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w == ["typ", "relay"])
+        {
+            return candidate.to_string();
+        }
         let Some(real) = candidate_address(candidate) else {
             return candidate.to_string();
         };
@@ -669,6 +682,16 @@ mod tests {
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let a_for_b = relay.proxy_for(0, a.local_addr().unwrap()).unwrap();
         let b_for_a = relay.proxy_for(1, b.local_addr().unwrap()).unwrap();
+        // TURN relay candidates are not proxied (the pair must stay `relay`); host ones are.
+        let turn = "candidate:9 1 udp 16777215 127.0.0.1 40001 typ relay raddr 127.0.0.1 rport 5";
+        assert_eq!(relay.rewrite_candidate(0, turn), turn);
+        let host = format!(
+            "candidate:1 1 udp 2122252543 127.0.0.1 {} typ host",
+            a.local_addr().unwrap().port()
+        );
+        assert!(relay
+            .rewrite_candidate(0, &host)
+            .contains(&format!(" {} typ host", a_for_b.port())));
         a.send_to(b"ping", b_for_a).await.unwrap();
         let mut buf = [0u8; 16];
         let (n, from) =

@@ -163,7 +163,11 @@ mod tests {
 
     #[test]
     fn a_base_name_selects_every_variant() {
-        let all = vec![scenario("ice[a=1]"), scenario("ice[a=2]"), scenario("other")];
+        let all = vec![
+            scenario("ice[a=1]"),
+            scenario("ice[a=2]"),
+            scenario("other"),
+        ];
         let selection = Selection {
             scenarios: vec!["ice".into()],
             ..Default::default()

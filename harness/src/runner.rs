@@ -1220,7 +1220,13 @@ impl Session {
                 let (_, reply) = self
                     .command(peer, Command::SetLocalDescription { description }, &what)
                     .await?;
-                if let Reply::Description { description } = reply {
+                if let Reply::Description { mut description } = reply {
+                    // What the scenario asked this peer to apply is what the other peer gets,
+                    // whatever text the implementation reports back (the Rust peer applies its
+                    // own offer text and takes its role from the answer's a=setup).
+                    if let Some(setup) = setup {
+                        description.sdp = sdp::with_setup(&description.sdp, setup);
+                    }
                     self.sdp_count += 1;
                     let name = format!(
                         "{}-{}-{}.sdp",

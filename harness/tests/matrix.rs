@@ -233,6 +233,47 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
         }
     }
 
+    // Connectivity: a parameterised scenario expands into one cell per variant and pairing,
+    // each record carrying its parameters; a TURN cell that passes shows a `relay` local
+    // candidate in the selected pair of *both* peers' own getStats; an ICE restart that
+    // passes changed the ICE credentials on both sides.
+    for transport in ["udp", "tcp"] {
+        let name = format!("turn-relay[transport={transport}]");
+        for o in IMPLS {
+            for a in IMPLS {
+                let r = find(&records, &name, o, a);
+                assert_eq!(
+                    r.parameters.get("transport").map(String::as_str),
+                    Some(transport)
+                );
+                if r.outcome == Outcome::Pass {
+                    for role in ["offerer", "answerer"] {
+                        let pair = &r.observed[&format!("{role}.selected_pair")];
+                        assert_eq!(pair["local"], "relay", "{name} {o} -> {a} {role}: {pair}");
+                    }
+                }
+            }
+        }
+    }
+    let restarts: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| r.scenario.starts_with("ice-restart[") && r.outcome == Outcome::Pass)
+        .collect();
+    assert!(restarts.len() >= 9, "ICE restart passes on most pairings");
+    for r in restarts {
+        for role in ["offerer", "answerer"] {
+            let ufrag = &r.observed[&format!("{role}.ice_ufrag")];
+            assert_ne!(ufrag["first"], ufrag["now"], "{}: {ufrag}", r.scenario);
+        }
+    }
+    let rejected = find(
+        &records,
+        "sdp-rejected[attribute=fingerprint]",
+        "chrome",
+        "firefox",
+    );
+    assert!(rejected.observed.contains_key("answerer.rejection"));
+
     // A capability the Rust peer lacks is `unsupported` with its SDP as evidence, never a pass.
     let large = find(&records, "datachannel-large-messages", "chrome", "rust");
     assert_eq!(large.outcome, Outcome::Unsupported);

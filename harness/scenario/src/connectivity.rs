@@ -1,6 +1,7 @@
 //! Pass 2 for the connectivity and negotiation steps: candidate delivery (`candidates`,
 //! `release_candidates`), ICE restart, rollback, and the checks of what the connection became
-//! (`expect_selected_candidate_pair`, `expect_dtls_role`, `expect_certificate`).
+//! (`expect_selected_candidate_pair`, `expect_dtls_role`, `expect_certificate`,
+//! `expect_host_candidates`).
 //!
 //! The harness is the signaling channel, so candidate delivery is a property of the harness,
 //! set per sending peer: `candidates: { peer: alice, delivery: held }` holds back what alice
@@ -168,6 +169,10 @@ impl Checker<'_> {
                     )
                 })
             }
+            RawStep::ExpectHostCandidates(args) => Some((
+                self.peer(&args.peer),
+                Action::ExpectHostCandidates { mdns: args.mdns },
+            )),
             other => return Err(other),
         };
         Ok(result)

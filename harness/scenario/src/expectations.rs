@@ -8,7 +8,8 @@
 //!
 //! ```yaml
 //! # Expected non-pass outcomes of cells that involve the Rust peer.
-//! datachannel-closing:            # a scenario name
+//! datachannel-closing:            # a scenario name; for a parameterised scenario its base
+//!                                 #   name (every variant) or a full variant name
 //!   - as: answerer                # optional: offerer | answerer (this implementation's role);
 //!                                 #   default: either role
 //!     with: chrome                # optional: the other implementation; default: any
@@ -852,6 +853,44 @@ connect:
         assert_eq!(outcome(&e, "connect", "rust", "chrome"), None);
         // other scenarios
         assert_eq!(outcome(&e, "datachannel-echo", "rust", "chrome"), None);
+    }
+
+    #[test]
+    fn base_names_cover_variants_and_variant_names_one_variant() {
+        let names = ["ice", "ice[a=1]", "ice[a=2]"];
+        let e = parse(
+            "rust.yaml",
+            "ice:\n  - { with: chrome, expected: fail, reason: every variant }\n\
+             \"ice[a=2]\":\n  - { with: firefox, expected: timeout, reason: one variant }\n",
+        );
+        assert!(e.validate(&names, IMPLS).is_empty());
+        assert_eq!(
+            outcome(&e, "ice[a=1]", "rust", "chrome"),
+            Some(Outcome::Fail)
+        );
+        assert_eq!(
+            outcome(&e, "ice[a=2]", "rust", "chrome"),
+            Some(Outcome::Fail)
+        );
+        assert_eq!(
+            outcome(&e, "ice[a=2]", "firefox", "rust"),
+            Some(Outcome::Timeout)
+        );
+        assert_eq!(outcome(&e, "ice[a=1]", "firefox", "rust"), None);
+
+        // A base entry and a variant entry that match a common cell overlap.
+        let clash = parse(
+            "rust.yaml",
+            "ice:\n  - { expected: fail, reason: r }\n\
+             \"ice[a=1]\":\n  - { with: chrome, expected: timeout, reason: r }\n",
+        );
+        let errors = clash.validate(&names, IMPLS);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].message.contains("rust -> chrome"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -140,6 +140,11 @@ pub enum Action {
         key: String,
         timeout: Duration,
     },
+    /// Once this peer's gathering is complete: with `mdns`, at least one of its host
+    /// candidates is an mDNS `.local` name (the mode is in effect); without, none is.
+    ExpectHostCandidates {
+        mdns: bool,
+    },
     /// Send one message. With `expect_error`, the send must fail with that error name
     /// (e.g. `TypeError` for a message above the remote's max-message-size); a send that
     /// succeeds is then a failure.
@@ -484,6 +489,10 @@ impl fmt::Display for Action {
             Action::ExpectDtlsRole { role, .. } => write!(f, "expect DTLS role {role}"),
             Action::ExpectCertificate { key, .. } => {
                 write!(f, "expect a certificate with an {key} key")
+            }
+            Action::ExpectHostCandidates { mdns: true } => write!(f, "expect mDNS host candidates"),
+            Action::ExpectHostCandidates { mdns: false } => {
+                write!(f, "expect host candidates with IP addresses")
             }
             Action::Send {
                 label,

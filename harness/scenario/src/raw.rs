@@ -97,6 +97,14 @@ pub(crate) enum RawStep {
     ExpectSelectedCandidatePair(RawExpectPair),
     ExpectDtlsRole(RawExpectDtlsRole),
     ExpectCertificate(RawExpectCertificate),
+    ExpectHostCandidates(RawExpectHostCandidates),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectHostCandidates {
+    pub peer: SString,
+    pub mdns: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -207,23 +207,33 @@ fn discover_finds_the_shipped_scenarios_and_they_load_together() {
 }
 
 #[test]
-fn draft_scenarios_are_skipped_by_default_and_load_on_their_own() {
-    let root = manifest_path("../../scenarios");
-    let shipped = discover(&root).expect("scenarios dir");
-    assert!(shipped
-        .iter()
-        .all(|p| !p.components().any(|c| c.as_os_str() == "drafts")));
-    let paths = discover(&root.join("drafts")).expect("drafts dir");
-    assert!(!paths.is_empty());
-    let scenarios = match load_files(&paths) {
-        Ok(scenarios) => scenarios,
-        Err(errors) => panic!("draft scenarios must load:\n{}", crate::render_all(&errors)),
-    };
-    assert!(
-        scenarios.len() > paths.len(),
-        "the drafts have parameterised scenarios"
+fn draft_scenarios_are_skipped_by_default_and_found_when_named() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let drafts = root.path().join("suite").join(crate::DRAFTS_DIR);
+    std::fs::create_dir_all(&drafts).unwrap();
+    std::fs::write(root.path().join("suite").join("a.yaml"), "x").unwrap();
+    std::fs::write(drafts.join("b.yaml"), "x").unwrap();
+    let shipped = discover(&root.path().join("suite")).expect("suite");
+    assert_eq!(shipped, vec![root.path().join("suite").join("a.yaml")]);
+    assert_eq!(
+        discover(&drafts).expect("drafts"),
+        vec![drafts.join("b.yaml")]
     );
-    for s in scenarios.iter().filter(|s| !s.parameters.is_empty()) {
+}
+
+#[test]
+fn shipped_parameterised_scenarios_expand_into_named_variants() {
+    let paths = discover(&manifest_path("../../scenarios")).expect("scenarios dir");
+    let scenarios = load_files(&paths).expect("shipped scenarios load");
+    let variants: Vec<_> = scenarios
+        .iter()
+        .filter(|s| !s.parameters.is_empty())
+        .collect();
+    assert!(
+        variants.len() >= 20,
+        "the connectivity suite is parameterised"
+    );
+    for s in variants {
         assert_eq!(s.name, crate::variant_name(&s.base_name, &s.parameters));
         assert!(!s.description.contains("${"), "{} was substituted", s.name);
     }

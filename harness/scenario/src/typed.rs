@@ -374,6 +374,6 @@ mod tests {
         ));
         assert!(e
             .message
-            .ends_with("`expect_certificate` (did you mean `send`?)"));
+            .ends_with("`expect_host_candidates` (did you mean `send`?)"));
     }
 }

@@ -1333,6 +1333,7 @@ pub(crate) fn step_kind(step: &RawStep) -> &'static str {
         RawStep::ExpectSelectedCandidatePair(_) => "expect_selected_candidate_pair",
         RawStep::ExpectDtlsRole(_) => "expect_dtls_role",
         RawStep::ExpectCertificate(_) => "expect_certificate",
+        RawStep::ExpectHostCandidates(_) => "expect_host_candidates",
     }
 }
 

@@ -85,7 +85,13 @@ pub fn selected_pair(report: &Value) -> Option<Value> {
                 })
         })?;
     let local = pair["localCandidateId"].as_str().and_then(by_id)?;
-    let remote = pair["remoteCandidateId"].as_str().and_then(by_id)?;
+    // A peer-reflexive remote candidate may have no stats entry (webrtc 0.21.1): the pair is
+    // still the selected one, its remote side reads `unreported`.
+    let unreported = json!({ "candidateType": "unreported" });
+    let remote = pair["remoteCandidateId"]
+        .as_str()
+        .and_then(by_id)
+        .unwrap_or(&unreported);
     let address = |c: &Value| {
         c["address"]
             .as_str()
@@ -298,6 +304,8 @@ impl Session {
                 self.conn.policy[peer.0] = policy.clone();
             }
             Action::ReleaseCandidates { reverse } => {
+                // Late means after the peer's whole gathering: all of them arrive at once.
+                self.await_gathering_complete(peer).await?;
                 let mut held = std::mem::take(&mut self.conn.held[peer.0]);
                 if *reverse {
                     // The end of candidates stays last: reversed are the candidates.
@@ -373,6 +381,36 @@ impl Session {
             }
             Action::ExpectCertificate { key, timeout } => {
                 self.expect_certificate(peer, key, *timeout).await?;
+            }
+            Action::ExpectHostCandidates { mdns } => {
+                self.await_gathering_complete(peer).await?;
+                let hosts: Vec<String> = self.conn.gathered[peer.0]
+                    .iter()
+                    .filter_map(|c| sdp::candidate_info(c))
+                    .filter(|c| c.kind == "host")
+                    .map(|c| format!("{} {}", c.protocol, c.address))
+                    .collect();
+                let named = hosts.iter().filter(|h| h.ends_with(".local")).count();
+                let ok = if *mdns { named > 0 } else { named == 0 };
+                if !ok {
+                    return Err(Stop::new(
+                        Outcome::Fail,
+                        format!(
+                            "{}: {} (host candidates gathered: {})",
+                            self.peers[peer.0].label(),
+                            if *mdns {
+                                "no host candidate is an mDNS .local name"
+                            } else {
+                                "mDNS .local host candidates although mDNS is off"
+                            },
+                            if hosts.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                hosts.join(", ")
+                            }
+                        ),
+                    ));
+                }
             }
             _ => return Ok(false),
         }

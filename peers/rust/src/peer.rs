@@ -97,6 +97,7 @@ impl Peer {
     /// `new RTCPeerConnection(configuration)`. A peer holds one connection at a time: an
     /// existing one is closed first (as the browser peer page does).
     async fn create_peer_connection(&mut self, config: &PeerConnectionConfig) -> CommandResult {
+        w3c::refuse_ignored_turn_urls(config)?;
         let configuration = w3c::configuration(config)?;
         let keygen = config
             .certificate

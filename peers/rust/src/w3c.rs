@@ -193,6 +193,35 @@ pub fn from_rtc_description(desc: &RTCSessionDescription) -> SessionDescription 
     }
 }
 
+/// webrtc 0.21.1 skips TURN URLs it cannot use - `turns:` and any transport but UDP - with
+/// only a log line (`webrtc-0.21.1/src/peer_connection/transport/turn_relayer.rs:272-279`), and
+/// would then gather no relay candidate for them. A browser would use them, so the peer refuses
+/// such a configuration with `NotSupportedError` instead of pretending to honour it.
+pub fn refuse_ignored_turn_urls(config: &PeerConnectionConfig) -> Result<(), PeerError> {
+    for server in &config.ice_servers {
+        for url in &server.urls {
+            let lower = url.to_ascii_lowercase();
+            let turn = lower.starts_with("turn:") || lower.starts_with("turns:");
+            let udp = !lower.starts_with("turns:")
+                && lower
+                    .split_once("?transport=")
+                    .is_none_or(|(_, transport)| transport == "udp");
+            if turn && !udp {
+                return Err(PeerError {
+                    name: "NotSupportedError".into(),
+                    message: format!(
+                        "webrtc {} supports TURN over UDP only: it skips `{url}` (turn_relayer.rs:272-279 \
+                         logs \"Skipping unsupported non-UDP TURN url\" / \"secure TURN url\") and would gather \
+                         no relay candidate from it",
+                        crate::WEBRTC_VERSION
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A gathered candidate (`RTCIceCandidate.toJSON()`) as the protocol's.
 ///
 /// The crate always reports `sdpMid: ""` and `sdpMLineIndex: 0`. An empty mid names no media
@@ -221,6 +250,25 @@ pub fn to_rtc_candidate(candidate: &IceCandidate) -> RTCIceCandidateInit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn turn_over_tcp_or_tls_is_refused_not_ignored() {
+        let with = |url: &str| PeerConnectionConfig {
+            ice_servers: vec![interop_protocol::IceServer {
+                urls: vec![url.into()],
+                username: Some("u".into()),
+                credential: Some("p".into()),
+            }],
+            ..Default::default()
+        };
+        assert!(refuse_ignored_turn_urls(&with("turn:127.0.0.1:3478?transport=udp")).is_ok());
+        assert!(refuse_ignored_turn_urls(&with("turn:127.0.0.1:3478")).is_ok());
+        assert!(refuse_ignored_turn_urls(&with("stun:127.0.0.1:3478")).is_ok());
+        let e = refuse_ignored_turn_urls(&with("turn:127.0.0.1:3478?transport=tcp")).unwrap_err();
+        assert_eq!(e.name, "NotSupportedError");
+        assert!(e.message.contains("UDP only"), "{}", e.message);
+        assert!(refuse_ignored_turn_urls(&with("turns:127.0.0.1:5349")).is_err());
+    }
 
     #[test]
     fn state_names_are_the_w3c_enum_values() {
