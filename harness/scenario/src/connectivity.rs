@@ -29,7 +29,6 @@ impl Checker<'_> {
     /// `Err(step)` when `step` is not a connectivity step.
     pub(crate) fn connectivity_step<'s>(
         &mut self,
-        index: usize,
         step: &'s RawStep,
         default_timeout: Duration,
     ) -> Result<Option<(Vec<PeerId>, Action)>, &'s RawStep> {
@@ -75,7 +74,6 @@ impl Checker<'_> {
                 let mut ok = true;
                 let order =
                     self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
-                let _ = index;
                 ok.then_some((
                     peers,
                     Action::ReleaseCandidates {

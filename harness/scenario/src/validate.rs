@@ -1278,7 +1278,7 @@ impl Checker<'_> {
                     push(&[sender], action);
                 }
             }
-            other => match self.connectivity_step(index, other, default_timeout) {
+            other => match self.connectivity_step(other, default_timeout) {
                 Ok(Some((peers, action))) => push(&peers, action),
                 Ok(None) => {}
                 Err(media) => {

@@ -446,15 +446,23 @@ impl Session {
                 }
                 last = format!("selected pair {pair}: {}", mismatches.join(", "));
             }
-            if Instant::now() + POLL >= deadline {
+            if !self.next_poll(deadline).await? {
                 return Err(Stop::new(
                     Outcome::Fail,
                     format!("{who}: {last} (after {timeout:?})"),
                 ));
             }
-            self.idle_until((Instant::now() + POLL).min(deadline))
-                .await?;
         }
+    }
+
+    /// Waits one poll interval, processing frames meanwhile; `false` when `deadline` leaves no
+    /// room for another poll.
+    async fn next_poll(&mut self, deadline: Instant) -> Result<bool, Stop> {
+        if Instant::now() + POLL >= deadline {
+            return Ok(false);
+        }
+        self.idle_until(Instant::now() + POLL).await?;
+        Ok(true)
     }
 
     async fn expect_dtls_role(
@@ -498,7 +506,7 @@ impl Session {
                     format!("{who}: DTLS role is {got}, not {want} (from {source})"),
                 ));
             }
-            if Instant::now() + POLL >= deadline {
+            if !self.next_poll(deadline).await? {
                 return Err(Stop::new(
                     Outcome::Unsupported,
                     format!(
@@ -507,8 +515,6 @@ impl Session {
                     ),
                 ));
             }
-            self.idle_until((Instant::now() + POLL).min(deadline))
-                .await?;
         }
     }
 
@@ -540,7 +546,7 @@ impl Session {
                 }
                 return Ok(());
             }
-            if Instant::now() + POLL >= deadline {
+            if !self.next_poll(deadline).await? {
                 return Err(Stop::new(
                     Outcome::Unsupported,
                     format!(
@@ -548,8 +554,6 @@ impl Session {
                     ),
                 ));
             }
-            self.idle_until((Instant::now() + POLL).min(deadline))
-                .await?;
         }
     }
 
