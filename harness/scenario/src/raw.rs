@@ -175,6 +175,7 @@ pub(crate) struct RawCreatePeerConnection {
     pub certificate: Option<SString>,
     pub turn: Option<SString>,
     pub mdns: Option<bool>,
+    pub ice_tcp: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

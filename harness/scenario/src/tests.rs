@@ -289,6 +289,7 @@ fn every_step_kind_and_option_resolves() {
         bundle_policy: Some("max-bundle".into()),
         certificate: None,
         mdns: None,
+        ice_tcp: None,
     };
     let create = Action::CreatePeerConnection {
         configuration: config,

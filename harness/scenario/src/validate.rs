@@ -800,6 +800,7 @@ impl Checker<'_> {
             &mut ok,
         );
         config.mdns = args.mdns;
+        config.ice_tcp = args.ice_tcp;
         config
     }
 

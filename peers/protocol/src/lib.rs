@@ -311,6 +311,11 @@ pub struct PeerConnectionConfig {
     /// ignores it; the Rust peer applies it to its ICE agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mdns: Option<bool>,
+    /// Not W3C: `Some(true)` gathers ICE-TCP candidates (RFC 6544) too. Browsers decide this
+    /// themselves (both gather `tcptype active` candidates) and ignore it; the Rust peer, whose
+    /// crate gathers no TCP candidate unless told, gathers passive and active ones only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ice_tcp: Option<bool>,
 }
 
 /// One entry of `RTCConfiguration.iceServers`.

@@ -39,7 +39,9 @@ use rtc::interceptor::Slot;
 /// (no IPv6 on the machine) is skipped by the crate with a log line, not an error.
 const UDP_BINDS: [&str; 4] = ["127.0.0.1:0", "0.0.0.0:0", "[::1]:0", "[::]:0"];
 
-/// Local TCP listeners for ICE-TCP (RFC 6544), expanded like [`UDP_BINDS`]. The crate gathers a
+/// Local TCP listeners for ICE-TCP (RFC 6544), expanded like [`UDP_BINDS`]; bound only when
+/// the configuration asks for ICE-TCP (`ice_tcp`), as the crate gathers no TCP candidate by
+/// default: a webrtc-rs application gets UDP only unless it opts in. The crate gathers a
 /// `tcptype passive` candidate (the listener) and a `tcptype active` one (port 9) per listener,
 /// dials remote passive candidates and ignores remote active ones; it has no simultaneous-open
 /// (`webrtc-0.21.1/src/peer_connection/transport/tcp_transport.rs` `gather_candidates` /
@@ -171,7 +173,11 @@ impl Peer {
             .with_handler(Arc::new(handler))
             .with_runtime(Arc::new(LoopbackGuard::default()))
             .with_udp_addrs(UDP_BINDS.to_vec())
-            .with_tcp_addrs(TCP_BINDS.to_vec())
+            .with_tcp_addrs(if config.ice_tcp == Some(true) {
+                TCP_BINDS.to_vec()
+            } else {
+                Vec::new()
+            })
             .build()
             .await
             .map_err(peer_error)?;

@@ -2056,7 +2056,11 @@ async fn ipv6_candidates_alone_connect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_candidates_alone_connect() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let (mut alice, mut bob) = two_peers(&listener).await;
+    let tcp = PeerConnectionConfig {
+        ice_tcp: Some(true),
+        ..Default::default()
+    };
+    let (mut alice, mut bob) = two_peers_with(&listener, tcp.clone(), tcp).await;
     alice.create_channel(LABEL).await;
     connect_with(&mut alice, &mut bob, &is_tcp).await;
     relay_filtered_until(&mut alice, &mut bob, &is_tcp, both_open(LABEL)).await;
