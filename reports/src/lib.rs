@@ -535,6 +535,66 @@ fn timings_section(out: &mut String, grid: &Grid) {
     }
 }
 
+/// One peer's selected candidate pair as the runner recorded it from that peer's own getStats
+/// (`<role>.selected_pair`): `local type/protocol` (with the TURN transport for a relay
+/// candidate, e.g. `relay(tcp)/udp`) `-> remote type`.
+fn selected_pair_text(pair: &serde_json::Value) -> Option<String> {
+    let local = pair.get("local")?.as_str()?;
+    let relay = pair["relay_protocol"]
+        .as_str()
+        .map(|p| format!("({p})"))
+        .unwrap_or_default();
+    let protocol = pair["protocol"].as_str().unwrap_or("?");
+    let remote = pair["remote"].as_str().unwrap_or("?");
+    Some(format!("{local}{relay}/{protocol} -> {remote}"))
+}
+
+/// `## Selected candidate pairs`: for every scenario whose runs recorded them (the ICE, TURN
+/// and address-family checks), an offerer x answerer table with each peer's selected pair
+/// from its own getStats, offerer first. Nothing when no run recorded one.
+fn selected_pairs_section(out: &mut String, grid: &Grid) {
+    let recorded = |r: &RunRecord| {
+        ["offerer", "answerer"]
+            .iter()
+            .any(|role| r.observed.contains_key(&format!("{role}.selected_pair")))
+    };
+    let scenarios: Vec<&str> = grid
+        .scenarios
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| grid.records_of(s).any(recorded))
+        .collect();
+    if scenarios.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Selected candidate pairs
+"
+    );
+    let _ = writeln!(
+        out,
+        "Each peer's selected pair from its own getStats, offerer / answerer: local candidate \
+         type (TURN transport) / protocol -> remote candidate type.\n"
+    );
+    for scenario in scenarios {
+        let _ = writeln!(out, "### {scenario}\n");
+        markdown_matrix(out, grid, |offerer, answerer| {
+            let Some(r) = grid.cell(scenario, offerer, answerer) else {
+                return "-".to_string();
+            };
+            let side = |role: &str| {
+                r.observed
+                    .get(&format!("{role}.selected_pair"))
+                    .and_then(selected_pair_text)
+                    .unwrap_or_else(|| "-".to_string())
+            };
+            format!("{} / {}", side("offerer"), side("answerer"))
+        });
+        out.push('\n');
+    }
+}
+
 /// A `max-message-size` a peer announced, as the harness observed it: the number of bytes, or
 /// a text (`absent (65536 applies)`). Numbers sort first, in numeric order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -599,8 +659,9 @@ fn max_message_size_section(out: &mut String, records: &[RunRecord]) {
 
 /// Markdown summary: totals, implementations, the unexpected results, one matrix per scenario,
 /// the non-pass results that were expected, then `## Timings` (offerer x answerer tables of
-/// the measures the runs recorded) and `## Negotiated max-message-size`
-/// (the value each implementation announces), each only when some record has its data.
+/// the measures the runs recorded), `## Selected candidate pairs` (each peer's, from its own
+/// stats) and `## Negotiated max-message-size` (the value each implementation announces),
+/// each only when some record has its data.
 pub fn markdown_summary(records: &[RunRecord]) -> String {
     let grid = Grid::new(records);
     let mut out = String::new();
@@ -706,6 +767,7 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         out.push('\n');
     }
     timings_section(&mut out, &grid);
+    selected_pairs_section(&mut out, &grid);
     max_message_size_section(&mut out, records);
     out
 }
@@ -968,6 +1030,34 @@ mod tests {
         let md = markdown_summary(&sample());
         assert!(!md.contains("## Timings"));
         assert!(!md.contains("## Negotiated max-message-size"));
+    }
+
+    #[test]
+    fn markdown_summary_shows_each_peers_selected_pair() {
+        let mut records = sample();
+        let pair = |local: &str, relay: Option<&str>| {
+            serde_json::json!({
+                "local": local, "remote": "relay", "protocol": "udp", "relay_protocol": relay,
+            })
+        };
+        for r in records.iter_mut().filter(|r| r.offerer.name == "chrome") {
+            r.observed
+                .insert("offerer.selected_pair".into(), pair("relay", Some("tcp")));
+            if r.answerer.name != "rust" {
+                r.observed
+                    .insert("answerer.selected_pair".into(), pair("relay", Some("udp")));
+            }
+        }
+        let md = markdown_summary(&records);
+        let section = &md[md.find("## Selected candidate pairs\n").unwrap()..];
+        assert!(section.contains("### datachannel-echo\n"));
+        assert!(section.contains(
+            "| **chrome** | relay(tcp)/udp -> relay / - | \
+             relay(tcp)/udp -> relay / relay(udp)/udp -> relay | \
+             relay(tcp)/udp -> relay / relay(udp)/udp -> relay |"
+        ));
+        assert!(section.contains("| **rust** | - / - | - / - | - / - |"));
+        assert!(!markdown_summary(&sample()).contains("## Selected candidate pairs"));
     }
 
     #[test]
