@@ -12,7 +12,8 @@
 //! - `process`: child-process guards (kill on drop, Ctrl-C, panic);
 //! - `sdp`: the facts the runner reads from session descriptions, and SDP munging;
 //! - `capture`: the user-space UDP relay between the peers that writes capture.pcap;
-//! - `negotiation`: normalised negotiated features and event sequences (negotiation.json).
+//! - `negotiation`: normalised negotiated features and event sequences (negotiation.json);
+//! - `results_dir`: results folders on disk (run_info.json, results.jsonl, reports), merge.
 //!
 //! Scenario parsing lives in the `interop-scenario` crate, the results contract in
 //! `interop-results`, renderers in `interop-reports`.
@@ -24,6 +25,7 @@ mod matrix;
 mod negotiation;
 mod process;
 mod reporter;
+mod results_dir;
 mod runner;
 mod sdp;
 mod turn;
@@ -38,8 +40,9 @@ use interop_results::exit_code;
 use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::Scenario;
 
-use crate::matrix::{Implementation, Selection};
+use crate::matrix::{Implementation, Selection, Shard};
 use crate::reporter::{JsonlWriter, Progress, Reporter};
+use crate::results_dir::ResultsDir;
 
 /// WebRTC interoperability harness: runs YAML scenarios between the Rust `webrtc` crate,
 /// headless Chromium and Firefox, for every offerer x answerer pairing, and records the results.
@@ -53,10 +56,13 @@ struct Cli {
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every run ended as expected: pass, or the non-pass outcome an expectation file
-       gives with a reason (run); or the command succeeded (list, validate)
+       gives with a reason (run); diff found no regression; or the command succeeded
+       (list, validate, report, merge)
   1    every run ended, and at least one result was unexpected (including an
-       unexpected pass: remove the stale expectation)
-  2    command-line usage error
+       unexpected pass: remove the stale expectation); diff: a cell that passed in
+       OLD does not pass in NEW
+  2    command-line usage error; a folder given to report / merge / diff holds no
+       readable results
   3    a scenario file is invalid (nothing was launched)
   4    setup error: a browser or driver is missing, a listener could not bind
   130  interrupted (Ctrl-C / SIGINT, or SIGTERM); finished runs are in results.jsonl
@@ -73,6 +79,35 @@ enum Commands {
     Run(RunArgs),
     /// List the scenarios and the pairings that `run` would execute.
     List(SelectArgs),
+    /// Render the reports of a results folder: summary.md, index.html (the compatibility
+    /// table), junit.xml, bcd.json. `run` writes them too; this renders them again, e.g. after
+    /// `merge` or for a folder of a killed run.
+    Report {
+        /// The results folder (holding results.jsonl, as written by `run` or `merge`).
+        results: PathBuf,
+        /// Where the reports go (default: the results folder itself).
+        #[arg(short, long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Combine results folders (shards of one matrix, or runs against different browser
+    /// versions) into one, with their artefacts, and render its reports.
+    Merge {
+        /// The results folders to combine (two or more).
+        #[arg(required = true, num_args = 2..)]
+        sources: Vec<PathBuf>,
+        /// The new folder to write (must not hold results yet).
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Compare two results folders cell by cell (scenario x pairing): regressions, fixes,
+    /// newly unsupported cells, other changes. Exits 1 when a cell that passed in OLD does not
+    /// pass in NEW, so it can gate CI.
+    Diff {
+        /// The earlier results folder (the baseline).
+        old: PathBuf,
+        /// The later results folder.
+        new: PathBuf,
+    },
     /// Check scenario files and expectation files and report every error with
     /// file:line:column; launches nothing.
     Validate {
@@ -114,6 +149,11 @@ struct SelectArgs {
     /// Only this OFFERER:ANSWERER pairing, e.g. rust:chrome (repeatable).
     #[arg(short, long = "pairing", value_name = "OFFERER:ANSWERER", value_parser = parse_pairing)]
     pairings: Vec<(Implementation, Implementation)>,
+    /// Only shard I of N of the selected cells (1-based, e.g. 2/4): cells are dealt
+    /// round-robin, so the N shards are disjoint and together are the whole selection;
+    /// `merge` combines their results folders.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    shard: Option<Shard>,
 }
 
 #[derive(Args)]
@@ -176,6 +216,9 @@ fn main() {
         } => validate(&paths, expectations.as_deref()),
         Commands::List(select) => list(&select),
         Commands::Run(args) => run(args),
+        Commands::Report { results, out } => report(&results, out.as_deref()),
+        Commands::Merge { sources, out } => merge(&sources, &out),
+        Commands::Diff { old, new } => diff(&old, &new),
         Commands::Peer { .. } => unreachable!("handled above"),
     };
     process::kill_all();
@@ -339,10 +382,13 @@ fn plan(select: &SelectArgs) -> Result<(Vec<matrix::Cell>, Expectations), i32> {
         implementations: select.implementations.clone(),
         pairings: select.pairings.clone(),
     };
-    let cells = matrix::expand(&scenarios, &selection).map_err(|e| {
+    let mut cells = matrix::expand(&scenarios, &selection).map_err(|e| {
         eprintln!("error: {e}");
         exit_code::USAGE
     })?;
+    if let Some(shard) = select.shard {
+        cells = shard.select(cells);
+    }
     Ok((cells, expectations))
 }
 
@@ -377,7 +423,10 @@ fn list(select: &SelectArgs) -> i32 {
             None => println!("    {}", cell.pairing()),
         }
     }
-    println!("{} runs", cells.len());
+    match select.shard {
+        Some(shard) => println!("{} runs (shard {shard})", cells.len()),
+        None => println!("{} runs", cells.len()),
+    }
     exit_code::SUCCESS
 }
 
@@ -442,7 +491,10 @@ fn run(args: RunArgs) -> i32 {
         eprintln!("error: nothing to run");
         return exit_code::SETUP_ERROR;
     }
-    if let Err(e) = prepare_out(&args.out) {
+    let info = results_dir::run_info_at_start(args.select.shard.map(|s| s.to_string()));
+    if let Err(e) = prepare_out(&args.out)
+        .and_then(|()| results_dir::write_run_infos(&args.out, std::slice::from_ref(&info)))
+    {
         eprintln!("error: cannot prepare {}: {e}", args.out.display());
         return exit_code::SETUP_ERROR;
     }
@@ -455,13 +507,13 @@ fn run(args: RunArgs) -> i32 {
     };
     let code = rt.block_on(async {
         tokio::select! {
-            code = run_matrix(&args, cells, installations, expectations) => code,
+            code = run_matrix(&args, cells, installations, expectations, &info) => code,
             signal = interrupted() => {
                 eprintln!("\n{signal}: stopping");
                 // The run future is dropped here: its guards kill every child.
                 process::kill_all();
-                eprintln!("interrupted: writing the summary of finished runs");
-                write_summary(&args.out, true);
+                eprintln!("interrupted: writing the reports of finished runs");
+                finish(&args.out, info.clone(), true);
                 exit_code::INTERRUPTED
             }
         }
@@ -489,15 +541,20 @@ async fn interrupted() -> &'static str {
 /// Empties the previous run's results in `out` (not other files).
 fn prepare_out(out: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
-    for sub in ["runs", "logs"] {
+    for sub in ["runs", "logs", "merged"] {
         let p = out.join(sub);
         if p.exists() {
             std::fs::remove_dir_all(&p)?;
         }
     }
-    let summary = out.join("summary.md");
-    if summary.exists() {
-        std::fs::remove_file(summary)?;
+    for file in results_dir::REPORT_FILES
+        .iter()
+        .chain(&[interop_results::RUN_INFO_FILE])
+    {
+        let path = out.join(file);
+        if path.exists() {
+            std::fs::remove_file(path)?;
+        }
     }
     Ok(())
 }
@@ -507,6 +564,7 @@ async fn run_matrix(
     cells: Vec<matrix::Cell>,
     installations: Vec<browser::Installation>,
     expectations: Expectations,
+    info: &interop_results::RunInfo,
 ) -> i32 {
     let control = match control::ControlServer::start(args.listen).await {
         Ok(c) => c,
@@ -554,9 +612,10 @@ async fn run_matrix(
     drop(runner);
     print!("\n{}", interop_reports::terminal_matrices(&records));
     print!("{}", interop_reports::unexpected_report(&records));
-    write_summary(&args.out, false);
+    finish(&args.out, info.clone(), false);
     println!("results: {}", jsonl.path().display());
     println!("summary: {}", args.out.join("summary.md").display());
+    println!("report:  {}", args.out.join("index.html").display());
     if records.iter().any(|r| r.is_unexpected()) {
         exit_code::RUN_FAILED
     } else {
@@ -564,22 +623,105 @@ async fn run_matrix(
     }
 }
 
-/// Renders `summary.md` from what is in `results.jsonl` (so a partial run gets one too).
-fn write_summary(out: &Path, interrupted: bool) {
-    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap_or_default();
-    let (records, _) = interop_results::parse_jsonl(&text);
-    let mut md = interop_reports::markdown_summary(&records);
-    if interrupted {
-        md.insert_str(
-            0,
-            "> **Interrupted**: this summary holds only the runs that finished.\n\n",
-        );
-        eprint!("{}", interop_reports::terminal_matrices(&records));
-    }
-    if let Err(e) = std::fs::write(out.join("summary.md"), md) {
+/// Completes run_info.json and renders every report from what is on disk (results.jsonl),
+/// so an interrupted run gets them too.
+fn finish(out: &Path, info: interop_results::RunInfo, interrupted: bool) {
+    let mut results = match ResultsDir::load(out) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return;
+        }
+    };
+    let info = results_dir::finish_run_info(info, &results.records, interrupted);
+    if let Err(e) = results_dir::write_run_infos(out, std::slice::from_ref(&info)) {
         eprintln!(
-            "error: cannot write {}: {e}",
-            out.join("summary.md").display()
+            "error: cannot write run_info.json in {}: {e}",
+            out.display()
         );
+    }
+    results.infos = vec![info];
+    if interrupted {
+        eprint!("{}", interop_reports::terminal_matrices(&results.records));
+    }
+    if let Err(e) = results_dir::write_reports(&results, out) {
+        eprintln!("error: cannot write the reports in {}: {e}", out.display());
+    }
+}
+
+/// Loads a results folder for report / merge / diff; prints why it cannot be read.
+fn load_results(dir: &Path) -> Result<ResultsDir, i32> {
+    let results = ResultsDir::load(dir).map_err(|e| {
+        eprintln!("error: {e}");
+        exit_code::USAGE
+    })?;
+    for (line, e) in &results.torn {
+        eprintln!(
+            "warning: {}:{line}: not a result record, left out ({e})",
+            dir.join(interop_results::RESULTS_FILE).display()
+        );
+    }
+    Ok(results)
+}
+
+fn report(dir: &Path, out: Option<&Path>) -> i32 {
+    let results = match load_results(dir) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let out = out.unwrap_or(dir);
+    match results_dir::write_reports(&results, out) {
+        Ok(paths) => {
+            println!("{}", interop_reports::totals_line(&results.records));
+            for p in paths {
+                println!("wrote {}", p.display());
+            }
+            exit_code::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the reports in {}: {e}", out.display());
+            exit_code::SETUP_ERROR
+        }
+    }
+}
+
+fn merge(sources: &[PathBuf], out: &Path) -> i32 {
+    let mut loaded = Vec::new();
+    for dir in sources {
+        match load_results(dir) {
+            Ok(r) => loaded.push(r),
+            Err(code) => return code,
+        }
+    }
+    let merged = match results_dir::merge(&loaded, out) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    for cell in &merged.replaced {
+        eprintln!("warning: {cell} is in several sources with the same versions; kept the last");
+    }
+    println!(
+        "merged {} folders: {} records into {}",
+        sources.len(),
+        merged.records,
+        out.display()
+    );
+    report(out, None)
+}
+
+fn diff(old: &Path, new: &Path) -> i32 {
+    let (old, new) = match (load_results(old), load_results(new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let d = interop_reports::diff::diff(&old.records, &new.records);
+    print!("{}", d.render_text());
+    if d.has_regressions() {
+        exit_code::RUN_FAILED
+    } else {
+        exit_code::SUCCESS
     }
 }

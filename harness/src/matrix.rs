@@ -138,6 +138,47 @@ pub fn expand(scenarios: &[Arc<Scenario>], selection: &Selection) -> Result<Vec<
     Ok(cells)
 }
 
+/// One part of a matrix split across CI jobs: shard `index` of `count` (1-based, `i/n` on the
+/// command line). Cells are dealt round-robin over the expanded order, so every shard gets a
+/// share of every scenario, the shards of one plan are disjoint and together are the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `i/n` with 1 <= i <= n.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let usage = || format!("expected i/n with 1 <= i <= n, e.g. 1/4, found `{text}`");
+        let (i, n) = text.split_once('/').ok_or_else(usage)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| usage())?,
+            n.trim().parse::<usize>().map_err(|_| usage())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The cells of this shard, in their original order.
+    pub fn select(&self, cells: Vec<Cell>) -> Vec<Cell> {
+        cells
+            .into_iter()
+            .enumerate()
+            .filter(|(position, _)| position % self.count == self.index - 1)
+            .map(|(_, cell)| cell)
+            .collect()
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +240,44 @@ mod tests {
         assert_eq!(n[3], "a chrome -> rust");
         assert_eq!(n[8], "a firefox -> firefox");
         assert_eq!(n[9], "b rust -> rust");
+    }
+
+    #[test]
+    fn shards_are_disjoint_and_together_the_whole_plan() {
+        let all = || {
+            expand(
+                &[scenario("a"), scenario("b"), scenario("c")],
+                &Selection::default(),
+            )
+            .unwrap()
+        };
+        let whole = names(&all());
+        for count in 1..=5 {
+            let mut union: Vec<String> = Vec::new();
+            for index in 1..=count {
+                let part = names(&Shard { index, count }.select(all()));
+                assert!(
+                    part.len() >= whole.len() / count,
+                    "{index}/{count} is balanced"
+                );
+                assert!(
+                    part.iter().all(|c| !union.contains(c)),
+                    "{index}/{count} disjoint"
+                );
+                union.extend(part);
+            }
+            union.sort();
+            let mut sorted = whole.clone();
+            sorted.sort();
+            assert_eq!(union, sorted, "shards of {count} cover the plan");
+        }
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", ""] {
+            assert!(
+                Shard::parse(bad).unwrap_err().contains("expected i/n"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

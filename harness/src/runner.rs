@@ -235,7 +235,7 @@ impl Runner {
 
     /// Runs one cell to its record. Never panics on peer behaviour.
     pub async fn run_cell(&mut self, cell: &Cell) -> RunRecord {
-        let started_at = now_rfc3339();
+        let started_at = crate::results_dir::now_rfc3339();
         let t0 = Instant::now();
         let rel_dir = cell.artefact_dir();
         let dir = self.out.join(&rel_dir);
@@ -602,12 +602,6 @@ fn record(
 
 fn round(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The content of a payload as the protocol carries it, with its digest.

@@ -13,7 +13,18 @@
 //! file says otherwise): a non-pass that was expected is shown as such (`unsupported
 //! (expected)`), anything else that differs stands out (`FAIL!`, `PASS!`).
 //!
+//! - [`html`]: the published report, one self-contained static page (`index.html`);
+//! - [`junit`]: JUnit XML, one testcase per scenario x pairing;
+//! - [`bcd`]: support per feature and implementation version derived from runs, as
+//!   browser-compat-data-style JSON and as the seed's (MDN's) WebRTC compatibility table;
+//! - [`diff`]: two sets of results compared cell by cell (regressions, fixes, ...).
+//!
 //! Renderers do no I/O; the harness decides where text goes.
+
+pub mod bcd;
+pub mod diff;
+pub mod html;
+pub mod junit;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -683,6 +694,7 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         let _ = writeln!(out, "| {name} | {} |", vs.join(", "));
     }
     out.push('\n');
+    out.push_str(&bcd::seed_markdown(records));
 
     let unexpected: Vec<&RunRecord> = records.iter().filter(|r| r.is_unexpected()).collect();
     let _ = writeln!(out, "## Unexpected results\n");

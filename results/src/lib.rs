@@ -8,10 +8,23 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Version of the [`RunRecord`] schema written in every record.
+/// Version of the [`RunRecord`] and [`RunInfo`] schemas written in every record and run_info.
+/// The JSON Schemas generated from these types are committed in `results/schema/`
+/// ([`run_record_schema`], [`run_info_schema`]; a test keeps them in step with the types).
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// The JSON Schema of one line of `results.jsonl`, generated from [`RunRecord`].
+pub fn run_record_schema() -> serde_json::Value {
+    schemars::schema_for!(RunRecord).to_value()
+}
+
+/// The JSON Schema of `run_info.json` (one [`RunInfo`]; a merged folder holds an array).
+pub fn run_info_schema() -> serde_json::Value {
+    schemars::schema_for!(RunInfo).to_value()
+}
 
 /// Process exit codes of the `interop` command.
 pub mod exit_code {
@@ -32,7 +45,9 @@ pub mod exit_code {
 }
 
 /// How a run ended. Richer than pass/fail so that a red cell says which layer failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every step succeeded and every expectation held.
@@ -82,7 +97,7 @@ impl fmt::Display for Outcome {
 }
 
 /// An implementation taking part in a run, as the peer itself reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Implementation {
     /// `rust`, `chrome` or `firefox`.
     pub name: String,
@@ -94,7 +109,7 @@ pub struct Implementation {
 }
 
 /// The step at which a run stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FailedStep {
     /// 0-based index among the scenario's expanded steps.
     pub index: usize,
@@ -107,7 +122,7 @@ pub struct FailedStep {
 }
 
 /// Durations in milliseconds, each measured on one peer's own clock.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Timings {
     /// Per peer role (`offerer` / `answerer`): from `create_peer_connection` done to
     /// `connectionState` `connected`.
@@ -156,7 +171,7 @@ pub struct Timings {
 }
 
 /// The expectation file entry that set a cell's expected outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExpectationRef {
     /// Why this outcome is expected.
     pub reason: String,
@@ -168,7 +183,7 @@ pub struct ExpectationRef {
 }
 
 /// One run: one scenario for one (offerer, answerer) pairing. One line of `results.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunRecord {
     pub schema_version: u32,
     /// The scenario's name; for a variant of a parameterised scenario `base[name=value,...]`.
@@ -221,6 +236,46 @@ impl RunRecord {
     pub fn pairing(&self) -> String {
         format!("{} -> {}", self.offerer.name, self.answerer.name)
     }
+}
+
+/// The file of a results folder holding one [`RunRecord`] per line.
+pub const RESULTS_FILE: &str = "results.jsonl";
+/// The file of a results folder holding its [`RunInfo`].
+pub const RUN_INFO_FILE: &str = "run_info.json";
+
+/// What a results folder was made by and with: written as `run_info.json` beside
+/// `results.jsonl` when a run starts and again, complete, when it ends (also when it is
+/// interrupted). Reports read it for their header; `merge` keeps one per source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunInfo {
+    pub schema_version: u32,
+    /// The harness: its version and the git revision it was built from (`unknown` outside a
+    /// checkout), with `-dirty` when the work tree had changes.
+    pub harness: HarnessInfo,
+    /// Operating system and architecture, e.g. `Debian GNU/Linux 12 (bookworm) x86_64`.
+    pub os: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    /// RFC 3339 UTC; `None` while the run is going on (or when it was killed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Each implementation with the exact version its peers reported (browser build, driver,
+    /// `webrtc` crate), in report order; one entry per distinct version.
+    #[serde(default)]
+    pub implementations: Vec<Implementation>,
+    /// `i/n` when the run was one shard of a matrix (`run --shard i/n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// `true` when the run was interrupted: the results hold only the runs that finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+/// The harness that made a results folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HarnessInfo {
+    pub version: String,
+    pub git_revision: String,
 }
 
 /// Parses a `results.jsonl` text. Lines that do not parse (for example the torn last line of a
@@ -299,6 +354,56 @@ mod tests {
         assert!(!r.is_unexpected());
         r.outcome = Outcome::Fail;
         assert!(r.is_unexpected());
+    }
+
+    /// The committed schemas are the ones the types generate (`INTEROP_BLESS=1` rewrites
+    /// them), and real records and run_info of a run (the reports' fixture) validate.
+    #[test]
+    fn committed_json_schemas_match_the_types_and_real_results() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
+        for (file, schema) in [
+            ("run-record.schema.json", run_record_schema()),
+            ("run-info.schema.json", run_info_schema()),
+        ] {
+            let path = dir.join(file);
+            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            if std::env::var("INTEROP_BLESS").is_ok_and(|v| v == "1") {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == text,
+                "{} differs from the schema the types generate: review the change, then \
+                 run `INTEROP_BLESS=1 cargo test -p interop-results` (and bump \
+                 SCHEMA_VERSION if a field changed meaning)",
+                path.display()
+            );
+        }
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../reports/tests/fixtures/results");
+        let records = std::fs::read_to_string(fixture.join(RESULTS_FILE)).unwrap();
+        let validator = jsonschema::validator_for(&run_record_schema()).unwrap();
+        let mut n = 0;
+        for line in records.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{errors:?}");
+            n += 1;
+        }
+        assert!(n > 50);
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture.join(RUN_INFO_FILE)).unwrap())
+                .unwrap();
+        assert!(jsonschema::is_valid(&run_info_schema(), &info));
+        // The schema is not vacuous: a record with an unknown outcome is refused.
+        let mut bad: serde_json::Value =
+            serde_json::from_str(records.lines().next().unwrap()).unwrap();
+        bad["outcome"] = "great".into();
+        assert!(!validator.is_valid(&bad));
     }
 
     #[test]
