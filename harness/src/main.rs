@@ -62,9 +62,10 @@ Exit codes:
        unexpected pass: remove the stale expectation); diff: a cell that passed in
        OLD does not pass in NEW
   2    command-line usage error; a folder given to report / merge / diff holds no
-       readable results
+       readable results, or merge's output folder already holds results
   3    a scenario file is invalid (nothing was launched)
-  4    setup error: a browser or driver is missing, a listener could not bind
+  4    setup error: a browser or driver is missing, a listener could not bind, an
+       output folder cannot be written
   130  interrupted (Ctrl-C / SIGINT, or SIGTERM); finished runs are in results.jsonl
 
 Environment:
@@ -692,6 +693,13 @@ fn merge(sources: &[PathBuf], out: &Path) -> i32 {
             Ok(r) => loaded.push(r),
             Err(code) => return code,
         }
+    }
+    if out.join(interop_results::RESULTS_FILE).exists() {
+        eprintln!(
+            "error: {} already holds results; merge into a new folder",
+            out.display()
+        );
+        return exit_code::USAGE;
     }
     let merged = match results_dir::merge(&loaded, out) {
         Ok(m) => m,

@@ -240,13 +240,8 @@ pub struct Merged {
 /// source's record; with different versions both are kept (a report then shows both
 /// versions). Artefacts keep their path unless another source already used it, in which case
 /// they go under `merged/<source number>/`.
+/// `out` must not hold results yet (the command refuses that as a usage error).
 pub fn merge(sources: &[ResultsDir], out: &Path) -> Result<Merged, String> {
-    if out.join(RESULTS_FILE).exists() {
-        return Err(format!(
-            "{} already holds results; merge into a new folder",
-            out.display()
-        ));
-    }
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     type Key = (String, String, String, String, String);
     let key = |r: &RunRecord| -> Key {
