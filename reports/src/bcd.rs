@@ -512,7 +512,7 @@ pub fn seed_markdown(records: &[RunRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use interop_results::{ExpectationRef, Timings, SCHEMA_VERSION};
+    use interop_results::ExpectationRef;
 
     fn version_of(name: &str) -> &'static str {
         match name {
@@ -526,30 +526,13 @@ mod tests {
     fn rec(feature: &str, scenario: &str, o: &str, a: &str, outcome: Outcome) -> RunRecord {
         let imp = |spec: &str| {
             let (name, version) = spec.split_once('@').unwrap_or((spec, version_of(spec)));
-            Implementation {
-                name: name.into(),
-                version: version.into(),
-                detail: None,
-            }
+            crate::test_records::imp(name, version)
         };
-        RunRecord {
-            schema_version: SCHEMA_VERSION,
-            scenario: scenario.into(),
-            parameters: Default::default(),
-            feature: feature.into(),
-            offerer: imp(o),
-            answerer: imp(a),
-            outcome,
-            expected: Outcome::Pass,
-            known_intermittent: Vec::new(),
-            expectation: None,
-            reason: (outcome != Outcome::Pass).then(|| "channel never\nopened".into()),
-            failed_step: None,
-            timings: Timings::default(),
-            started_at: "2026-11-25T00:00:00Z".into(),
-            artefacts: format!("runs/{scenario}/{o}-{a}"),
-            observed: BTreeMap::new(),
-        }
+        let mut r = crate::test_records::record(scenario, feature, imp(o), imp(a), outcome);
+        r.artefacts = format!("runs/{scenario}/{o}-{a}");
+        r.reason = (outcome != Outcome::Pass).then(|| "channel never\nopened".into());
+        r.failed_step = None;
+        r
     }
 
     /// `r` with `outcome` expected by an entry of `owner`'s expectation file.

@@ -212,36 +212,12 @@ impl Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use interop_results::{Implementation, Timings, SCHEMA_VERSION};
 
     fn rec(scenario: &str, o: &str, a: &str, outcome: Outcome, version: &str) -> RunRecord {
-        let imp = |n: &str| Implementation {
-            name: n.into(),
-            version: if n == "chrome" {
-                version.into()
-            } else {
-                "1".into()
-            },
-            detail: None,
-        };
-        RunRecord {
-            schema_version: SCHEMA_VERSION,
-            scenario: scenario.into(),
-            parameters: Default::default(),
-            feature: "f".into(),
-            offerer: imp(o),
-            answerer: imp(a),
-            outcome,
-            expected: Outcome::Pass,
-            known_intermittent: Vec::new(),
-            expectation: None,
-            reason: (outcome != Outcome::Pass).then(|| format!("{outcome} because\nmore")),
-            failed_step: None,
-            timings: Timings::default(),
-            started_at: "2026-12-01T00:00:00Z".into(),
-            artefacts: format!("runs/{scenario}/{o}-{a}"),
-            observed: Default::default(),
-        }
+        let imp = |n: &str| crate::test_records::imp(n, if n == "chrome" { version } else { "1" });
+        let mut r = crate::test_records::record(scenario, "f", imp(o), imp(a), outcome);
+        r.reason = (outcome != Outcome::Pass).then(|| format!("{outcome} because\nmore"));
+        r
     }
 
     fn matrix(version: &str, outcome: impl Fn(&str, &str, &str) -> Outcome) -> Vec<RunRecord> {

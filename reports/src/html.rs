@@ -1289,7 +1289,7 @@ const JS: &str = r#"
 #[cfg(test)]
 mod tests {
     use super::*;
-    use interop_results::{ExpectationRef, FailedStep, HarnessInfo, SCHEMA_VERSION};
+    use interop_results::{ExpectationRef, HarnessInfo, SCHEMA_VERSION};
 
     fn imp(name: &str, version: &str) -> Implementation {
         Implementation {
@@ -1308,32 +1308,11 @@ mod tests {
     }
 
     fn rec(scenario: &str, feature: &str, o: &str, a: &str, outcome: Outcome) -> RunRecord {
-        RunRecord {
-            schema_version: SCHEMA_VERSION,
-            scenario: scenario.into(),
-            parameters: BTreeMap::new(),
-            feature: feature.into(),
-            offerer: imp(o, version_of(o)),
-            answerer: imp(a, version_of(a)),
-            outcome,
-            expected: Outcome::Pass,
-            known_intermittent: Vec::new(),
-            expectation: None,
-            reason: (outcome != Outcome::Pass).then(|| "channel never opened".into()),
-            failed_step: (outcome != Outcome::Pass).then(|| FailedStep {
-                index: 4,
-                line: 12,
-                peer: "bob".into(),
-                step: "expect channel 'echo' open".into(),
-            }),
-            timings: Timings {
-                wall_ms: 512.25,
-                ..Default::default()
-            },
-            started_at: "2026-12-01T18:00:00Z".into(),
-            artefacts: format!("runs/{scenario}/{o}-{a}"),
-            observed: BTreeMap::new(),
-        }
+        let (o, a) = (imp(o, version_of(o)), imp(a, version_of(a)));
+        let mut r = crate::test_records::record(scenario, feature, o, a, outcome);
+        r.timings.wall_ms = 512.25;
+        r.started_at = "2026-12-01T18:00:00Z".into();
+        r
     }
 
     fn expecting(mut r: RunRecord, expected: Outcome) -> RunRecord {

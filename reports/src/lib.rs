@@ -25,6 +25,8 @@ pub mod bcd;
 pub mod diff;
 pub mod html;
 pub mod junit;
+#[cfg(test)]
+mod test_records;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -787,37 +789,11 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use interop_results::{ExpectationRef, FailedStep, Implementation, Timings, SCHEMA_VERSION};
+    use interop_results::ExpectationRef;
 
     fn rec(scenario: &str, o: &str, a: &str, outcome: Outcome) -> RunRecord {
-        let imp = |n: &str| Implementation {
-            name: n.into(),
-            version: format!("{n}-1.0"),
-            detail: None,
-        };
-        RunRecord {
-            schema_version: SCHEMA_VERSION,
-            scenario: scenario.into(),
-            parameters: Default::default(),
-            feature: "data-channels".into(),
-            offerer: imp(o),
-            answerer: imp(a),
-            outcome,
-            expected: Outcome::Pass,
-            known_intermittent: Vec::new(),
-            expectation: None,
-            reason: (outcome != Outcome::Pass).then(|| "channel never opened".into()),
-            failed_step: (outcome != Outcome::Pass).then(|| FailedStep {
-                index: 4,
-                line: 12,
-                peer: "bob".into(),
-                step: "expect channel 'echo' open".into(),
-            }),
-            timings: Timings::default(),
-            started_at: "2026-11-25T00:00:00Z".into(),
-            artefacts: format!("runs/{scenario}/{o}-{a}"),
-            observed: BTreeMap::new(),
-        }
+        let imp = |n: &str| crate::test_records::imp(n, &format!("{n}-1.0"));
+        crate::test_records::record(scenario, "data-channels", imp(o), imp(a), outcome)
     }
 
     /// `rec` with an expectation file entry predicting `expected`.
