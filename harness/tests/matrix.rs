@@ -37,17 +37,20 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
     if !require_browsers() {
         return;
     }
-    let out = tempfile::tempdir().unwrap();
+    // Kept after the test (in the target folder) so a failure's artefacts can be read; the
+    // next run of the test starts it afresh.
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("matrix-test-out");
+    let _ = std::fs::remove_dir_all(&out);
     let output = interop()
         .args(["run", "--out"])
-        .arg(out.path())
+        .arg(out.as_path())
         .output()
         .expect("interop runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stderr}\n{stdout}");
 
-    let records = read_results(out.path());
+    let records = read_results(out.as_path());
     let scenarios: BTreeSet<&str> = records.iter().map(|r| r.scenario.as_str()).collect();
     let data_channel: Vec<&str> = scenarios
         .iter()
@@ -89,7 +92,7 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
                 for imp in [&r.offerer, &r.answerer] {
                     assert_ne!(imp.version, "unknown", "{} reports its version", imp.name);
                 }
-                let dir = out.path().join(&r.artefacts);
+                let dir = out.as_path().join(&r.artefacts);
                 let transcript = std::fs::read_to_string(dir.join("transcript.jsonl")).unwrap();
                 if r.outcome == Outcome::Pass && is_negative(scenario) {
                     // Passing a negative scenario is proven by what refused the session: the
@@ -156,7 +159,7 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
     for o in IMPLS {
         for a in IMPLS {
             let r = find(&records, "datachannel-echo", o, a);
-            let path = out.path().join(&r.artefacts).join("negotiation.json");
+            let path = out.as_path().join(&r.artefacts).join("negotiation.json");
             let text = std::fs::read_to_string(&path).expect("negotiation.json");
             let negotiation: serde_json::Value = serde_json::from_str(&text).unwrap();
             insta::assert_json_snapshot!(
@@ -209,7 +212,7 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
             );
             for peer in ["alice", "bob"] {
                 let path = out
-                    .path()
+                    .as_path()
                     .join(&call.artefacts)
                     .join(format!("media-{peer}.json"));
                 let report: serde_json::Value =
@@ -224,7 +227,7 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
                     .sum();
                 assert!(sent > 0, "{o} -> {a}: {peer} sent media");
             }
-            let path = out.path().join(&call.artefacts).join("negotiation.json");
+            let path = out.as_path().join(&call.artefacts).join("negotiation.json");
             let negotiation: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             let features = serde_json::json!({
@@ -314,29 +317,30 @@ fn shipped_suite_runs_on_all_nine_pairings_as_expected() {
         "no unexpected result -> exit 0"
     );
     assert!(stdout.contains("offerer \\ answerer"), "matrices printed");
-    let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    let summary = std::fs::read_to_string(out.as_path().join("summary.md")).unwrap();
     assert!(summary.contains("## datachannel-bulk (data-channels)"));
     assert!(summary.contains("## Unexpected results\n\nNone"));
     assert!(summary.contains(&format!("{} runs: ", records.len())));
     assert!(summary.contains("## The seed's table"));
     // Every report of the run, from the same records: one JUnit testcase per cell, none
     // failed (no unexpected result); run_info names the three implementations it saw.
-    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    let junit = std::fs::read_to_string(out.as_path().join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), records.len());
     let suites = junit
         .lines()
         .find(|l| l.starts_with("<testsuites "))
         .unwrap();
     assert!(suites.contains(" failures=\"0\" errors=\"0\""), "{suites}");
-    let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let html = std::fs::read_to_string(out.as_path().join("index.html")).unwrap();
     assert_eq!(html.matches(" data-scenario=").count(), records.len());
     let bcd: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("bcd.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(out.as_path().join("bcd.json")).unwrap())
             .unwrap();
     assert!(bcd["webrtc_interop"]["data-channels"]["__compat"]["support"]["chrome"].is_array());
-    let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("run_info.json")).unwrap())
-            .unwrap();
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.as_path().join("run_info.json")).unwrap(),
+    )
+    .unwrap();
     let names: Vec<&str> = info["implementations"]
         .as_array()
         .unwrap()
