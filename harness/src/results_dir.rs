@@ -108,16 +108,11 @@ pub fn now_rfc3339() -> String {
 /// Each distinct (name, version) the records name, in report order (rust, chrome, firefox,
 /// then others), with the detail (driver, user agent) of its first record.
 pub fn implementations_of(records: &[RunRecord]) -> Vec<Implementation> {
-    let rank = |name: &str| {
-        ["rust", "chrome", "firefox"]
-            .iter()
-            .position(|n| *n == name)
-            .unwrap_or(usize::MAX)
-    };
-    let mut seen: BTreeMap<(usize, String, String), Implementation> = BTreeMap::new();
+    let mut seen: BTreeMap<((usize, String), String), Implementation> = BTreeMap::new();
     for r in records {
         for imp in [&r.offerer, &r.answerer] {
-            seen.entry((rank(&imp.name), imp.name.clone(), imp.version.clone()))
+            let order = interop_reports::implementation_order(&imp.name);
+            seen.entry((order, imp.version.clone()))
                 .or_insert_with(|| imp.clone());
         }
     }

@@ -41,7 +41,7 @@ struct Grid<'a> {
 }
 
 /// The canonical column order: rust, chrome, firefox, then anything else alphabetically.
-fn implementation_order(name: &str) -> (usize, String) {
+pub fn implementation_order(name: &str) -> (usize, String) {
     let rank = ["rust", "chrome", "firefox"]
         .iter()
         .position(|n| *n == name)
