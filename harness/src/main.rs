@@ -1,34 +1,7 @@
-//! `interop`: the WebRTC interoperability harness.
-//!
-//! Runs YAML scenarios between the Rust peer (the `webrtc` crate), headless Chromium and
-//! Firefox, for every (offerer, answerer) pairing, and records what happened.
-//!
-//! Module map (what owns what):
-//! - `browser`: browser products as data, WebDriver sessions and their pool;
-//! - `control`: the listener peers connect to (peer page + control WebSocket);
-//! - `matrix`: scenarios x pairings -> cells;
-//! - `runner`: executes a cell -> `RunRecord`, emitting `RunEvent`s;
-//! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
-//! - `process`: child-process guards (kill on drop, Ctrl-C, panic);
-//! - `sdp`: the facts the runner reads from session descriptions, and SDP munging;
-//! - `capture`: the user-space UDP relay between the peers that writes capture.pcap;
-//! - `negotiation`: normalised negotiated features and event sequences (negotiation.json);
-//! - `results_dir`: results folders on disk (run_info.json, results.jsonl, reports), merge.
-//!
-//! Scenario parsing lives in the `interop-scenario` crate, the results contract in
-//! `interop-results`, renderers in `interop-reports`.
+//! `interop`: the WebRTC interoperability harness's command line (the library,
+//! `interop_harness`, has the parts; its crate docs have the module map).
 
-mod browser;
-mod capture;
-mod control;
-mod matrix;
-mod negotiation;
-mod process;
-mod reporter;
-mod results_dir;
-mod runner;
-mod sdp;
-mod turn;
+use interop_harness::{browser, control, matrix, process, results_dir, runner};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,9 +13,9 @@ use interop_results::exit_code;
 use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::Scenario;
 
-use crate::matrix::{Implementation, Selection, Shard};
-use crate::reporter::{JsonlWriter, Progress, Reporter};
-use crate::results_dir::ResultsDir;
+use interop_harness::matrix::{Implementation, Selection, Shard};
+use interop_harness::reporter::{JsonlWriter, Progress, Reporter};
+use interop_harness::results_dir::ResultsDir;
 
 /// WebRTC interoperability harness: runs YAML scenarios between the Rust `webrtc` crate,
 /// headless Chromium and Firefox, for every offerer x answerer pairing, and records the results.
