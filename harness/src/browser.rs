@@ -106,6 +106,7 @@ fn chrome_capabilities(
     args.push(format!("--user-data-dir={}", profile.display()));
     let caps = json!({
         "browserName": "chrome",
+        "pageLoadStrategy": "none",
         "goog:chromeOptions": { "args": args },
     });
     with_binary(caps, "goog:chromeOptions", binary)
@@ -120,6 +121,7 @@ fn firefox_capabilities(
     // at its own temporary directory.
     let caps = json!({
         "browserName": "firefox",
+        "pageLoadStrategy": "none",
         "moz:firefoxOptions": {
             "args": ["-headless"],
             "prefs": {
@@ -390,14 +392,6 @@ impl BrowserSession {
         }
     }
 
-    /// Leaves the peer page (closing its peer connections) and checks the browser still answers.
-    pub async fn reset(&self) -> bool {
-        matches!(
-            tokio::time::timeout(WEBDRIVER_COMMAND_TIMEOUT, self.client.goto("about:blank")).await,
-            Ok(Ok(()))
-        )
-    }
-
     /// Ends the WebDriver session, then kills the driver and browser.
     pub async fn shutdown(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client.clone().close()).await;
@@ -405,52 +399,39 @@ impl BrowserSession {
     }
 }
 
-/// Idle sessions per product, reused across runs.
+/// Idle sessions per product, reused across runs (unless reuse is off: then every run gets
+/// a new session, which is how the cost of reuse is measured). A session goes back idle with
+/// its last page still loaded: that page closed its peer connections when the harness closed
+/// its control connection, and the next run's page replaces it; a session that no longer
+/// loads a page is replaced then (see the runner's `open_page`).
 #[derive(Default)]
 pub struct BrowserPool {
     idle: HashMap<&'static str, Vec<BrowserSession>>,
-    installations: HashMap<&'static str, Installation>,
-    webdriver_urls: HashMap<&'static str, String>,
+    reuse: bool,
 }
 
 impl BrowserPool {
-    pub fn new(
-        installations: Vec<Installation>,
-        webdriver_urls: HashMap<&'static str, String>,
-    ) -> Self {
+    pub fn new(reuse: bool) -> Self {
         BrowserPool {
             idle: HashMap::new(),
-            installations: installations
-                .into_iter()
-                .map(|i| (i.product.name, i))
-                .collect(),
-            webdriver_urls,
+            reuse,
         }
     }
 
-    /// An idle session of `product`, or a new one.
-    pub async fn acquire(
+    /// An idle session of `product` started with the same launch settings, if any.
+    pub fn take_idle(
         &mut self,
         product: &'static Product,
-        log: &Path,
         launch: Launch,
-    ) -> Result<BrowserSession, String> {
-        if let Some(idle) = self.idle.get_mut(product.name) {
-            if let Some(i) = idle.iter().position(|s| s.launch == launch) {
-                return Ok(idle.remove(i));
-            }
-        }
-        let installation = self
-            .installations
-            .get(product.name)
-            .ok_or_else(|| format!("{} is not installed", product.display_name))?;
-        let url = self.webdriver_urls.get(product.name).map(String::as_str);
-        BrowserSession::launch(installation, url, log, launch).await
+    ) -> Option<BrowserSession> {
+        let idle = self.idle.get_mut(product.name)?;
+        let i = idle.iter().position(|s| s.launch == launch)?;
+        Some(idle.remove(i))
     }
 
-    /// Returns a session after a run: kept if it still answers, shut down otherwise.
+    /// Returns a session after a run: kept for the next run if reuse is on, ended otherwise.
     pub async fn release(&mut self, session: BrowserSession) {
-        if session.reset().await {
+        if self.reuse {
             self.idle
                 .entry(session.product.name)
                 .or_default()
@@ -460,13 +441,10 @@ impl BrowserPool {
         }
     }
 
-    /// Ends every idle session.
+    /// Ends every idle session, all at once.
     pub async fn shutdown(&mut self) {
-        for (_, sessions) in self.idle.drain() {
-            for s in sessions {
-                s.shutdown().await;
-            }
-        }
+        let sessions = self.idle.drain().flat_map(|(_, s)| s);
+        futures_util::future::join_all(sessions.map(BrowserSession::shutdown)).await;
     }
 }
 

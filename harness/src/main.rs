@@ -145,11 +145,26 @@ struct RunArgs {
     /// Address the control server (peer page + control WebSocket) listens on.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     listen: SocketAddr,
+    /// How many runs go on at once, each with its own browser sessions (default: the number
+    /// of CPU cores). Results are the same cells with the same outcomes as with -j 1 and are
+    /// written in plan order at the end; timings (throughput especially) share the machine.
+    #[arg(short, long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// Start a new browser session for every run instead of reusing each worker's sessions
+    /// (a fresh page per run). Slower; for measuring what reuse saves or ruling it out.
+    #[arg(long)]
+    no_session_reuse: bool,
     /// Let the peers exchange datagrams directly instead of through the harness's capture
     /// relay (no capture.pcap). Capture needs no root: the relay is a user-space UDP proxy
     /// the harness puts in the candidates it passes on.
     #[arg(long)]
     no_capture: bool,
+}
+
+fn default_jobs() -> u16 {
+    std::thread::available_parallelism()
+        .map(|n| n.get().min(64) as u16)
+        .unwrap_or(1)
 }
 
 fn parse_impl(s: &str) -> Result<Implementation, String> {
@@ -559,7 +574,6 @@ async fn run_matrix(
         .iter()
         .map(|(i, url)| (i.name(), url.clone()))
         .collect();
-    let pool = browser::BrowserPool::new(installations, urls);
     let mut jsonl = match JsonlWriter::create(&args.out) {
         Ok(w) => w,
         Err(e) => {
@@ -571,10 +585,17 @@ async fn run_matrix(
         }
     };
     let mut progress = Progress::default();
-    let mut runner = runner::Runner::new(control, pool, args.out.clone(), peer_exe, expectations);
-    if args.no_capture {
-        runner = runner.without_capture();
-    }
+    let runner = runner::Runner::new(runner::RunnerConfig {
+        control,
+        out: args.out.clone(),
+        peer_exe,
+        expectations,
+        installations,
+        webdriver_urls: urls,
+        capture: !args.no_capture,
+        reuse_sessions: !args.no_session_reuse,
+        jobs: args.jobs.into(),
+    });
     let mut reporters: [&mut dyn Reporter; 2] = [&mut jsonl, &mut progress];
     let records = match runner.run_all(&cells, &mut reporters).await {
         Ok(r) => r,
@@ -583,6 +604,12 @@ async fn run_matrix(
             return exit_code::SETUP_ERROR;
         }
     };
+    if let Err(e) = jsonl.rewrite_in_order(&records) {
+        eprintln!(
+            "warning: cannot put {} in plan order: {e}",
+            jsonl.path().display()
+        );
+    }
     drop(runner);
     print!("\n{}", interop_reports::terminal_matrices(&records));
     print!("{}", interop_reports::unexpected_report(&records));

@@ -2,10 +2,11 @@
 //! consumes the same stream.
 //!
 //! - [`JsonlWriter`] appends each finished run to `<out>/results.jsonl` and flushes at once, so
-//!   a killed harness leaves every finished run on disk.
+//!   a killed harness leaves every finished run on disk; at the end it puts them in plan order.
 //! - [`Progress`] shows live progress on stderr (one line per finished run; a "running" line
 //!   that is rewritten in place when stderr is a terminal).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -19,15 +20,17 @@ use crate::matrix::Cell;
 pub enum RunEvent<'a> {
     /// The plan is validated and about to run.
     Started { total: usize },
-    /// A cell is starting (1-based `index`).
+    /// A cell is starting (`index`: its 1-based place in the plan; with several workers,
+    /// cells start in plan order but end in any order).
     CellStarted {
         index: usize,
         total: usize,
         cell: &'a Cell,
     },
-    /// A cell ended; its record is final.
+    /// A cell ended; its record is final. `finished` counts the cells ended so far.
     CellFinished {
         index: usize,
+        finished: usize,
         total: usize,
         record: &'a RunRecord,
     },
@@ -54,6 +57,22 @@ impl JsonlWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Rewrites the file with `records` in plan order once every run has ended (with several
+    /// workers, runs end in any order). Atomic: a new file replaces the old one, so a kill
+    /// during the rewrite leaves one or the other.
+    pub fn rewrite_in_order(&self, records: &[RunRecord]) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let mut text = String::new();
+        for record in records {
+            text.push_str(&serde_json::to_string(record).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        let mut file = File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        std::fs::rename(&tmp, &self.path)
+    }
 }
 
 impl Reporter for JsonlWriter {
@@ -69,15 +88,47 @@ impl Reporter for JsonlWriter {
     }
 }
 
-/// Live progress on stderr.
+/// Live progress on stderr: a line per finished run, numbered by how many have finished; on a
+/// terminal, also a status line of the runs in progress, rewritten in place.
 pub struct Progress {
     tty: bool,
+    total: usize,
+    finished: usize,
+    /// Runs in progress: plan index -> `scenario offerer -> answerer`.
+    running: BTreeMap<usize, String>,
 }
 
 impl Default for Progress {
     fn default() -> Self {
         Progress {
             tty: std::io::stderr().is_terminal(),
+            total: 0,
+            finished: 0,
+            running: BTreeMap::new(),
+        }
+    }
+}
+
+impl Progress {
+    fn status_line(&self) -> String {
+        let mut line = format!(
+            "[{:>w$}/{}] running: ",
+            self.finished,
+            self.total,
+            w = self.total.to_string().len()
+        );
+        line.push_str(
+            &self
+                .running
+                .values()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        // One terminal line: cut, on a character boundary.
+        match line.char_indices().nth(118) {
+            Some((i, _)) => format!("{}..", &line[..i]),
+            None => line,
         }
     }
 }
@@ -87,27 +138,28 @@ impl Reporter for Progress {
         let mut err = std::io::stderr().lock();
         match event {
             RunEvent::Started { total } => {
+                self.total = *total;
                 writeln!(
                     err,
                     "running {total} run{}",
                     if *total == 1 { "" } else { "s" }
                 )?;
             }
-            RunEvent::CellStarted { index, total, cell } if self.tty => {
-                write!(
-                    err,
-                    "\r\x1b[2K[{index:>w$}/{total}] {} {} ...",
-                    cell.scenario.name,
-                    cell.pairing(),
-                    w = total.to_string().len()
-                )?;
+            RunEvent::CellStarted { index, cell, .. } => {
+                self.running
+                    .insert(*index, format!("{} {}", cell.scenario.name, cell.pairing()));
+                if self.tty {
+                    write!(err, "\r\x1b[2K{}", self.status_line())?;
+                }
             }
-            RunEvent::CellStarted { .. } => {}
             RunEvent::CellFinished {
                 index,
+                finished,
                 total,
                 record,
             } => {
+                self.running.remove(index);
+                self.finished = *finished;
                 if self.tty {
                     write!(err, "\r\x1b[2K")?;
                 }
@@ -117,7 +169,7 @@ impl Reporter for Progress {
                 };
                 write!(
                     err,
-                    "[{index:>w$}/{total}] {:<7} {} {} ({:.1}s)",
+                    "[{finished:>w$}/{total}] {:<7} {} {} ({:.1}s)",
                     outcome,
                     record.scenario,
                     record.pairing(),
@@ -128,6 +180,9 @@ impl Reporter for Progress {
                     write!(err, "\n          {}", reason.replace('\n', "\n          "))?;
                 }
                 writeln!(err)?;
+                if self.tty && !self.running.is_empty() {
+                    write!(err, "{}", self.status_line())?;
+                }
             }
         }
         err.flush()

@@ -33,7 +33,10 @@ use interop_scenario::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Ste
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use crate::browser::{BrowserPool, BrowserSession};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::browser::{BrowserPool, BrowserSession, Installation};
 use crate::capture::Relay;
 use crate::control::{ControlServer, Incoming, PeerLink};
 use crate::matrix::{Cell, Implementation};
@@ -56,17 +59,59 @@ const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long teardown waits for a peer to close its peer connection.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Runs cells one after another, reusing browser sessions.
-pub struct Runner {
-    control: ControlServer,
-    pool: BrowserPool,
-    out: PathBuf,
+/// What a [`Runner`] is made of: the listener, where results go, the browsers and how to run.
+pub struct RunnerConfig {
+    pub control: ControlServer,
+    /// The results folder (artefacts go to `runs/`, driver logs to `logs/`).
+    pub out: PathBuf,
     /// The executable that becomes the Rust peer with `peer --control-url URL`.
-    peer_exe: PathBuf,
-    browser_launches: usize,
-    expectations: Expectations,
+    pub peer_exe: PathBuf,
+    pub expectations: Expectations,
+    /// The browsers found here (or standing in for a remote endpoint).
+    pub installations: Vec<Installation>,
+    /// `--webdriver-url`: product name -> endpoint.
+    pub webdriver_urls: HashMap<&'static str, String>,
     /// Whether runs go through the capture relay (`capture.pcap` per run).
+    pub capture: bool,
+    /// Whether a browser session serves several runs (a fresh page each) or only one.
+    pub reuse_sessions: bool,
+    /// How many runs go on at once (`-j`); each worker has its own browser sessions.
+    pub jobs: usize,
+}
+
+/// What every worker shares.
+struct Shared {
+    control: ControlServer,
+    out: PathBuf,
+    peer_exe: PathBuf,
+    expectations: Expectations,
+    installations: Vec<Installation>,
+    webdriver_urls: HashMap<&'static str, String>,
     capture: bool,
+    reuse_sessions: bool,
+    /// Numbers the driver logs (`logs/<product>-driver-<n>.log`) across workers.
+    browser_starts: AtomicUsize,
+}
+
+/// Runs cells on `jobs` workers at once. Cells are handed out in plan order; records come
+/// back in plan order whatever the order they finish in.
+pub struct Runner {
+    shared: Arc<Shared>,
+    jobs: usize,
+}
+
+/// One worker: runs one cell at a time, with its own pool of browser sessions (one per
+/// implementation and launch settings, two for a browser paired with itself).
+pub struct Worker {
+    shared: Arc<Shared>,
+    pool: BrowserPool,
+    capture: bool,
+}
+
+/// What workers tell the runner.
+enum Progress {
+    Started(usize),
+    Finished(usize, Box<RunRecord>),
 }
 
 /// Why a run stopped early.
@@ -173,36 +218,44 @@ struct Session {
     media: media::MediaState,
     /// Candidate delivery, TURN, and connectivity findings (see `connectivity.rs`).
     conn: connectivity::ConnState,
+    /// Harness clock (ms since `t0`) when the first command went to a peer.
+    first_command_at: Option<f64>,
+    /// Harness clock when the last step executed so far returned (its last awaited response
+    /// or event had arrived).
+    steps_ended_at: f64,
 }
 
 impl Runner {
-    pub fn new(
-        control: ControlServer,
-        pool: BrowserPool,
-        out: PathBuf,
-        peer_exe: PathBuf,
-        expectations: Expectations,
-    ) -> Self {
+    pub fn new(config: RunnerConfig) -> Self {
         Runner {
-            control,
-            pool,
-            out,
-            peer_exe,
-            browser_launches: 0,
-            expectations,
-            capture: true,
+            jobs: config.jobs.max(1),
+            shared: Arc::new(Shared {
+                control: config.control,
+                out: config.out,
+                peer_exe: config.peer_exe,
+                expectations: config.expectations,
+                installations: config.installations,
+                webdriver_urls: config.webdriver_urls,
+                capture: config.capture,
+                reuse_sessions: config.reuse_sessions,
+                browser_starts: AtomicUsize::new(0),
+            }),
         }
     }
 
-    /// Turns the capture relay off (the peers then exchange datagrams directly).
-    pub fn without_capture(mut self) -> Self {
-        self.capture = false;
-        self
+    /// A worker of this runner, for running cells one by one (benchmarks).
+    pub fn worker(&self) -> Worker {
+        Worker {
+            shared: self.shared.clone(),
+            pool: BrowserPool::new(self.shared.reuse_sessions),
+            capture: self.shared.capture,
+        }
     }
 
-    /// Runs every cell in order, reporting to every reporter. Returns the records.
+    /// Runs every cell, `jobs` at a time, reporting to every reporter as runs start and end.
+    /// Returns the records in the order of `cells`.
     pub async fn run_all(
-        &mut self,
+        &self,
         cells: &[Cell],
         reporters: &mut [&mut dyn Reporter],
     ) -> std::io::Result<Vec<RunRecord>> {
@@ -210,27 +263,123 @@ impl Runner {
         for r in reporters.iter_mut() {
             r.report(&RunEvent::Started { total })?;
         }
-        let mut records = Vec::with_capacity(total);
-        for (i, cell) in cells.iter().enumerate() {
-            for r in reporters.iter_mut() {
-                r.report(&RunEvent::CellStarted {
-                    index: i + 1,
-                    total,
-                    cell,
-                })?;
+        let queue: Arc<[Cell]> = cells.into();
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // Dropping the set (Ctrl-C drops this future) aborts the workers, whose guards kill
+        // their children.
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.jobs.min(total) {
+            let mut worker = self.worker();
+            let (queue, next, tx) = (queue.clone(), next.clone(), tx.clone());
+            workers.spawn(async move {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(cell) = queue.get(index) else { break };
+                    let _ = tx.send(Progress::Started(index));
+                    let record = worker.run_cell(cell).await;
+                    let _ = tx.send(Progress::Finished(index, Box::new(record)));
+                }
+                worker.shutdown().await;
+            });
+        }
+        drop(tx);
+        let mut records: Vec<Option<RunRecord>> = vec![None; total];
+        let mut running = BTreeSet::new();
+        let mut finished = 0;
+        while let Some(progress) = rx.recv().await {
+            match progress {
+                Progress::Started(index) => {
+                    running.insert(index);
+                    for r in reporters.iter_mut() {
+                        r.report(&RunEvent::CellStarted {
+                            index: index + 1,
+                            total,
+                            cell: &cells[index],
+                        })?;
+                    }
+                }
+                Progress::Finished(index, record) => {
+                    running.remove(&index);
+                    finished += 1;
+                    for r in reporters.iter_mut() {
+                        r.report(&RunEvent::CellFinished {
+                            index: index + 1,
+                            finished,
+                            total,
+                            record: &record,
+                        })?;
+                    }
+                    records[index] = Some(*record);
+                }
             }
-            let record = self.run_cell(cell).await;
+        }
+        // The channel closed: every worker ended. One that panicked (a harness bug; the panic
+        // hook already printed it) leaves its cell without a record: say so in one.
+        while let Some(joined) = workers.join_next().await {
+            if let Err(e) = joined {
+                tracing::error!("a worker ended abnormally: {e}");
+            }
+        }
+        for index in running {
+            let cell = &cells[index];
+            let mut record = record(
+                cell,
+                [cell.offerer, cell.answerer].map(|i| ImplInfo {
+                    name: i.name().to_string(),
+                    version: "unknown".into(),
+                    detail: None,
+                }),
+                Outcome::Error,
+                Some(
+                    "the harness's worker panicked during this run (a harness bug; see stderr)"
+                        .into(),
+                ),
+                None,
+                Timings::default(),
+                crate::results_dir::now_rfc3339(),
+                cell.artefact_dir(),
+            );
+            self.shared.set_expected(cell, &mut record);
+            finished += 1;
             for r in reporters.iter_mut() {
                 r.report(&RunEvent::CellFinished {
-                    index: i + 1,
+                    index: index + 1,
+                    finished,
                     total,
                     record: &record,
                 })?;
             }
-            records.push(record);
+            records[index] = Some(record);
         }
+        Ok(records.into_iter().flatten().collect())
+    }
+}
+
+impl Shared {
+    /// Sets the expected outcome of `record` from the expectation files.
+    fn set_expected(&self, cell: &Cell, record: &mut RunRecord) {
+        if let Some(expected) = self.expectations.lookup(
+            &cell.scenario.name,
+            cell.offerer.name(),
+            cell.answerer.name(),
+        ) {
+            record.expected = expected.outcome;
+            record.known_intermittent = expected.known_intermittent;
+            record.expectation = Some(expected.reference);
+        }
+    }
+}
+
+impl Worker {
+    /// Turns the capture relay on or off for the next runs of this worker.
+    pub fn set_capture(&mut self, on: bool) {
+        self.capture = on;
+    }
+
+    /// Ends this worker's browser sessions.
+    pub async fn shutdown(&mut self) {
         self.pool.shutdown().await;
-        Ok(records)
     }
 
     /// Runs one cell to its record. Never panics on peer behaviour.
@@ -238,7 +387,7 @@ impl Runner {
         let started_at = crate::results_dir::now_rfc3339();
         let t0 = Instant::now();
         let rel_dir = cell.artefact_dir();
-        let dir = self.out.join(&rel_dir);
+        let dir = self.shared.out.join(&rel_dir);
         let scenario = &cell.scenario;
         let mut failed_step = None;
         let mut infos = [cell.offerer, cell.answerer].map(|i| ImplInfo {
@@ -265,33 +414,51 @@ impl Runner {
             } else {
                 None
             };
-            let offerer = self
-                .start_peer(
-                    cell.offerer,
-                    scenario.peer_name(PeerId::OFFERER),
-                    "offerer",
-                    &dir,
-                    launch_settings(scenario, PeerId::OFFERER),
-                )
-                .await?;
-            infos[0] = offerer.info.clone();
-            let answerer = match self
-                .start_peer(
-                    cell.answerer,
-                    scenario.peer_name(PeerId::ANSWERER),
-                    "answerer",
-                    &dir,
-                    launch_settings(scenario, PeerId::ANSWERER),
-                )
-                .await
-            {
-                Ok(a) => a,
-                Err(stop) => {
-                    self.release(offerer).await;
-                    return Err(stop);
+            // Both peers start at once: a browser's page load and a Rust peer's process
+            // start are most of a run's overhead.
+            let starts = [PeerId::OFFERER, PeerId::ANSWERER].map(|id| {
+                let implementation = [cell.offerer, cell.answerer][id.0];
+                let launch = launch_settings(scenario, id);
+                PeerStart {
+                    implementation,
+                    name: scenario.peer_name(id),
+                    role: ["offerer", "answerer"][id.0],
+                    launch,
+                    idle: match implementation {
+                        Implementation::Browser(product) => self.pool.take_idle(product, launch),
+                        Implementation::Rust => None,
+                    },
+                }
+            });
+            let shared = self.shared.clone();
+            let [o, a] = starts;
+            let (offerer, answerer) = tokio::join!(
+                start_peer(&shared, o, &dir, self.capture),
+                start_peer(&shared, a, &dir, self.capture)
+            );
+            tracing::debug!(t = ?t0.elapsed(), "peers started");
+            let (offerer, answerer) = match (offerer, answerer) {
+                (Ok(o), Ok(a)) => (o, a),
+                (o, a) => {
+                    let mut first_stop = None;
+                    for (k, started) in [o, a].into_iter().enumerate() {
+                        match started {
+                            Ok(peer) => {
+                                infos[k] = peer.info.clone();
+                                self.release(peer).await;
+                            }
+                            Err((stop, backing)) => {
+                                if let Some(b) = backing {
+                                    self.release_backing(b).await;
+                                }
+                                first_stop.get_or_insert(stop);
+                            }
+                        }
+                    }
+                    return Err(first_stop.expect("one peer failed to start"));
                 }
             };
-            infos[1] = answerer.info.clone();
+            infos = [offerer.info.clone(), answerer.info.clone()];
             let mut session = Session {
                 peers: [offerer, answerer],
                 transcript: BufWriter::new(transcript),
@@ -305,6 +472,8 @@ impl Runner {
                 stats_at_connect: false,
                 media: Default::default(),
                 conn: Default::default(),
+                first_command_at: None,
+                steps_ended_at: 0.0,
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
@@ -312,6 +481,7 @@ impl Runner {
                     session.end_stats(step.peer.0).await;
                 }
                 let result = session.execute(step).await;
+                session.steps_ended_at = session.elapsed_ms();
                 session.stats_when_connected().await;
                 if let Err(s) = result {
                     failed_step = Some(FailedStep {
@@ -344,6 +514,7 @@ impl Runner {
                 .iter()
                 .flat_map(|p| p.notes.iter().map(move |n| format!("{}: {n}", p.label())))
                 .collect();
+            tracing::debug!(t = ?t0.elapsed(), "steps done");
             session.end_stats(0).await;
             session.end_stats(1).await;
             session.finish_media().await;
@@ -373,6 +544,7 @@ impl Runner {
             let [a, b] = session.peers;
             self.release(a).await;
             self.release(b).await;
+            tracing::debug!(t = ?t0.elapsed(), "released");
         }
         timings.wall_ms = round(t0.elapsed().as_secs_f64() * 1000.0);
         let (outcome, reason) = match stop {
@@ -395,162 +567,8 @@ impl Runner {
             rel_dir,
         );
         record.observed = observed;
-        if let Some(expected) = self.expectations.lookup(
-            &cell.scenario.name,
-            cell.offerer.name(),
-            cell.answerer.name(),
-        ) {
-            record.expected = expected.outcome;
-            record.known_intermittent = expected.known_intermittent;
-            record.expectation = Some(expected.reference);
-        }
+        self.shared.set_expected(cell, &mut record);
         record
-    }
-
-    /// Launches a peer of `implementation` and waits for its Hello.
-    async fn start_peer(
-        &mut self,
-        implementation: Implementation,
-        name: &str,
-        role: &str,
-        dir: &Path,
-        launch: crate::browser::Launch,
-    ) -> Result<LivePeer, Stop> {
-        let mut ticket = self.control.register();
-        let mut backing = match implementation {
-            Implementation::Rust => {
-                let mut cmd = tokio::process::Command::new(&self.peer_exe);
-                cmd.arg("peer")
-                    .arg("--control-url")
-                    .arg(self.control.control_url(&ticket));
-                if self.capture {
-                    // The Rust peer logs its DTLS keys (NSS key log format) so that the run's
-                    // capture can be decrypted; both Rust peers of a run append to one file.
-                    cmd.env("SSLKEYLOGFILE", dir.join("dtls-keys.log"));
-                }
-                let log = dir.join(format!("rust-peer-{role}.log"));
-                let guard = ChildGuard::spawn(cmd, "the Rust peer", Some(&log)).map_err(|e| {
-                    Stop::new(
-                        Outcome::Error,
-                        format!(
-                            "cannot start the Rust peer {}: {e}",
-                            self.peer_exe.display()
-                        ),
-                    )
-                })?;
-                Backing::Rust(guard)
-            }
-            Implementation::Browser(product) => {
-                let logs = self.out.join("logs");
-                let _ = std::fs::create_dir_all(&logs);
-                self.browser_launches += 1;
-                let log = logs.join(format!(
-                    "{}-driver-{}.log",
-                    product.name, self.browser_launches
-                ));
-                let session = self
-                    .pool
-                    .acquire(product, &log, launch)
-                    .await
-                    .map_err(|e| {
-                        Stop::new(Outcome::Error, format!("{name} ({implementation}): {e}"))
-                    })?;
-                if let Err(e) = session
-                    .open(&self.control.page_url(&ticket, product.name))
-                    .await
-                {
-                    session.shutdown().await;
-                    return Err(Stop::new(
-                        Outcome::Error,
-                        format!("{name} ({implementation}): {e}"),
-                    ));
-                }
-                Backing::Browser(session)
-            }
-        };
-        let who = format!("{name} ({implementation})");
-        let connected = async {
-            match &mut backing {
-                Backing::Rust(child) => tokio::select! {
-                    link = &mut ticket.connected => link.map_err(|_| Stop::new(Outcome::Error, "control server went away")),
-                    exit = child.wait_exit() => Err(Stop::new(Outcome::Crash, format!("{who}: {exit} before connecting; see rust-peer-{role}.log"))),
-                },
-                Backing::Browser(_) => (&mut ticket.connected)
-                    .await
-                    .map_err(|_| Stop::new(Outcome::Error, "control server went away")),
-            }
-        };
-        let outcome = tokio::time::timeout(PEER_START_TIMEOUT, connected).await;
-        let mut link = match outcome {
-            Ok(Ok(link)) => link,
-            Ok(Err(stop)) => {
-                self.release_backing(backing).await;
-                return Err(stop);
-            }
-            Err(_) => {
-                self.release_backing(backing).await;
-                return Err(Stop::new(
-                    Outcome::Error,
-                    format!(
-                        "{who} did not connect to the harness within {}s",
-                        PEER_START_TIMEOUT.as_secs()
-                    ),
-                ));
-            }
-        };
-        let hello = match tokio::time::timeout(PEER_START_TIMEOUT, link.incoming.recv()).await {
-            Ok(Some(Incoming::Message(PeerMessage::Hello(hello)))) => hello,
-            other => {
-                self.release_backing(backing).await;
-                let what = match other {
-                    Err(_) => "no hello in time".to_string(),
-                    Ok(None) => "disconnected before its hello".to_string(),
-                    Ok(Some(m)) => format!("sent {m:?} instead of a hello"),
-                };
-                return Err(Stop::new(Outcome::Error, format!("{who}: {what}")));
-            }
-        };
-        let (version, detail) = match &backing {
-            // The session's capabilities carry the exact build; the page only knows its UA.
-            Backing::Browser(s) => (
-                s.version.clone(),
-                Some(format!(
-                    "{}; {}",
-                    s.driver_version,
-                    hello.detail.unwrap_or_default()
-                )),
-            ),
-            Backing::Rust(_) => (hello.version, hello.detail),
-        };
-        let unsupported = hello.unsupported;
-        Ok(LivePeer {
-            name: name.to_string(),
-            implementation,
-            info: ImplInfo {
-                name: implementation.name().to_string(),
-                version,
-                detail,
-            },
-            link,
-            backing: Some(backing),
-            disconnected: false,
-            next_id: 1,
-            events: Vec::new(),
-            arrivals: Vec::new(),
-            responses: HashMap::new(),
-            unsupported,
-            created: Vec::new(),
-            echoing: HashSet::new(),
-            sent: Vec::new(),
-            background: HashMap::new(),
-            last_local_description: None,
-            has_remote_description: false,
-            pending_candidates: Vec::new(),
-            matched_messages: HashMap::new(),
-            pc_created_at: None,
-            end_stats_taken: false,
-            notes: Vec::new(),
-        })
     }
 
     async fn release(&mut self, mut peer: LivePeer) {
@@ -566,6 +584,181 @@ impl Runner {
             Backing::Browser(session) => self.pool.release(session).await,
         }
     }
+}
+
+/// A peer about to start: what it is and, for a browser, an idle session of its worker to
+/// reuse.
+struct PeerStart<'a> {
+    implementation: Implementation,
+    name: &'a str,
+    role: &'static str,
+    launch: crate::browser::Launch,
+    idle: Option<BrowserSession>,
+}
+
+/// Launches a peer (or loads a fresh page in a reused browser session) and waits for its
+/// Hello. On failure, what was started comes back with the reason, to be released.
+async fn start_peer(
+    shared: &Shared,
+    start: PeerStart<'_>,
+    dir: &Path,
+    capture: bool,
+) -> Result<LivePeer, (Stop, Option<Backing>)> {
+    let PeerStart {
+        implementation,
+        name,
+        role,
+        launch,
+        idle,
+    } = start;
+    let who = format!("{name} ({implementation})");
+    let mut ticket = shared.control.register();
+    let mut backing = match implementation {
+        Implementation::Rust => {
+            let mut cmd = tokio::process::Command::new(&shared.peer_exe);
+            cmd.arg("peer")
+                .arg("--control-url")
+                .arg(shared.control.control_url(&ticket));
+            if capture {
+                // The Rust peer logs its DTLS keys (NSS key log format) so that the run's
+                // capture can be decrypted; both Rust peers of a run append to one file.
+                cmd.env("SSLKEYLOGFILE", dir.join("dtls-keys.log"));
+            }
+            let log = dir.join(format!("rust-peer-{role}.log"));
+            let guard = ChildGuard::spawn(cmd, "the Rust peer", Some(&log)).map_err(|e| {
+                let reason = format!(
+                    "cannot start the Rust peer {}: {e}",
+                    shared.peer_exe.display()
+                );
+                (Stop::new(Outcome::Error, reason), None)
+            })?;
+            Backing::Rust(guard)
+        }
+        Implementation::Browser(product) => {
+            let url = shared.control.page_url(&ticket, product.name);
+            let t = Instant::now();
+            let session = open_page(shared, product, launch, idle, &url)
+                .await
+                .map_err(|e| (Stop::new(Outcome::Error, format!("{who}: {e}")), None))?;
+            tracing::debug!(took = ?t.elapsed(), "{who}: page loaded");
+            Backing::Browser(session)
+        }
+    };
+    let connected = async {
+        match &mut backing {
+            Backing::Rust(child) => tokio::select! {
+                link = &mut ticket.connected => link.map_err(|_| Stop::new(Outcome::Error, "control server went away")),
+                exit = child.wait_exit() => Err(Stop::new(Outcome::Crash, format!("{who}: {exit} before connecting; see rust-peer-{role}.log"))),
+            },
+            Backing::Browser(_) => (&mut ticket.connected)
+                .await
+                .map_err(|_| Stop::new(Outcome::Error, "control server went away")),
+        }
+    };
+    let mut link = match tokio::time::timeout(PEER_START_TIMEOUT, connected).await {
+        Ok(Ok(link)) => link,
+        Ok(Err(stop)) => return Err((stop, Some(backing))),
+        Err(_) => {
+            let reason = format!(
+                "{who} did not connect to the harness within {}s",
+                PEER_START_TIMEOUT.as_secs()
+            );
+            return Err((Stop::new(Outcome::Error, reason), Some(backing)));
+        }
+    };
+    tracing::debug!("{who}: connected");
+    let hello = match tokio::time::timeout(PEER_START_TIMEOUT, link.incoming.recv()).await {
+        Ok(Some(Incoming::Message(PeerMessage::Hello(hello)))) => {
+            tracing::debug!("{who}: hello");
+            hello
+        }
+        other => {
+            let what = match other {
+                Err(_) => "no hello in time".to_string(),
+                Ok(None) => "disconnected before its hello".to_string(),
+                Ok(Some(m)) => format!("sent {m:?} instead of a hello"),
+            };
+            let stop = Stop::new(Outcome::Error, format!("{who}: {what}"));
+            return Err((stop, Some(backing)));
+        }
+    };
+    let (version, detail) = match &backing {
+        // The session's capabilities carry the exact build; the page only knows its UA.
+        Backing::Browser(s) => (
+            s.version.clone(),
+            Some(format!(
+                "{}; {}",
+                s.driver_version,
+                hello.detail.unwrap_or_default()
+            )),
+        ),
+        Backing::Rust(_) => (hello.version, hello.detail),
+    };
+    let unsupported = hello.unsupported;
+    Ok(LivePeer {
+        name: name.to_string(),
+        implementation,
+        info: ImplInfo {
+            name: implementation.name().to_string(),
+            version,
+            detail,
+        },
+        link,
+        backing: Some(backing),
+        disconnected: false,
+        next_id: 1,
+        events: Vec::new(),
+        arrivals: Vec::new(),
+        responses: HashMap::new(),
+        unsupported,
+        created: Vec::new(),
+        echoing: HashSet::new(),
+        sent: Vec::new(),
+        background: HashMap::new(),
+        last_local_description: None,
+        has_remote_description: false,
+        pending_candidates: Vec::new(),
+        matched_messages: HashMap::new(),
+        pc_created_at: None,
+        end_stats_taken: false,
+        notes: Vec::new(),
+    })
+}
+
+/// Loads `url` in a browser session: the idle one if it still answers, else a new one.
+async fn open_page(
+    shared: &Shared,
+    product: &'static crate::browser::Product,
+    launch: crate::browser::Launch,
+    idle: Option<BrowserSession>,
+    url: &str,
+) -> Result<BrowserSession, String> {
+    if let Some(session) = idle {
+        match session.open(url).await {
+            Ok(()) => return Ok(session),
+            // It crashed or hangs since its last run: a new session takes its place.
+            Err(e) => {
+                tracing::warn!("{e}; starting a new {} session", product.display_name);
+                session.shutdown().await;
+            }
+        }
+    }
+    let installation = shared
+        .installations
+        .iter()
+        .find(|i| i.product.name == product.name)
+        .ok_or_else(|| format!("{} is not installed", product.display_name))?;
+    let logs = shared.out.join("logs");
+    let _ = std::fs::create_dir_all(&logs);
+    let n = shared.browser_starts.fetch_add(1, Ordering::SeqCst) + 1;
+    let log = logs.join(format!("{}-driver-{n}.log", product.name));
+    let url_override = shared.webdriver_urls.get(product.name).map(String::as_str);
+    let session = BrowserSession::launch(installation, url_override, &log, launch).await?;
+    if let Err(e) = session.open(url).await {
+        session.shutdown().await;
+        return Err(e);
+    }
+    Ok(session)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -653,6 +846,9 @@ impl Session {
             }
         }
         timings.throughput_mbps = self.throughput_mbps.clone();
+        if let Some(first) = self.first_command_at {
+            timings.steps_ms = Some(round(self.steps_ended_at - first));
+        }
         timings
     }
 
@@ -964,6 +1160,9 @@ impl Session {
 
     /// Sends a command; returns its request id.
     fn send(&mut self, peer: PeerId, command: Command) -> u64 {
+        if self.first_command_at.is_none() {
+            self.first_command_at = Some(self.elapsed_ms());
+        }
         let p = &mut self.peers[peer.0];
         let id = p.next_id;
         p.next_id += 1;

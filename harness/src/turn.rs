@@ -64,9 +64,14 @@ impl TurnServer {
             format!("the run needs a TURN server and `turnserver` was not found: {INSTALL_HINT}")
         })?;
         let port = free_port().map_err(|e| format!("no free port for the TURN server: {e}"))?;
-        let mut rng = rand::rng();
-        let username = format!("interop-{:08x}", rng.random::<u32>());
-        let password = format!("{:032x}", rng.random::<u128>());
+        // The thread-local generator is not `Send`: it must not live across an await.
+        let (username, password) = {
+            let mut rng = rand::rng();
+            (
+                format!("interop-{:08x}", rng.random::<u32>()),
+                format!("{:032x}", rng.random::<u128>()),
+            )
+        };
         let mut cmd = Command::new(&binary);
         cmd.args([
             "-n",

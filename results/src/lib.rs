@@ -166,6 +166,12 @@ pub struct Timings {
     /// which has no decoder, the first valid keyframe depacketized. Video only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub first_frame_ms: BTreeMap<String, f64>,
+    /// The span of the scenario's steps on the harness's clock: from the first command sent
+    /// to a peer to the return of the last step executed (its last awaited response or event).
+    /// `wall_ms - steps_ms` is the harness's own overhead: peer start (browser page load or
+    /// Rust peer process), getStats snapshots, teardown, artefacts. Absent when no step ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_ms: Option<f64>,
     /// Wall time of the whole run as the harness saw it, including peer start-up.
     pub wall_ms: f64,
 }
