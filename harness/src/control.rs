@@ -3,7 +3,8 @@
 //! It serves the browser peer page (`/peer.html`, `/peer.js`) and accepts each peer's control
 //! WebSocket at `/control?slot=SLOT&token=TOKEN`. The runner registers a slot per peer it is
 //! about to start and gets a [`PeerLink`] once that peer connects. A connection with an unknown
-//! slot or a wrong token is refused (403) and the refusal is logged. It binds 127.0.0.1.
+//! slot or a wrong token is refused (403) and the refusal is logged. It binds 127.0.0.1 unless
+//! told otherwise (`--listen`, with `--advertise` for the address peers are given).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -69,7 +70,10 @@ impl Drop for SlotTicket {
 }
 
 pub struct ControlServer {
+    /// The address the listener is bound to.
     pub addr: SocketAddr,
+    /// `host:port` in the URLs given to peers: the bound address, or `--advertise`.
+    public: String,
     slots: Slots,
     task: tokio::task::JoinHandle<()>,
 }
@@ -88,8 +92,20 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl ControlServer {
-    /// Binds `listen` (127.0.0.1:0 by default) and serves in the background.
-    pub async fn start(listen: SocketAddr) -> std::io::Result<Self> {
+    /// Binds `listen` (127.0.0.1:0 by default) and serves in the background. Peers are given
+    /// URLs with `advertise` (`HOST` or `HOST:PORT`; the bound port when none is given) when
+    /// set, else with the bound address, which then must not be a wildcard.
+    pub async fn start(listen: SocketAddr, advertise: Option<&str>) -> std::io::Result<Self> {
+        if listen.ip().is_unspecified() && advertise.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a wildcard address, which a browser cannot load a page from: \
+                     add --advertise HOST, the address browsers reach this machine at",
+                    listen.ip()
+                ),
+            ));
+        }
         let slots = Slots::default();
         let app = Router::new()
             .route(
@@ -118,12 +134,24 @@ impl ControlServer {
             .with_state(slots.clone());
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let public = match advertise {
+            None => addr.to_string(),
+            // A port of its own (a forwarded port), or the bound one.
+            Some(a) if a.parse::<SocketAddr>().is_ok() || has_port(a) => a.to_string(),
+            Some(host) if host.contains(':') => format!("[{host}]:{}", addr.port()),
+            Some(host) => format!("{host}:{}", addr.port()),
+        };
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("control server stopped: {e}");
             }
         });
-        Ok(ControlServer { addr, slots, task })
+        Ok(ControlServer {
+            addr,
+            public,
+            slots,
+            task,
+        })
     }
 
     /// Registers a slot for one peer; the link arrives on the ticket once it connects.
@@ -146,11 +174,16 @@ impl ControlServer {
         }
     }
 
+    /// `host:port` as peers are told it.
+    pub fn public(&self) -> &str {
+        &self.public
+    }
+
     /// The URL a browser loads to become the peer of `ticket`.
     pub fn page_url(&self, ticket: &SlotTicket, implementation: &str) -> String {
         format!(
             "http://{}/peer.html?slot={}&token={}&impl={implementation}",
-            self.addr, ticket.slot, ticket.token
+            self.public, ticket.slot, ticket.token
         )
     }
 
@@ -158,8 +191,18 @@ impl ControlServer {
     pub fn control_url(&self, ticket: &SlotTicket) -> String {
         format!(
             "ws://{}/control?slot={}&token={}",
-            self.addr, ticket.slot, ticket.token
+            self.public, ticket.slot, ticket.token
         )
+    }
+}
+
+/// Whether `host_port` is `name:port` (not a bare IPv6 address).
+fn has_port(host_port: &str) -> bool {
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
     }
 }
 
@@ -238,5 +281,92 @@ fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn public_of(listen: &str, advertise: Option<&str>) -> Result<String, String> {
+        ControlServer::start(listen.parse().unwrap(), advertise)
+            .await
+            .map(|c| {
+                let ticket = c.register();
+                let url = c.control_url(&ticket);
+                assert!(c.page_url(&ticket, "chrome").contains(&c.public));
+                assert_eq!(
+                    url,
+                    format!(
+                        "ws://{}/control?slot={}&token={}",
+                        c.public, ticket.slot, ticket.token
+                    )
+                );
+                c.public.replace(&c.addr.port().to_string(), "PORT")
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn peers_get_the_bound_or_the_advertised_address() {
+        assert_eq!(
+            public_of("127.0.0.1:0", None).await.unwrap(),
+            "127.0.0.1:PORT"
+        );
+        assert_eq!(
+            public_of("127.0.0.1:0", Some("harness.example"))
+                .await
+                .unwrap(),
+            "harness.example:PORT"
+        );
+        assert_eq!(
+            public_of("127.0.0.1:0", Some("192.0.2.2:8443"))
+                .await
+                .unwrap(),
+            "192.0.2.2:8443"
+        );
+        assert_eq!(
+            public_of("127.0.0.1:0", Some("2001:db8::2")).await.unwrap(),
+            "[2001:db8::2]:PORT"
+        );
+        let err = public_of("0.0.0.0:0", None).await.unwrap_err();
+        assert!(err.contains("--advertise"), "{err}");
+        assert_eq!(
+            public_of("0.0.0.0:0", Some("192.0.2.2")).await.unwrap(),
+            "192.0.2.2:PORT"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_is_refused() {
+        let c = ControlServer::start("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let ticket = c.register();
+        let url = format!("http://{}/control?slot={}&token=wrong", c.addr, ticket.slot);
+        let (status, _) = tokio::task::spawn_blocking(move || http_get(&url))
+            .await
+            .unwrap();
+        assert_eq!(status, 403);
+    }
+
+    /// A bare HTTP/1.1 GET with a WebSocket upgrade request; returns the status code.
+    fn http_get(url: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            s,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = s.read(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, text)
     }
 }

@@ -5,6 +5,7 @@
 //! Firefox, for every (offerer, answerer) pairing, and records what happened.
 //!
 //! Module map (what owns what):
+//! - `bench`: the speed figures of `interop bench` (overhead, relay cost, throughput ratios);
 //! - `browser`: browser products as data, WebDriver sessions and their pool;
 //! - `control`: the listener peers connect to (peer page + control WebSocket);
 //! - `matrix`: scenarios x pairings -> cells;
@@ -19,6 +20,7 @@
 //! Scenario parsing lives in the `interop-scenario` crate, the results contract in
 //! `interop-results`, renderers in `interop-reports`.
 
+pub mod bench;
 pub mod browser;
 pub mod capture;
 pub mod control;

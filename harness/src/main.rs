@@ -94,6 +94,14 @@ enum Commands {
         #[arg(long, value_name = "DIR")]
         expectations: Option<PathBuf>,
     },
+    /// Measure the harness's speed on real runs and print the figures (Markdown; also
+    /// OUT/bench.json and OUT/bench.md): overhead per run with reused browser sessions, what
+    /// the capture relay costs in data channel throughput and round trip, and the Rust peer's
+    /// throughput against each browser's with itself. Runs one at a time; takes ~10 minutes
+    /// with 5 rounds on all 9 pairings. Timings vary with the machine's load: run it on an
+    /// otherwise idle machine. (Wall time of the whole suite: time `run` with -j 1 / -j 2 and
+    /// with --no-session-reuse; the README has the figures.)
+    Bench(BenchArgs),
     /// Run the Rust peer (used by the harness itself; speaks the peer-control protocol).
     #[command(hide = true)]
     Peer {
@@ -131,6 +139,24 @@ struct SelectArgs {
 }
 
 #[derive(Args)]
+struct BenchArgs {
+    /// Measured rounds (each: every pairing once for overhead, and bulk + round trip with and
+    /// without the relay), after one warm-up round.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: u16,
+    /// Only these implementations, on both sides (repeatable or comma-separated).
+    #[arg(short, long = "impl", value_name = "IMPL", value_delimiter = ',', value_parser = parse_impl)]
+    implementations: Vec<Implementation>,
+    /// Results folder of the bench runs (the artefacts of each cell's last run), bench.json
+    /// and bench.md.
+    #[arg(short, long, default_value = "bench-out", value_name = "DIR")]
+    out: PathBuf,
+    /// Use a running WebDriver endpoint for a browser: IMPL=URL (repeatable).
+    #[arg(long, value_name = "IMPL=URL", value_parser = parse_webdriver_url)]
+    webdriver_url: Vec<(Implementation, String)>,
+}
+
+#[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     select: SelectArgs,
@@ -142,9 +168,16 @@ struct RunArgs {
     /// IMPL=URL, e.g. chrome=http://127.0.0.1:9515 (repeatable).
     #[arg(long, value_name = "IMPL=URL", value_parser = parse_webdriver_url)]
     webdriver_url: Vec<(Implementation, String)>,
-    /// Address the control server (peer page + control WebSocket) listens on.
+    /// Address the control server (peer page + control WebSocket) listens on. Loopback by
+    /// default; for browsers on other machines (a Selenium Grid) an address they can reach,
+    /// e.g. 0.0.0.0:8000 with --advertise.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     listen: SocketAddr,
+    /// The HOST or HOST:PORT peers are told to load the peer page from and connect to
+    /// (default: the --listen address). Needed when --listen is a wildcard or when browsers
+    /// reach this machine under another name or through a forwarded port.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    advertise: Option<String>,
     /// How many runs go on at once, each with its own browser sessions (default: the number
     /// of CPU cores). Results are the same cells with the same outcomes as with -j 1 and are
     /// written in plan order at the end; timings (throughput especially) share the machine.
@@ -208,6 +241,7 @@ fn main() {
         Commands::Report { results, out } => report(&results, out.as_deref()),
         Commands::Merge { sources, out } => merge(&sources, &out),
         Commands::Diff { old, new } => diff(&old, &new),
+        Commands::Bench(args) => bench(args),
         Commands::Peer { .. } => unreachable!("handled above"),
     };
     process::kill_all();
@@ -423,12 +457,11 @@ fn list(select: &SelectArgs) -> i32 {
 /// asked for explicitly or under CI=true; otherwise its cells are left out with a warning.
 fn resolve_browsers(
     cells: &mut Vec<matrix::Cell>,
-    args: &RunArgs,
+    explicit: bool,
+    webdriver_url: &[(Implementation, String)],
 ) -> Result<Vec<browser::Installation>, i32> {
-    let strict = !args.select.implementations.is_empty()
-        || !args.select.pairings.is_empty()
-        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let remote: Vec<&str> = args.webdriver_url.iter().map(|(i, _)| i.name()).collect();
+    let strict = explicit || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let remote: Vec<&str> = webdriver_url.iter().map(|(i, _)| i.name()).collect();
     let mut installations = Vec::new();
     let mut missing = Vec::new();
     for product in browser::PRODUCTS {
@@ -472,7 +505,8 @@ fn run(args: RunArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let installations = match resolve_browsers(&mut cells, &args) {
+    let explicit = !args.select.implementations.is_empty() || !args.select.pairings.is_empty();
+    let installations = match resolve_browsers(&mut cells, explicit, &args.webdriver_url) {
         Ok(i) => i,
         Err(code) => return code,
     };
@@ -548,6 +582,34 @@ fn prepare_out(out: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The control server and the executable that becomes the Rust peer; prints why not.
+async fn runner_parts(
+    listen: SocketAddr,
+    advertise: Option<&str>,
+) -> Option<(control::ControlServer, PathBuf)> {
+    let control = match control::ControlServer::start(listen, advertise).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return None;
+        }
+    };
+    match std::env::current_exe() {
+        Ok(peer_exe) => Some((control, peer_exe)),
+        Err(e) => {
+            eprintln!("error: cannot find the harness executable to start the Rust peer: {e}");
+            None
+        }
+    }
+}
+
+fn webdriver_urls(given: &[(Implementation, String)]) -> HashMap<&'static str, String> {
+    given
+        .iter()
+        .map(|(i, url)| (i.name(), url.clone()))
+        .collect()
+}
+
 async fn run_matrix(
     args: &RunArgs,
     cells: Vec<matrix::Cell>,
@@ -555,25 +617,11 @@ async fn run_matrix(
     expectations: Expectations,
     info: &interop_results::RunInfo,
 ) -> i32 {
-    let control = match control::ControlServer::start(args.listen).await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return exit_code::SETUP_ERROR;
-        }
+    let Some((control, peer_exe)) = runner_parts(args.listen, args.advertise.as_deref()).await
+    else {
+        return exit_code::SETUP_ERROR;
     };
-    let peer_exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find the harness executable to start the Rust peer: {e}");
-            return exit_code::SETUP_ERROR;
-        }
-    };
-    let urls: HashMap<&'static str, String> = args
-        .webdriver_url
-        .iter()
-        .map(|(i, url)| (i.name(), url.clone()))
-        .collect();
+    let urls = webdriver_urls(&args.webdriver_url);
     let mut jsonl = match JsonlWriter::create(&args.out) {
         Ok(w) => w,
         Err(e) => {
@@ -718,6 +766,121 @@ fn merge(sources: &[PathBuf], out: &Path) -> i32 {
         out.display()
     );
     report(out, None)
+}
+
+/// The scenarios `bench` runs, built in so that it runs from any folder.
+const BENCH_SCENARIOS: [(&str, &str); 3] = [
+    (
+        "scenarios/data-channels/datachannel-echo.yaml",
+        include_str!("../../scenarios/data-channels/datachannel-echo.yaml"),
+    ),
+    (
+        "scenarios/data-channels/datachannel-bulk.yaml",
+        include_str!("../../scenarios/data-channels/datachannel-bulk.yaml"),
+    ),
+    (
+        "harness/benches/scenarios/datachannel-rtt.yaml",
+        include_str!("../benches/scenarios/datachannel-rtt.yaml"),
+    ),
+];
+
+fn bench(args: BenchArgs) -> i32 {
+    let mut scenarios = Vec::new();
+    for (path, text) in BENCH_SCENARIOS {
+        match interop_scenario::parse_str(Path::new(path), text) {
+            Ok(s) => scenarios.push(Arc::new(s)),
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+                return exit_code::INVALID_SCENARIO;
+            }
+        }
+    }
+    let selection = Selection {
+        scenarios: Vec::new(),
+        implementations: args.implementations.clone(),
+        pairings: Vec::new(),
+    };
+    let mut all = match matrix::expand(&scenarios, &selection) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
+    let installations = match resolve_browsers(
+        &mut all,
+        !args.implementations.is_empty(),
+        &args.webdriver_url,
+    ) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let of = |name: &str| -> Vec<matrix::Cell> {
+        all.iter()
+            .filter(|c| c.scenario.name == name)
+            .cloned()
+            .collect()
+    };
+    let cells = interop_harness::bench::BenchCells {
+        overhead: of("datachannel-echo"),
+        bulk: of("datachannel-bulk"),
+        rtt: of("datachannel-rtt"),
+    };
+    if let Err(e) = prepare_out(&args.out) {
+        eprintln!("error: cannot prepare {}: {e}", args.out.display());
+        return exit_code::SETUP_ERROR;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            return exit_code::SETUP_ERROR;
+        }
+    };
+    let rounds = usize::from(args.rounds);
+    let code = rt.block_on(async {
+        let Some((control, peer_exe)) = runner_parts("127.0.0.1:0".parse().unwrap(), None).await
+        else {
+            return exit_code::SETUP_ERROR;
+        };
+        let runner = runner::Runner::new(runner::RunnerConfig {
+            control,
+            out: args.out.clone(),
+            peer_exe,
+            expectations: Expectations::default(),
+            installations,
+            webdriver_urls: webdriver_urls(&args.webdriver_url),
+            capture: true,
+            reuse_sessions: true,
+            jobs: 1,
+        });
+        let mut worker = runner.worker();
+        let work =
+            interop_harness::bench::run(&mut worker, &cells, rounds, |line| eprintln!("{line}"));
+        let report = tokio::select! {
+            report = work => report,
+            signal = interrupted() => {
+                eprintln!("\n{signal}: stopping");
+                process::kill_all();
+                return exit_code::INTERRUPTED;
+            }
+        };
+        let markdown = report.to_markdown();
+        println!("\n{markdown}");
+        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        for (file, text) in [("bench.json", json), ("bench.md", markdown)] {
+            if let Err(e) = std::fs::write(args.out.join(file), text) {
+                eprintln!("error: cannot write {}: {e}", args.out.join(file).display());
+                return exit_code::SETUP_ERROR;
+            }
+        }
+        println!("figures: {}", args.out.join("bench.json").display());
+        exit_code::SUCCESS
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 fn diff(old: &Path, new: &Path) -> i32 {

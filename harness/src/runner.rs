@@ -659,8 +659,18 @@ async fn start_peer(
         Ok(Ok(link)) => link,
         Ok(Err(stop)) => return Err((stop, Some(backing))),
         Err(_) => {
+            // A browser loads the page without waiting (page load strategy `none`): a page it
+            // could not load shows here.
+            let hint = match implementation {
+                Implementation::Browser(_) => format!(
+                    " (could the browser load http://{}/peer.html? a browser on another \
+                     machine needs --listen/--advertise with an address it reaches)",
+                    shared.control.public()
+                ),
+                Implementation::Rust => String::new(),
+            };
             let reason = format!(
-                "{who} did not connect to the harness within {}s",
+                "{who} did not connect to the harness within {}s{hint}",
                 PEER_START_TIMEOUT.as_secs()
             );
             return Err((Stop::new(Outcome::Error, reason), Some(backing)));
