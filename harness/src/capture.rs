@@ -21,16 +21,15 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use futures_util::future::BoxFuture;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
-use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 
 /// One proxied address: the real candidate address it stands for and its socket.
 struct Proxy {
@@ -143,10 +142,18 @@ impl WireEvent {
 }
 
 /// The relay of one run. Dropping it stops forwarding and flushes the capture.
+///
+/// Each relay socket has a thread of its own doing blocking receive / send: a datagram is
+/// forwarded as soon as the kernel has it, without an async runtime's wake-up in between
+/// (the relay's added latency shrinks the peers' throughput, which is cwnd / round trip).
 pub struct Relay {
     state: Arc<Mutex<State>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    stopped: Arc<AtomicBool>,
 }
+
+/// How long a relay thread blocks in one receive before it looks whether the relay stopped
+/// (a backstop: `finish` wakes every thread with an empty datagram).
+const RELAY_POLL: Duration = Duration::from_millis(500);
 
 /// Datagrams and bytes that went through a relay.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,7 +165,8 @@ pub struct Totals {
 impl Relay {
     /// Creates the capture file and an empty relay; wire events are timed from `started`.
     pub fn create(pcap: &Path, started: std::time::Instant) -> std::io::Result<Relay> {
-        let file = BufWriter::new(File::create(pcap)?);
+        // A large buffer: fewer write calls on the forwarding path during bulk transfers.
+        let file = BufWriter::with_capacity(1 << 20, File::create(pcap)?);
         let header = PcapHeader {
             datalink: DataLink::RAW,
             ts_resolution: TsResolution::MicroSecond,
@@ -180,7 +188,7 @@ impl Relay {
                 rtp: Default::default(),
                 client_hello_from: None,
             })),
-            tasks: Mutex::new(Vec::new()),
+            stopped: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -215,14 +223,12 @@ impl Relay {
     }
 
     /// The relay address that stands for `real`, a UDP candidate address of peer `owner`
-    /// (0 offerer, 1 answerer); opened on first use. Must be called within the runtime.
+    /// (0 offerer, 1 answerer); opened on first use.
     pub fn proxy_for(&self, owner: usize, real: SocketAddr) -> std::io::Result<SocketAddr> {
         if let Some(p) = lock(&self.state).by_real.get(&real) {
             return p.socket.local_addr();
         }
-        let std_socket = std::net::UdpSocket::bind(SocketAddr::new(real.ip(), 0))?;
-        std_socket.set_nonblocking(true)?;
-        let socket = Arc::new(UdpSocket::from_std(std_socket)?);
+        let socket = Arc::new(relay_socket(real.ip())?);
         let addr = socket.local_addr()?;
         let proxy = Arc::new(Proxy {
             owner,
@@ -238,11 +244,7 @@ impl Relay {
             state.by_real.insert(real, proxy.clone());
             state.by_proxy.insert(addr, proxy.clone());
         }
-        let state = self.state.clone();
-        let task = tokio::spawn(forward(state, proxy));
-        if let Ok(mut tasks) = self.tasks.lock() {
-            tasks.push(task);
-        }
+        spawn_forwarder(self.state.clone(), self.stopped.clone(), proxy)?;
         Ok(addr)
     }
 
@@ -304,9 +306,23 @@ impl Relay {
 
     /// Stops forwarding and flushes the capture file.
     pub fn finish(&self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for t in tasks.drain(..) {
-                t.abort();
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake every relay thread: each ends at its next datagram, and this is one.
+        let addrs: Vec<SocketAddr> = lock(&self.state).by_proxy.keys().copied().collect();
+        for addr in addrs {
+            let local = if addr.is_ipv4() {
+                "127.0.0.1:0"
+            } else {
+                "[::1]:0"
+            };
+            let from = match addr.ip() {
+                ip if ip.is_loopback() => local.parse().ok(),
+                ip => Some(SocketAddr::new(ip, 0)),
+            };
+            if let Some(Ok(waker)) = from.map(UdpSocket::bind) {
+                let _ = waker.send_to(&[], addr);
             }
         }
         let mut s = lock(&self.state);
@@ -327,17 +343,36 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Receives on `to`'s relay socket and forwards each datagram to `to.real`, from the relay
-/// socket standing for the sender.
-fn forward(state: Arc<Mutex<State>>, to: Arc<Proxy>) -> BoxFuture<'static, ()> {
-    Box::pin(forward_loop(state, to))
+/// A relay socket on `ip`, with large buffers and a receive timeout (see [`RELAY_POLL`]).
+fn relay_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+    socket.set_read_timeout(Some(RELAY_POLL))?;
+    enlarge_buffers(&socket);
+    Ok(socket)
 }
 
-async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
+fn spawn_forwarder(
+    state: Arc<Mutex<State>>,
+    stopped: Arc<AtomicBool>,
+    to: Arc<Proxy>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("relay {}", to.real))
+        .spawn(move || forward_loop(state, stopped, to))
+        .map(drop)
+}
+
+/// Receives on `to`'s relay socket and forwards each datagram to `to.real`, from the relay
+/// socket standing for the sender, until the relay stops.
+fn forward_loop(state: Arc<Mutex<State>>, stopped: Arc<AtomicBool>, to: Arc<Proxy>) {
     let mut buf = vec![0u8; 65536];
     loop {
-        let Ok((n, from)) = to.socket.recv_from(&mut buf).await else {
-            continue;
+        let received = to.socket.recv_from(&mut buf);
+        if stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok((n, from)) = received else {
+            continue; // the receive timeout, or an ICMP error of an earlier send
         };
         let via = {
             let s = lock(&state);
@@ -348,7 +383,7 @@ async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
             None => {
                 // A source no candidate announced (a peer-reflexive address): give it a relay
                 // socket of its own so that the answer goes back the same way.
-                match UdpSocket::bind(SocketAddr::new(from.ip(), 0)).await {
+                match relay_socket(from.ip()) {
                     Ok(socket) => {
                         let proxy = Arc::new(Proxy {
                             owner: 1 - to.owner,
@@ -360,8 +395,13 @@ async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
                         if let Ok(addr) = entry.socket.local_addr() {
                             s.by_proxy.insert(addr, entry.clone());
                         }
+                        drop(s);
                         if Arc::ptr_eq(&entry, &proxy) {
-                            tokio::spawn(forward(state.clone(), proxy));
+                            if let Err(e) = spawn_forwarder(state.clone(), stopped.clone(), proxy) {
+                                lock(&state)
+                                    .problems
+                                    .push(format!("cannot relay datagrams to {from}: {e}"));
+                            }
                         }
                         entry
                     }
@@ -375,16 +415,49 @@ async fn forward_loop(state: Arc<Mutex<State>>, to: Arc<Proxy>) {
             }
         };
         let data = &buf[..n];
+        // Forward first, record after: the capture must not add to the datagram's latency.
+        if account(&state, via.owner, data) == Verdict::Forward {
+            let _ = via.socket.send_to(data, to.real);
+        }
         record(&state, from, to.real, data);
         if WireEvent::classify(data) == Some(WireEvent::DtlsClientHello) {
             lock(&state)
                 .client_hello_from
                 .get_or_insert(via.owner.min(1));
         }
-        if account(&state, via.owner, data) == Verdict::Drop {
-            continue;
+    }
+}
+
+/// Socket buffers of relay sockets: a bulk transfer arrives in bursts, and a datagram the
+/// kernel drops because the relay was a moment late costs the peers a retransmission and
+/// shrinks their congestion window: the relay would then measure slower than a direct path.
+const RELAY_SOCKET_BUFFER: libc::c_int = 4 << 20;
+
+/// Enlarges `socket`'s receive and send buffers to [`RELAY_SOCKET_BUFFER`]: beyond the
+/// system's maximum (`net.core.rmem_max`) when the harness may (`SO_RCVBUFFORCE` needs
+/// CAP_NET_ADMIN), else up to that maximum. Best effort: a smaller buffer still works.
+fn enlarge_buffers(socket: &impl std::os::fd::AsRawFd) {
+    let fd = socket.as_raw_fd();
+    let size = RELAY_SOCKET_BUFFER;
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        let set = |option| {
+            // SAFETY: setsockopt on a socket we own, with a c_int option value.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    option,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        };
+        if set(force) != 0 {
+            set(plain);
         }
-        let _ = via.socket.send_to(data, to.real).await;
     }
 }
 
@@ -678,8 +751,8 @@ mod tests {
     async fn relays_both_ways_and_records_every_datagram() {
         let dir = tempfile::tempdir().unwrap();
         let relay = Relay::create(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
-        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let a_for_b = relay.proxy_for(0, a.local_addr().unwrap()).unwrap();
         let b_for_a = relay.proxy_for(1, b.local_addr().unwrap()).unwrap();
         // TURN relay candidates are not proxied (the pair must stay `relay`); host ones are.
@@ -709,6 +782,11 @@ mod tests {
                 .unwrap();
         assert_eq!(&buf[..n], b"pong");
         assert_eq!(from, b_for_a);
+        // A datagram is recorded just after it is forwarded: wait (bounded) for the second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while relay.totals().datagrams < 2 && std::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
         assert_eq!(
             relay.totals(),
             Totals {
@@ -732,8 +810,8 @@ mod tests {
     async fn drops_every_nth_rtp_packet_and_counts_retransmissions() {
         let dir = tempfile::tempdir().unwrap();
         let relay = Relay::create(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
-        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         relay.proxy_for(0, a.local_addr().unwrap()).unwrap();
         let b_for_a = relay.proxy_for(1, b.local_addr().unwrap()).unwrap();
         let rtp = |pt: u8, seq: u16| {

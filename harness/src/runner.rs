@@ -109,7 +109,7 @@ pub struct Worker {
 }
 
 /// What workers tell the runner.
-enum Progress {
+enum WorkerNews {
     Started(usize),
     Finished(usize, Box<RunRecord>),
 }
@@ -276,9 +276,9 @@ impl Runner {
                 loop {
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     let Some(cell) = queue.get(index) else { break };
-                    let _ = tx.send(Progress::Started(index));
+                    let _ = tx.send(WorkerNews::Started(index));
                     let record = worker.run_cell(cell).await;
-                    let _ = tx.send(Progress::Finished(index, Box::new(record)));
+                    let _ = tx.send(WorkerNews::Finished(index, Box::new(record)));
                 }
                 worker.shutdown().await;
             });
@@ -287,9 +287,9 @@ impl Runner {
         let mut records: Vec<Option<RunRecord>> = vec![None; total];
         let mut running = BTreeSet::new();
         let mut finished = 0;
-        while let Some(progress) = rx.recv().await {
-            match progress {
-                Progress::Started(index) => {
+        while let Some(news) = rx.recv().await {
+            match news {
+                WorkerNews::Started(index) => {
                     running.insert(index);
                     for r in reporters.iter_mut() {
                         r.report(&RunEvent::CellStarted {
@@ -299,7 +299,7 @@ impl Runner {
                         })?;
                     }
                 }
-                Progress::Finished(index, record) => {
+                WorkerNews::Finished(index, record) => {
                     running.remove(&index);
                     finished += 1;
                     for r in reporters.iter_mut() {
