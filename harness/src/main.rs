@@ -263,12 +263,9 @@ fn init_logging(default_filter: &str) {
 
 fn run_peer(control_url: &str) -> i32 {
     init_logging("info,webrtc=warn,rtc=warn");
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start a runtime: {e}");
-            return exit_code::SETUP_ERROR;
-        }
+        Err(code) => return code,
     };
     match rt.block_on(interop_rust_peer::run(control_url)) {
         Ok(()) => exit_code::SUCCESS,
@@ -521,12 +518,9 @@ fn run(args: RunArgs) -> i32 {
         eprintln!("error: cannot prepare {}: {e}", args.out.display());
         return exit_code::SETUP_ERROR;
     }
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start a runtime: {e}");
-            return exit_code::SETUP_ERROR;
-        }
+        Err(code) => return code,
     };
     let code = rt.block_on(async {
         tokio::select! {
@@ -543,6 +537,14 @@ fn run(args: RunArgs) -> i32 {
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     code
+}
+
+/// The async runtime of a command; prints why there is none.
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: cannot start a runtime: {e}");
+        exit_code::SETUP_ERROR
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming the signal.
@@ -832,12 +834,9 @@ fn bench(args: BenchArgs) -> i32 {
         eprintln!("error: cannot prepare {}: {e}", args.out.display());
         return exit_code::SETUP_ERROR;
     }
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start a runtime: {e}");
-            return exit_code::SETUP_ERROR;
-        }
+        Err(code) => return code,
     };
     let rounds = usize::from(args.rounds);
     let code = rt.block_on(async {

@@ -302,14 +302,7 @@ impl Runner {
                 WorkerNews::Finished(index, record) => {
                     running.remove(&index);
                     finished += 1;
-                    for r in reporters.iter_mut() {
-                        r.report(&RunEvent::CellFinished {
-                            index: index + 1,
-                            finished,
-                            total,
-                            record: &record,
-                        })?;
-                    }
+                    report_finished(reporters, index, finished, total, &record)?;
                     records[index] = Some(*record);
                 }
             }
@@ -342,18 +335,30 @@ impl Runner {
             );
             self.shared.set_expected(cell, &mut record);
             finished += 1;
-            for r in reporters.iter_mut() {
-                r.report(&RunEvent::CellFinished {
-                    index: index + 1,
-                    finished,
-                    total,
-                    record: &record,
-                })?;
-            }
+            report_finished(reporters, index, finished, total, &record)?;
             records[index] = Some(record);
         }
         Ok(records.into_iter().flatten().collect())
     }
+}
+
+/// Tells every reporter that the cell at plan position `index` (0-based) ended.
+fn report_finished(
+    reporters: &mut [&mut dyn Reporter],
+    index: usize,
+    finished: usize,
+    total: usize,
+    record: &RunRecord,
+) -> std::io::Result<()> {
+    for r in reporters.iter_mut() {
+        r.report(&RunEvent::CellFinished {
+            index: index + 1,
+            finished,
+            total,
+            record,
+        })?;
+    }
+    Ok(())
 }
 
 impl Shared {
