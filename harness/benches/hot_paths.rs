@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use interop_harness::capture::Relay;
+use interop_harness::capture::Capture;
 use interop_harness::reporter::{JsonlWriter, Reporter, RunEvent};
 use interop_results::{Implementation, Outcome, RunRecord, Timings, SCHEMA_VERSION};
 
@@ -34,6 +34,7 @@ fn record(i: usize) -> RunRecord {
         schema_version: SCHEMA_VERSION,
         scenario: format!("datachannel-scenario-{i}"),
         parameters: Default::default(),
+        repeat: None,
         feature: "data-channels".into(),
         offerer: imp("chrome"),
         answerer: imp("firefox"),
@@ -80,7 +81,7 @@ fn result_writing(c: &mut Criterion) {
 struct Pair {
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
-    relay: Relay,
+    relay: Capture,
     a: UdpSocket,
     b: UdpSocket,
     b_for_a: std::net::SocketAddr,
@@ -94,7 +95,7 @@ fn pair() -> Pair {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::create(&dir.path().join("capture.pcap"), Instant::now()).unwrap();
+    let relay = Capture::relay(&dir.path().join("capture.pcap"), Instant::now()).unwrap();
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     for s in [&a, &b] {

@@ -4,10 +4,11 @@
 //! the browser sessions and is not counted):
 //! - `datachannel-echo`: the harness's overhead per run, `wall_ms - steps_ms` (peer start with
 //!   a reused browser session, getStats snapshots, teardown, artefacts);
-//! - `datachannel-bulk` (16 MiB) and `datachannel-rtt` (40 sequential round trips), each once
-//!   through the capture relay and once without it, in alternating order: what the relay
-//!   costs in throughput and in median round trip, pairing by pairing;
-//! - from the runs without relay: the Rust peer <-> browser throughput as a ratio of the
+//! - `datachannel-bulk` (16 MiB) and `datachannel-rtt` (40 sequential round trips), each
+//!   without capture, with the default capture (passive where the harness may) and through the
+//!   capture relay, in an order that rotates every round: what capture costs in throughput and
+//!   in median round trip, pairing by pairing and way by way;
+//! - from the runs without capture: the Rust peer <-> browser throughput as a ratio of the
 //!   browser <-> same browser throughput.
 //!
 //! Runs that do not pass are left out of the figures and listed. Nothing here asserts a
@@ -19,6 +20,7 @@ use std::fmt::Write as _;
 use interop_results::{Outcome, RunRecord};
 use serde::Serialize;
 
+use crate::capture::CaptureMode;
 use crate::matrix::{Cell, Implementation};
 use crate::runner::Worker;
 
@@ -41,7 +43,7 @@ pub struct BenchReport {
     pub implementations: BTreeMap<String, String>,
     pub rounds: usize,
     pub overhead: Overhead,
-    pub relay: Vec<RelayCost>,
+    pub capture: Vec<CaptureCost>,
     pub ratios: Vec<ThroughputRatio>,
     /// Runs that did not pass (left out of the figures): `scenario pairing: outcome reason`.
     pub not_passed: Vec<String>,
@@ -58,21 +60,30 @@ pub struct Overhead {
     pub per_pairing: BTreeMap<String, f64>,
 }
 
-/// The capture relay's cost for one pairing: medians over the rounds.
+/// What one way of capturing costs one pairing, against no capture: medians over the rounds.
+/// The cost and the added round trip are the medians of each round's own difference (the
+/// runs of a round follow each other), so that the machine's drift over the rounds cancels.
 #[derive(Debug, Serialize)]
-pub struct RelayCost {
+pub struct CaptureCost {
     pub pairing: String,
+    /// `passive` (a packet socket beside the path) or `relay` (a hop in the path).
+    pub way: String,
     pub throughput_mbps_with: Option<f64>,
     pub throughput_mbps_without: Option<f64>,
-    /// `100 * (without - with) / without`: positive when the relay is slower.
+    /// `100 * (without - with) / without`: positive when capture makes it slower.
     pub throughput_cost_percent: Option<f64>,
+    /// The 25th and 75th percentiles of the rounds' costs: how much they vary.
+    pub throughput_cost_iqr: Option<(f64, f64)>,
     pub round_trip_ms_with: Option<f64>,
     pub round_trip_ms_without: Option<f64>,
-    /// `with - without`: positive when the relay adds latency.
+    /// `with - without`: positive when capture adds latency.
     pub round_trip_added_ms: Option<f64>,
 }
 
-/// Rust peer <-> a browser, against that browser <-> itself (runs without relay, medians).
+/// The sample key of runs without capture.
+const NO_CAPTURE: &str = "none";
+
+/// Rust peer <-> a browser, against that browser <-> itself (runs without capture, medians).
 #[derive(Debug, Serialize)]
 pub struct ThroughputRatio {
     pub browser: String,
@@ -123,26 +134,26 @@ fn round2(x: f64) -> f64 {
 struct Samples {
     /// Pairing -> overheads (ms).
     overhead: BTreeMap<String, Vec<f64>>,
-    /// (pairing, relay on) -> throughputs (Mbit/s).
-    throughput: BTreeMap<(String, bool), Vec<f64>>,
-    /// (pairing, relay on) -> median round trips (ms).
-    round_trip: BTreeMap<(String, bool), Vec<f64>>,
+    /// (pairing, capture way or [`NO_CAPTURE`]) -> round -> throughput (Mbit/s).
+    throughput: BTreeMap<(String, String), BTreeMap<usize, f64>>,
+    /// (pairing, capture way or [`NO_CAPTURE`]) -> round -> median round trip (ms).
+    round_trip: BTreeMap<(String, String), BTreeMap<usize, f64>>,
     not_passed: Vec<String>,
     versions: BTreeMap<String, String>,
 }
 
 impl Samples {
     /// Keeps what `record` measured, or notes why it cannot be used.
-    fn add(&mut self, what: Measure, relay: bool, record: &RunRecord) {
+    fn add(&mut self, what: Measure, round: usize, record: &RunRecord) {
         for i in [&record.offerer, &record.answerer] {
             self.versions.insert(i.name.clone(), i.version.clone());
         }
         let pairing = record.pairing();
+        let way = capture_way(record);
         if record.outcome != Outcome::Pass {
             self.not_passed.push(format!(
-                "{} {pairing}{}: {} {}",
+                "{} {pairing} (capture: {way}): {} {}",
                 record.scenario,
-                if relay { "" } else { " (no relay)" },
                 record.outcome,
                 record
                     .reason
@@ -167,21 +178,30 @@ impl Samples {
             Measure::Throughput => {
                 if let Some(mbps) = t.throughput_mbps.values().next() {
                     self.throughput
-                        .entry((pairing, relay))
+                        .entry((pairing, way.to_string()))
                         .or_default()
-                        .push(*mbps);
+                        .insert(round, *mbps);
                 }
             }
             Measure::RoundTrip => {
                 if let Some(ms) = t.round_trip_ms.get("offerer") {
                     self.round_trip
-                        .entry((pairing, relay))
+                        .entry((pairing, way.to_string()))
                         .or_default()
-                        .push(*ms);
+                        .insert(round, *ms);
                 }
             }
         }
     }
+}
+
+/// How `record`'s run was captured: `passive`, `relay` or [`NO_CAPTURE`].
+fn capture_way(record: &RunRecord) -> &str {
+    record
+        .observed
+        .get("capture.way")
+        .and_then(|w| w.as_str())
+        .unwrap_or(NO_CAPTURE)
 }
 
 #[derive(Clone, Copy)]
@@ -200,50 +220,47 @@ pub async fn run(
 ) -> BenchReport {
     let mut samples = Samples::default();
     let total =
-        cells.overhead.len() * (1 + rounds) + 2 * rounds * (cells.bulk.len() + cells.rtt.len());
+        cells.overhead.len() * (1 + rounds) + 3 * rounds * (cells.bulk.len() + cells.rtt.len());
     let mut done = 0;
-    let mut step = |record: &RunRecord, relay: bool, round: &str| {
+    let mut step = |record: &RunRecord, round: &str| {
         done += 1;
         progress(&format!(
-            "[{done:>w$}/{total}] {round} {:<7} {} {}{} ({:.1}s)",
+            "[{done:>w$}/{total}] {round} {:<7} {} {} (capture: {}) ({:.1}s)",
             record.outcome.as_str(),
             record.scenario,
             record.pairing(),
-            if relay { "" } else { " (no relay)" },
+            capture_way(record),
             record.timings.wall_ms / 1000.0,
             w = total.to_string().len()
         ));
     };
     // Warm-up: starts every browser session the rounds reuse.
-    worker.set_capture(true);
+    worker.set_capture(CaptureMode::Auto);
     for cell in &cells.overhead {
         let record = worker.run_cell(cell).await;
-        step(&record, true, "warm-up");
+        step(&record, "warm-up");
     }
     for round in 0..rounds {
         let label = format!("round {}/{rounds}", round + 1);
-        worker.set_capture(true);
+        worker.set_capture(CaptureMode::Auto);
         for cell in &cells.overhead {
             let record = worker.run_cell(cell).await;
-            step(&record, true, &label);
-            samples.add(Measure::Overhead, true, &record);
+            step(&record, &label);
+            samples.add(Measure::Overhead, round, &record);
         }
-        // Alternate which goes first, so that drift over a round does not favour one side.
-        let order = if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
+        // Rotate which goes first, so that drift over a round does not favour one way.
+        let mut order = [CaptureMode::Off, CaptureMode::Auto, CaptureMode::Relay];
+        order.rotate_left(round % 3);
         for (cells, what) in [
             (&cells.bulk, Measure::Throughput),
             (&cells.rtt, Measure::RoundTrip),
         ] {
             for cell in cells {
-                for relay in order {
-                    worker.set_capture(relay);
+                for mode in order {
+                    worker.set_capture(mode);
                     let record = worker.run_cell(cell).await;
-                    step(&record, relay, &label);
-                    samples.add(what, relay, &record);
+                    step(&record, &label);
+                    samples.add(what, round, &record);
                 }
             }
         }
@@ -265,9 +282,22 @@ fn summarize(samples: Samples, rounds: usize, cells: &BenchCells) -> BenchReport
             .filter_map(|(p, v)| Some((p.clone(), round1(median(v)?))))
             .collect(),
     };
-    let med = |map: &BTreeMap<(String, bool), Vec<f64>>, pairing: &str, relay: bool| {
-        map.get(&(pairing.to_string(), relay))
-            .and_then(|v| median(v))
+    type ByRound = BTreeMap<(String, String), BTreeMap<usize, f64>>;
+    let get = |map: &ByRound, pairing: &str, way: &str| {
+        map.get(&(pairing.to_string(), way.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let med = |map: &ByRound, pairing: &str, way: &str| {
+        median(&get(map, pairing, way).into_values().collect::<Vec<_>>())
+    };
+    // `diff(with, without)` of every round that has both.
+    let paired = |map: &ByRound, pairing: &str, way: &str, diff: fn(f64, f64) -> f64| {
+        let without = get(map, pairing, NO_CAPTURE);
+        get(map, pairing, way)
+            .into_iter()
+            .filter_map(|(round, with)| Some(diff(with, *without.get(&round)?)))
+            .collect::<Vec<f64>>()
     };
     let mut pairings: Vec<String> = cells.bulk.iter().map(Cell::pairing).collect();
     for c in &cells.rtt {
@@ -275,28 +305,38 @@ fn summarize(samples: Samples, rounds: usize, cells: &BenchCells) -> BenchReport
             pairings.push(c.pairing());
         }
     }
-    let relay = pairings
+    let capture = pairings
         .iter()
-        .map(|p| {
+        .flat_map(|p| ["passive", "relay"].map(|way| (p, way)))
+        .filter(|(p, way)| {
+            let key = ((*p).clone(), way.to_string());
+            samples.throughput.contains_key(&key) || samples.round_trip.contains_key(&key)
+        })
+        .map(|(p, way)| {
             let (tw, two) = (
-                med(&samples.throughput, p, true),
-                med(&samples.throughput, p, false),
+                med(&samples.throughput, p, way),
+                med(&samples.throughput, p, NO_CAPTURE),
             );
             let (rw, rwo) = (
-                med(&samples.round_trip, p, true),
-                med(&samples.round_trip, p, false),
+                med(&samples.round_trip, p, way),
+                med(&samples.round_trip, p, NO_CAPTURE),
             );
-            RelayCost {
+            let costs = paired(&samples.throughput, p, way, |w, wo| {
+                100.0 * (wo - w) / wo.max(f64::MIN_POSITIVE)
+            });
+            CaptureCost {
                 pairing: p.clone(),
+                way: way.to_string(),
                 throughput_mbps_with: tw.map(round1),
                 throughput_mbps_without: two.map(round1),
-                throughput_cost_percent: tw
-                    .zip(two)
-                    .filter(|(_, without)| *without > 0.0)
-                    .map(|(with, without)| round1(100.0 * (without - with) / without)),
+                throughput_cost_percent: median(&costs).map(round1),
+                throughput_cost_iqr: quantile(&costs, 0.25)
+                    .zip(quantile(&costs, 0.75))
+                    .map(|(a, b)| (round1(a), round1(b))),
                 round_trip_ms_with: rw.map(round2),
                 round_trip_ms_without: rwo.map(round2),
-                round_trip_added_ms: rw.zip(rwo).map(|(w, wo)| round2(w - wo)),
+                round_trip_added_ms: median(&paired(&samples.round_trip, p, way, |w, wo| w - wo))
+                    .map(round2),
             }
         })
         .collect();
@@ -309,7 +349,8 @@ fn summarize(samples: Samples, rounds: usize, cells: &BenchCells) -> BenchReport
         .into_iter()
         .map(|b| {
             let rust = Implementation::Rust.name();
-            let get = |o: &str, a: &str| med(&samples.throughput, &format!("{o} -> {a}"), false);
+            let get =
+                |o: &str, a: &str| med(&samples.throughput, &format!("{o} -> {a}"), NO_CAPTURE);
             let (send, recv, same) = (get(rust, b), get(b, rust), get(b, b));
             let ratio = |x: Option<f64>| {
                 x.zip(same)
@@ -331,7 +372,7 @@ fn summarize(samples: Samples, rounds: usize, cells: &BenchCells) -> BenchReport
         implementations: samples.versions,
         rounds,
         overhead,
-        relay,
+        capture,
         ratios,
         not_passed: samples.not_passed,
     }
@@ -373,6 +414,15 @@ fn opt(x: Option<f64>, unit: &str) -> String {
     x.map_or_else(|| "-".to_string(), |v| format!("{v}{unit}"))
 }
 
+/// Appends a Markdown table: a header row, its separator, then `rows`.
+fn markdown_table(s: &mut String, headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(s, "| {} |", headers.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(headers.len()));
+    for row in rows {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+}
+
 impl BenchReport {
     /// The figures as Markdown tables (what `interop bench` prints).
     pub fn to_markdown(&self) -> String {
@@ -394,51 +444,70 @@ impl BenchReport {
             opt(o.p90_ms, " ms"),
             opt(o.max_ms, " ms")
         );
-        let _ = writeln!(s, "| pairing | overhead (median) |\n|---|---|");
-        for (p, v) in &o.per_pairing {
-            let _ = writeln!(s, "| {p} | {v} ms |");
-        }
+        let rows = o
+            .per_pairing
+            .iter()
+            .map(|(p, v)| vec![p.clone(), format!("{v} ms")]);
+        markdown_table(&mut s, &["pairing", "overhead (median)"], rows);
         let _ = writeln!(
             s,
-            "\nCapture relay cost (datachannel-bulk 16 MiB, datachannel-rtt 40 round trips; medians):\n"
+            "\nWhat capture costs, against no capture (datachannel-bulk 16 MiB, datachannel-rtt 40 round trips; medians; the cost is the median of each round's own cost, with the spread of the rounds' costs). passive: a packet socket beside the path (the default where the harness may open one); relay: the capture relay in the path:\n"
         );
-        let _ = writeln!(
-            s,
-            "| pairing | Mbit/s with relay | without | cost | round trip with relay | without | added |\n|---|---|---|---|---|---|---|"
-        );
-        for r in &self.relay {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                r.pairing,
+        let rows = self.capture.iter().map(|r| {
+            vec![
+                r.pairing.clone(),
+                r.way.clone(),
                 opt(r.throughput_mbps_with, ""),
                 opt(r.throughput_mbps_without, ""),
                 opt(r.throughput_cost_percent, " %"),
+                r.throughput_cost_iqr
+                    .map_or_else(|| "-".into(), |(a, b)| format!("{a} .. {b} %")),
                 opt(r.round_trip_ms_with, " ms"),
                 opt(r.round_trip_ms_without, " ms"),
                 opt(r.round_trip_added_ms, " ms"),
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\nRust peer <-> browser data channel throughput vs browser <-> same browser (no relay, medians):\n"
+            ]
+        });
+        markdown_table(
+            &mut s,
+            &[
+                "pairing",
+                "capture",
+                "Mbit/s with",
+                "without",
+                "cost",
+                "cost p25 .. p75",
+                "round trip with",
+                "without",
+                "added",
+            ],
+            rows,
         );
         let _ = writeln!(
             s,
-            "| browser | rust -> browser | browser -> rust | browser -> browser | rust sending ratio | rust receiving ratio |\n|---|---|---|---|---|---|"
+            "\nRust peer <-> browser data channel throughput vs browser <-> same browser (no capture, medians):\n"
         );
-        for r in &self.ratios {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} |",
-                r.browser,
+        let rows = self.ratios.iter().map(|r| {
+            vec![
+                r.browser.clone(),
                 opt(r.rust_to_browser_mbps, " Mbit/s"),
                 opt(r.browser_to_rust_mbps, " Mbit/s"),
                 opt(r.browser_to_browser_mbps, " Mbit/s"),
                 opt(r.rust_sending_ratio, ""),
                 opt(r.rust_receiving_ratio, ""),
-            );
-        }
+            ]
+        });
+        markdown_table(
+            &mut s,
+            &[
+                "browser",
+                "rust -> browser",
+                "browser -> rust",
+                "browser -> browser",
+                "rust sending ratio",
+                "rust receiving ratio",
+            ],
+            rows,
+        );
         if !self.not_passed.is_empty() {
             let _ = writeln!(s, "\nRuns left out (did not pass):");
             for n in &self.not_passed {

@@ -1,22 +1,29 @@
-//! Packet capture without root: a user-space UDP relay that the two peers' traffic passes
-//! through, writing every datagram to a pcap file.
+//! Packet capture of a run's UDP traffic to `capture.pcap`, in one of two ways:
 //!
-//! The harness is the signaling channel, so it can hand each peer *relay* addresses instead
-//! of the other peer's real UDP candidates: for every real candidate address `x` of a peer the
-//! relay opens one socket `R(x)`, bound to the same IP as `x` (so the address topology the
-//! peers see - loopback, IPv4, IPv6 - is the one they would have seen directly), and the other
-//! peer gets `R(x)` in the candidate instead of `x`. A datagram from `y` arriving at `R(x)` is
-//! sent on to `x` from `R(y)`: each peer sees its partner's traffic coming from the address it
-//! was given for it, so ICE pairs, checks and consent work unchanged.
+//! - **Passive** ([`tap`]): one packet socket on the loopback interface for the whole process
+//!   (`AF_PACKET`, needs CAP_NET_RAW, which root has) sees every UDP datagram the peers exchange;
+//!   each run registers the candidate addresses the harness passes on, and the tap files each
+//!   datagram from or to one of them with that run. Nothing sits in the peers' path: what the
+//!   run measures (throughput, round trips) is what the peers do without the harness.
+//! - **Relay**: a user-space UDP relay the two peers' traffic passes through (needs no
+//!   privilege). Used where the passive tap cannot open, and for runs that need the harness in
+//!   the path (`drop_packets` drops datagrams in the relay).
 //!
-//! Every forwarded datagram is written to `capture.pcap` (LINKTYPE_RAW, real timestamps) with
-//! IPv4/IPv6 and UDP headers synthesised from the *original* addresses (`y -> x`), as if the
-//! relay were not there: the file reads like a capture of the direct exchange.
+//! How the relay works: the harness is the signaling channel, so it can hand each peer *relay*
+//! addresses instead of the other peer's real UDP candidates: for every real candidate address
+//! `x` of a peer the relay opens one socket `R(x)`, bound to the same IP as `x` (so the address
+//! topology the peers see - loopback, IPv4, IPv6 - is the one they would have seen directly),
+//! and the other peer gets `R(x)` in the candidate instead of `x`. A datagram from `y` arriving
+//! at `R(x)` is sent on to `x` from `R(y)`: each peer sees its partner's traffic coming from the
+//! address it was given for it, so ICE pairs, checks and consent work unchanged. Every
+//! forwarded datagram is written with IPv4/IPv6 and UDP headers synthesised from the *original*
+//! addresses (`y -> x`), as if the relay were not there: the file reads like a capture of the
+//! direct exchange, as a passive capture does.
 //!
-//! Not relayed (documented limits): TCP candidates, TURN `relay` candidates and mDNS
-//! (`.local`) host names are passed on unchanged (their traffic is not in the capture). The
-//! same relay is where loss, delay and reordering can be injected later (this kernel has no
-//! netem).
+//! Both ways write LINKTYPE_RAW pcap files with real timestamps and recognise the same wire
+//! events (RFC 7983 demultiplexing). Not relayed (documented limits): TCP candidates, TURN
+//! `relay` candidates and mDNS (`.local`) host names are passed on unchanged (the passive tap
+//! does see the traffic of TURN relay addresses).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,6 +37,36 @@ use std::time::{Duration, SystemTime};
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
+
+mod tap;
+
+/// How runs capture their traffic (`--capture`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CaptureMode {
+    /// Passive capture where the harness may open a packet socket (root or CAP_NET_RAW), else
+    /// the relay; runs with `drop_packets` always use the relay.
+    Auto,
+    /// Every run through the capture relay (no privilege needed; adds a hop to every datagram).
+    Relay,
+    /// No capture: the peers exchange datagrams directly, no capture.pcap.
+    Off,
+}
+
+/// How one run's capture sees the traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    Passive,
+    Relay,
+}
+
+impl Way {
+    pub fn name(self) -> &'static str {
+        match self {
+            Way::Passive => "passive",
+            Way::Relay => "relay",
+        }
+    }
+}
 
 /// One proxied address: the real candidate address it stands for and its socket.
 struct Proxy {
@@ -51,7 +88,7 @@ struct State {
     /// Problems worth a note in the run's reason (capture write errors, unrelayable sources).
     problems: Vec<String>,
     /// When the relay was created: wire phases are measured from here.
-    started: std::time::Instant,
+    started: SystemTime,
     /// The first time each wire event was seen, ms since `started`.
     firsts: Vec<(WireEvent, f64)>,
     /// Per sending peer (0 offerer, 1 answerer): what `drop_packets` asked to drop.
@@ -141,12 +178,14 @@ impl WireEvent {
     }
 }
 
-/// The relay of one run. Dropping it stops forwarding and flushes the capture.
+/// The capture of one run. Dropping it stops forwarding (or unregisters the run from the
+/// passive tap) and flushes the capture file.
 ///
-/// Each relay socket has a thread of its own doing blocking receive / send: a datagram is
+/// In the relay way, each relay socket has a thread of its own doing blocking receive / send: a datagram is
 /// forwarded as soon as the kernel has it, without an async runtime's wake-up in between
 /// (the relay's added latency shrinks the peers' throughput, which is cwnd / round trip).
-pub struct Relay {
+pub struct Capture {
+    way: Way,
     state: Arc<Mutex<State>>,
     stopped: Arc<AtomicBool>,
 }
@@ -162,9 +201,30 @@ pub struct Totals {
     pub bytes: u64,
 }
 
-impl Relay {
+impl Capture {
     /// Creates the capture file and an empty relay; wire events are timed from `started`.
-    pub fn create(pcap: &Path, started: std::time::Instant) -> std::io::Result<Relay> {
+    pub fn relay(pcap: &Path, started: std::time::Instant) -> std::io::Result<Capture> {
+        Capture::create(pcap, started, Way::Relay)
+    }
+
+    /// Creates the capture file of a run the passive tap records; fails when the tap cannot
+    /// open (no CAP_NET_RAW), with the reason.
+    pub fn passive(pcap: &Path, started: std::time::Instant) -> std::io::Result<Capture> {
+        tap::get().map_err(std::io::Error::other)?;
+        Capture::create(pcap, started, Way::Passive)
+    }
+
+    /// Whether runs can be captured passively here; the reason when not.
+    pub fn passive_available() -> Result<(), String> {
+        tap::get().map(drop)
+    }
+
+    /// How this capture sees the traffic.
+    pub fn way(&self) -> Way {
+        self.way
+    }
+
+    fn create(pcap: &Path, started: std::time::Instant, way: Way) -> std::io::Result<Capture> {
         // A large buffer: fewer write calls on the forwarding path during bulk transfers.
         let file = BufWriter::with_capacity(1 << 20, File::create(pcap)?);
         let header = PcapHeader {
@@ -173,7 +233,8 @@ impl Relay {
             ..Default::default()
         };
         let writer = PcapWriter::with_header(file, header).map_err(std::io::Error::other)?;
-        Ok(Relay {
+        Ok(Capture {
+            way,
             state: Arc::new(Mutex::new(State {
                 by_proxy: HashMap::new(),
                 by_real: HashMap::new(),
@@ -182,7 +243,8 @@ impl Relay {
                 bytes: 0,
                 ip_id: 0,
                 problems: Vec::new(),
-                started,
+                // Datagrams carry wall-clock times (the kernel's, for the passive tap).
+                started: SystemTime::now() - started.elapsed(),
                 firsts: Vec::new(),
                 drops: [None, None],
                 rtp: Default::default(),
@@ -192,14 +254,22 @@ impl Relay {
         })
     }
 
-    /// `candidate` with its address replaced by the relay address standing for it, when it is
-    /// a UDP candidate with an IP address of peer `owner`; unchanged otherwise (and when no
-    /// relay socket can be opened, which is noted in [`Relay::problems`]).
+    /// The relay way: `candidate` with its address replaced by the relay address standing for
+    /// it, when it is a UDP candidate with an IP address of peer `owner`; unchanged otherwise
+    /// (and when no relay socket can be opened, which is noted in [`Capture::problems`]).
+    /// The passive way: `candidate` unchanged; its address is registered with the tap as one of
+    /// this run's (peer `owner`'s).
     ///
     /// TURN `relay` candidates pass unchanged: a proxy in front of a TURN allocation would make
     /// the other peer's checks arrive from the proxy, and the allocating peer would then see
     /// its relayed address as peer-reflexive - the selected pair would no longer say `relay`.
     pub fn rewrite_candidate(&self, owner: usize, candidate: &str) -> String {
+        if self.way == Way::Passive {
+            if let (Some(real), Ok(tap)) = (candidate_address(candidate), tap::get()) {
+                tap.register(real, owner.min(1), &self.state);
+            }
+            return candidate.to_string();
+        }
         if candidate
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -251,7 +321,8 @@ impl Relay {
     /// From now on, drop every `every`-th RTP packet peer `sender` (0 offerer, 1 answerer)
     /// sends with one of `payload_types`; packets with one of `rtx_payload_types` count as
     /// retransmissions. Dropped packets are still written to the capture (it shows what the
-    /// sender sent); [`Relay::retransmissions`] counts them.
+    /// sender sent); [`Capture::retransmissions`] counts them. Only the relay way can drop:
+    /// in the passive way this only counts retransmissions.
     pub fn drop_rtp(
         &self,
         sender: usize,
@@ -304,10 +375,15 @@ impl Relay {
         lock(&self.state).problems.clone()
     }
 
-    /// Stops forwarding and flushes the capture file.
+    /// Stops forwarding (or recording) and flushes the capture file.
     pub fn finish(&self) {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
+        }
+        if self.way == Way::Passive {
+            if let Ok(tap) = tap::get() {
+                tap.unregister(&self.state);
+            }
         }
         // Wake every relay thread: each ends at its next datagram, and this is one.
         let addrs: Vec<SocketAddr> = lock(&self.state).by_proxy.keys().copied().collect();
@@ -332,7 +408,7 @@ impl Relay {
     }
 }
 
-impl Drop for Relay {
+impl Drop for Capture {
     fn drop(&mut self) {
         self.finish();
     }
@@ -419,12 +495,15 @@ fn forward_loop(state: Arc<Mutex<State>>, stopped: Arc<AtomicBool>, to: Arc<Prox
         if account(&state, via.owner, data) == Verdict::Forward {
             let _ = via.socket.send_to(data, to.real);
         }
-        record(&state, from, to.real, data);
-        if WireEvent::classify(data) == Some(WireEvent::DtlsClientHello) {
-            lock(&state)
-                .client_hello_from
-                .get_or_insert(via.owner.min(1));
-        }
+        record(
+            &state,
+            via.owner,
+            from,
+            to.real,
+            data,
+            None,
+            SystemTime::now(),
+        );
     }
 }
 
@@ -522,25 +601,48 @@ pub fn rtp_header(datagram: &[u8]) -> Option<RtpHeader> {
     })
 }
 
-fn record(state: &Mutex<State>, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-    let ts = SystemTime::now()
+/// Records one datagram `payload` from peer `sender` (`src -> dst`) seen at `at`: wire events,
+/// totals and the pcap record, `packet` as captured or (`None`) an IP packet synthesised
+/// around it.
+fn record(
+    state: &Mutex<State>,
+    sender: usize,
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+    packet: Option<&[u8]>,
+    at: SystemTime,
+) {
+    let ts = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let mut s = lock(state);
     if let Some(event) = WireEvent::classify(payload) {
         if !s.firsts.iter().any(|(e, _)| *e == event) {
-            let ms = s.started.elapsed().as_secs_f64() * 1000.0;
+            let since = at.duration_since(s.started).unwrap_or_default();
+            let ms = since.as_secs_f64() * 1000.0;
             s.firsts.push((event, (ms * 10.0).round() / 10.0));
+        }
+        if event == WireEvent::DtlsClientHello {
+            s.client_hello_from.get_or_insert(sender.min(1));
         }
     }
     s.datagrams += 1;
     s.bytes += payload.len() as u64;
     s.ip_id = s.ip_id.wrapping_add(1);
-    let Some(packet) = ip_udp_packet(src, dst, payload, s.ip_id) else {
-        return;
+    let synthesised;
+    let packet = match packet {
+        Some(p) => p,
+        None => match ip_udp_packet(src, dst, payload, s.ip_id) {
+            Some(p) => {
+                synthesised = p;
+                &synthesised
+            }
+            None => return,
+        },
     };
     if let Some(w) = s.writer.as_mut() {
-        let p = PcapPacket::new(ts, packet.len() as u32, &packet);
+        let p = PcapPacket::new(ts, packet.len() as u32, packet);
         if let Err(e) = w.write_packet(&p) {
             let msg = format!("capture write failed: {e}");
             s.writer = None;
@@ -747,10 +849,99 @@ mod tests {
         assert!(ip_udp_packet(src, "[::1]:2".parse().unwrap(), b"x", 1).is_none());
     }
 
+    /// The passive tap records a run's datagrams where they go, without touching them: what
+    /// the peers send reaches the other directly, and only registered addresses are recorded.
+    /// Needs root or CAP_NET_RAW; under CI (which runs as root) its absence is a failure.
+    #[test]
+    fn passive_tap_records_registered_traffic_only() {
+        if let Err(why) = Capture::passive_available() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root, where passive capture must work: {why}"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let capture =
+            Capture::passive(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        assert_eq!(capture.way(), Way::Passive);
+        let [a, b, v6a, v6b, stranger, stranger2] = [
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            "[::1]:0",
+            "[::1]:0",
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+        ]
+        .map(|addr| UdpSocket::bind(addr).unwrap());
+        let host = |s: &UdpSocket| {
+            let addr = s.local_addr().unwrap();
+            format!(
+                "candidate:1 1 udp 2122252543 {} {} typ host",
+                addr.ip(),
+                addr.port()
+            )
+        };
+        assert_eq!(
+            capture.rewrite_candidate(0, &host(&a)),
+            host(&a),
+            "unchanged"
+        );
+        for (owner, socket) in [(1, &b), (0, &v6a), (1, &v6b)] {
+            capture.rewrite_candidate(owner, &host(socket));
+        }
+        v6a.send_to(b"v6", v6b.local_addr().unwrap()).unwrap();
+        // A DTLS ClientHello from b (the answerer) and plain datagrams both ways.
+        let mut hello = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10];
+        hello.extend_from_slice(&[1; 10]);
+        b.send_to(&hello, a.local_addr().unwrap()).unwrap();
+        a.send_to(b"ping", b.local_addr().unwrap()).unwrap();
+        // Between two unregistered addresses: not this run's.
+        stranger
+            .send_to(b"not ours", stranger2.local_addr().unwrap())
+            .unwrap();
+        let mut buf = [0u8; 64];
+        b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let (n, from) = b.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr().unwrap()));
+        // The kernel hands packets over in blocks (at most BLOCK_TIMEOUT_MS late): wait,
+        // bounded, for all three of this run's datagrams.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while capture.totals().datagrams < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            capture.totals(),
+            Totals {
+                datagrams: 3,
+                bytes: 2 + hello.len() as u64 + 4
+            }
+        );
+        assert_eq!(capture.dtls_client(), Some(1));
+        capture.finish();
+        let bytes = std::fs::read(dir.path().join("c.pcap")).unwrap();
+        let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
+        let mut seen = Vec::new();
+        while let Some(packet) = reader.next_packet() {
+            let packet = packet.unwrap();
+            let (src, dst, payload) = tap::ip_udp(&packet.data).unwrap();
+            seen.push((src, dst, payload.to_vec()));
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen.contains(&(
+            a.local_addr().unwrap(),
+            b.local_addr().unwrap(),
+            b"ping".to_vec()
+        )));
+        assert!(seen.iter().any(|(src, ..)| src.is_ipv6()));
+        assert!(!seen.iter().any(|(.., p)| p == b"not ours"));
+    }
+
     #[tokio::test]
     async fn relays_both_ways_and_records_every_datagram() {
         let dir = tempfile::tempdir().unwrap();
-        let relay = Relay::create(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        let relay = Capture::relay(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
         let a = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let a_for_b = relay.proxy_for(0, a.local_addr().unwrap()).unwrap();
@@ -809,7 +1000,7 @@ mod tests {
     #[tokio::test]
     async fn drops_every_nth_rtp_packet_and_counts_retransmissions() {
         let dir = tempfile::tempdir().unwrap();
-        let relay = Relay::create(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        let relay = Capture::relay(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
         let a = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         relay.proxy_for(0, a.local_addr().unwrap()).unwrap();

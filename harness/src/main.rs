@@ -13,6 +13,7 @@ use interop_results::exit_code;
 use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::Scenario;
 
+use interop_harness::capture::{Capture, CaptureMode};
 use interop_harness::matrix::{Implementation, Selection, Shard};
 use interop_harness::reporter::{JsonlWriter, Progress, Reporter};
 use interop_harness::results_dir::ResultsDir;
@@ -164,6 +165,12 @@ struct RunArgs {
     /// run's artefacts, logs/. An existing results.jsonl there is replaced.
     #[arg(short, long, default_value = "out", value_name = "DIR")]
     out: PathBuf,
+    /// Run every selected cell N times (the whole plan once per repeat) to find flaky cells:
+    /// each run is a record of its own (`repeat`: 1..N) with its own artefact folder
+    /// (`runs/<scenario>/<offerer>-<answerer>/repeat-<k>/`); summaries count each cell's
+    /// outcomes and its flake rate. Any unexpected repeat makes the run exit 1.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
     /// Use a running WebDriver endpoint for a browser instead of starting its driver:
     /// IMPL=URL, e.g. chrome=http://127.0.0.1:9515 (repeatable).
     #[arg(long, value_name = "IMPL=URL", value_parser = parse_webdriver_url)]
@@ -187,10 +194,15 @@ struct RunArgs {
     /// (a fresh page per run). Slower; for measuring what reuse saves or ruling it out.
     #[arg(long)]
     no_session_reuse: bool,
-    /// Let the peers exchange datagrams directly instead of through the harness's capture
-    /// relay (no capture.pcap). Capture needs no root: the relay is a user-space UDP proxy
-    /// the harness puts in the candidates it passes on.
-    #[arg(long)]
+    /// How each run's UDP traffic is captured to capture.pcap. `auto`: passively, by a packet
+    /// socket on the loopback interface, when the harness may open one (root or CAP_NET_RAW),
+    /// else through the capture relay; runs with `drop_packets` always use the relay. `relay`:
+    /// every run through the relay, a user-space UDP proxy the harness puts in the candidates
+    /// it passes on (needs no privilege; adds a hop to every datagram). `off`: no capture.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto")]
+    capture: CaptureMode,
+    /// Same as --capture off.
+    #[arg(long, conflicts_with = "capture")]
     no_capture: bool,
 }
 
@@ -511,6 +523,7 @@ fn run(args: RunArgs) -> i32 {
         eprintln!("error: nothing to run");
         return exit_code::SETUP_ERROR;
     }
+    let cells = matrix::repeat(cells, args.repeat);
     let info = results_dir::run_info_at_start(args.select.shard.map(|s| s.to_string()));
     if let Err(e) = prepare_out(&args.out)
         .and_then(|()| results_dir::write_run_infos(&args.out, std::slice::from_ref(&info)))
@@ -635,6 +648,16 @@ async fn run_matrix(
         }
     };
     let mut progress = Progress::default();
+    let capture = if args.no_capture {
+        CaptureMode::Off
+    } else {
+        args.capture
+    };
+    if capture == CaptureMode::Auto {
+        if let Err(why) = Capture::passive_available() {
+            eprintln!("note: capture goes through the relay: {why}");
+        }
+    }
     let runner = runner::Runner::new(runner::RunnerConfig {
         control,
         out: args.out.clone(),
@@ -642,7 +665,7 @@ async fn run_matrix(
         expectations,
         installations,
         webdriver_urls: urls,
-        capture: !args.no_capture,
+        capture,
         reuse_sessions: !args.no_session_reuse,
         jobs: args.jobs.into(),
     });
@@ -851,7 +874,7 @@ fn bench(args: BenchArgs) -> i32 {
             expectations: Expectations::default(),
             installations,
             webdriver_urls: webdriver_urls(&args.webdriver_url),
-            capture: true,
+            capture: CaptureMode::Auto,
             reuse_sessions: true,
             jobs: 1,
         });

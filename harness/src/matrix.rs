@@ -58,6 +58,8 @@ pub struct Cell {
     pub scenario: Arc<Scenario>,
     pub offerer: Implementation,
     pub answerer: Implementation,
+    /// Which run of the cell this is (1-based) under `--repeat N`; `None` without it.
+    pub repeat: Option<u32>,
 }
 
 impl Cell {
@@ -65,12 +67,17 @@ impl Cell {
         format!("{} -> {}", self.offerer, self.answerer)
     }
 
-    /// The artefact folder of this cell, relative to the output folder.
+    /// The artefact folder of this cell, relative to the output folder; one per repeat
+    /// (`.../repeat-<k>`) under `--repeat`.
     pub fn artefact_dir(&self) -> String {
-        format!(
+        let dir = format!(
             "runs/{}/{}-{}",
             self.scenario.name, self.offerer, self.answerer
-        )
+        );
+        match self.repeat {
+            Some(k) => format!("{dir}/repeat-{k}"),
+            None => dir,
+        }
     }
 }
 
@@ -131,11 +138,29 @@ pub fn expand(scenarios: &[Arc<Scenario>], selection: &Selection) -> Result<Vec<
                     scenario: scenario.clone(),
                     offerer,
                     answerer,
+                    repeat: None,
                 });
             }
         }
     }
     Ok(cells)
+}
+
+/// The plan run `times` times over (`--repeat`): the whole plan once per repeat, in order, so
+/// that a cell's runs are spread over the run rather than back to back. `times` 1 leaves the
+/// plan as it is (no repeat numbers, no `repeat-<k>` folders).
+pub fn repeat(cells: Vec<Cell>, times: u32) -> Vec<Cell> {
+    if times <= 1 {
+        return cells;
+    }
+    (1..=times)
+        .flat_map(|k| {
+            cells.iter().map(move |c| Cell {
+                repeat: Some(k),
+                ..c.clone()
+            })
+        })
+        .collect()
 }
 
 /// One part of a matrix split across CI jobs: shard `index` of `count` (1-based, `i/n` on the

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::browser::{BrowserPool, BrowserSession, Installation};
-use crate::capture::Relay;
+use crate::capture::{Capture, CaptureMode};
 use crate::control::{ControlServer, Incoming, PeerLink};
 use crate::matrix::{Cell, Implementation};
 use crate::process::ChildGuard;
@@ -71,8 +71,8 @@ pub struct RunnerConfig {
     pub installations: Vec<Installation>,
     /// `--webdriver-url`: product name -> endpoint.
     pub webdriver_urls: HashMap<&'static str, String>,
-    /// Whether runs go through the capture relay (`capture.pcap` per run).
-    pub capture: bool,
+    /// How runs capture their UDP traffic (`capture.pcap` per run), if at all.
+    pub capture: CaptureMode,
     /// Whether a browser session serves several runs (a fresh page each) or only one.
     pub reuse_sessions: bool,
     /// How many runs go on at once (`-j`); each worker has its own browser sessions.
@@ -87,7 +87,7 @@ struct Shared {
     expectations: Expectations,
     installations: Vec<Installation>,
     webdriver_urls: HashMap<&'static str, String>,
-    capture: bool,
+    capture: CaptureMode,
     reuse_sessions: bool,
     /// Numbers the driver logs (`logs/<product>-driver-<n>.log`) across workers.
     browser_starts: AtomicUsize,
@@ -105,7 +105,7 @@ pub struct Runner {
 pub struct Worker {
     shared: Arc<Shared>,
     pool: BrowserPool,
-    capture: bool,
+    capture: CaptureMode,
 }
 
 /// What workers tell the runner.
@@ -210,8 +210,8 @@ struct Session {
     answer: Option<(PeerId, String)>,
     /// Bulk transfer throughputs, keyed `<sender role> <label>`.
     throughput_mbps: BTreeMap<String, f64>,
-    /// The capture relay both peers' UDP traffic passes through, if capture is on.
-    relay: Option<Relay>,
+    /// The capture of both peers' UDP traffic (passive, or a relay they go through), if on.
+    capture: Option<Capture>,
     /// Whether the getStats snapshot at connect was taken.
     stats_at_connect: bool,
     /// Media names, mids, reports and findings (see `media.rs`).
@@ -377,9 +377,9 @@ impl Shared {
 }
 
 impl Worker {
-    /// Turns the capture relay on or off for the next runs of this worker.
-    pub fn set_capture(&mut self, on: bool) {
-        self.capture = on;
+    /// Sets how the next runs of this worker capture their traffic.
+    pub fn set_capture(&mut self, mode: CaptureMode) {
+        self.capture = mode;
     }
 
     /// Ends this worker's browser sessions.
@@ -410,15 +410,7 @@ impl Worker {
             })?;
             let transcript = File::create(dir.join("transcript.jsonl"))
                 .map_err(|e| Stop::new(Outcome::Error, format!("cannot create transcript: {e}")))?;
-            let relay = if self.capture {
-                Some(
-                    Relay::create(&dir.join("capture.pcap"), t0.into_std()).map_err(|e| {
-                        Stop::new(Outcome::Error, format!("cannot create capture.pcap: {e}"))
-                    })?,
-                )
-            } else {
-                None
-            };
+            let capture = open_capture(self.capture, scenario, &dir, t0)?;
             // Both peers start at once: a browser's page load and a Rust peer's process
             // start are most of a run's overhead.
             let starts = [PeerId::OFFERER, PeerId::ANSWERER].map(|id| {
@@ -438,8 +430,8 @@ impl Worker {
             let shared = self.shared.clone();
             let [o, a] = starts;
             let (offerer, answerer) = tokio::join!(
-                start_peer(&shared, o, &dir, self.capture),
-                start_peer(&shared, a, &dir, self.capture)
+                start_peer(&shared, o, &dir, self.capture != CaptureMode::Off),
+                start_peer(&shared, a, &dir, self.capture != CaptureMode::Off)
             );
             tracing::debug!(t = ?t0.elapsed(), "peers started");
             let (offerer, answerer) = match (offerer, answerer) {
@@ -473,7 +465,7 @@ impl Worker {
                 offer: None,
                 answer: None,
                 throughput_mbps: BTreeMap::new(),
-                relay,
+                capture,
                 stats_at_connect: false,
                 media: Default::default(),
                 conn: Default::default(),
@@ -530,17 +522,21 @@ impl Worker {
             session.write_negotiation();
             session.teardown().await;
             let _ = session.transcript.flush();
-            if let Some(relay) = session.relay.take() {
-                relay.finish();
-                timings.phases_ms = session.write_timeline(&relay);
-                let totals = relay.totals();
+            if let Some(capture) = session.capture.take() {
+                capture.finish();
+                timings.phases_ms = session.write_timeline(&capture);
+                let totals = capture.totals();
+                observed.insert(
+                    "capture.way".into(),
+                    serde_json::json!(capture.way().name()),
+                );
                 observed.insert(
                     "capture.datagrams".into(),
                     serde_json::json!(totals.datagrams),
                 );
                 observed.insert("capture.bytes".into(), serde_json::json!(totals.bytes));
                 notes.extend(
-                    relay
+                    capture
                         .problems()
                         .into_iter()
                         .map(|p| format!("capture: {p}")),
@@ -599,6 +595,36 @@ struct PeerStart<'a> {
     role: &'static str,
     launch: crate::browser::Launch,
     idle: Option<BrowserSession>,
+}
+
+/// The capture of a run in `mode`: passive unless the mode is `relay`, the scenario drops
+/// packets (only the relay can) or the passive tap cannot open (`capture.way` in the record
+/// says which way it was).
+fn open_capture(
+    mode: CaptureMode,
+    scenario: &interop_scenario::plan::Scenario,
+    dir: &Path,
+    t0: Instant,
+) -> Result<Option<Capture>, Stop> {
+    let pcap = dir.join("capture.pcap");
+    let failed =
+        |e: std::io::Error| Stop::new(Outcome::Error, format!("cannot create capture.pcap: {e}"));
+    let drops = scenario
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::DropPackets { .. }));
+    match mode {
+        CaptureMode::Off => Ok(None),
+        CaptureMode::Auto if !drops => match Capture::passive(&pcap, t0.into_std()) {
+            Ok(c) => Ok(Some(c)),
+            Err(_) => Capture::relay(&pcap, t0.into_std())
+                .map(Some)
+                .map_err(failed),
+        },
+        CaptureMode::Auto | CaptureMode::Relay => Capture::relay(&pcap, t0.into_std())
+            .map(Some)
+            .map_err(failed),
+    }
 }
 
 /// Launches a peer (or loads a fresh page in a reused browser session) and waits for its
@@ -792,6 +818,7 @@ fn record(
         schema_version: interop_results::SCHEMA_VERSION,
         scenario: cell.scenario.name.clone(),
         parameters: cell.scenario.parameters.iter().cloned().collect(),
+        repeat: cell.repeat,
         feature: cell.scenario.feature.clone(),
         offerer,
         answerer,
@@ -1021,9 +1048,9 @@ impl Session {
 
     /// Writes `timeline.json` (wire events from the relay and the peers' events, on the
     /// harness's clock) and returns the phase durations.
-    fn write_timeline(&self, relay: &Relay) -> BTreeMap<String, f64> {
+    fn write_timeline(&self, capture: &Capture) -> BTreeMap<String, f64> {
         use crate::capture::WireEvent;
-        let mut entries: Vec<(f64, String, String)> = relay
+        let mut entries: Vec<(f64, String, String)> = capture
             .wire_events()
             .into_iter()
             .map(|(e, t)| (t, "wire".to_string(), e.name().to_string()))
@@ -1062,7 +1089,7 @@ impl Session {
             }
         }
         entries.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let wire = relay.wire_events();
+        let wire = capture.wire_events();
         let at = |e: WireEvent| wire.iter().find(|(w, _)| *w == e).map(|(_, t)| *t);
         let mut phases = BTreeMap::new();
         let mut span = |name: &str, from: Option<f64>, to: Option<f64>| {
@@ -1239,8 +1266,8 @@ impl Session {
     fn relay_candidate(&mut self, to: PeerId, mut candidate: Option<IceCandidate>) {
         if self.peers[to.0].has_remote_description {
             // Rewritten only now, as it is delivered: a queued candidate passes here twice.
-            if let (Some(relay), Some(c)) = (&self.relay, candidate.as_mut()) {
-                c.candidate = relay.rewrite_candidate(to.other().0, &c.candidate);
+            if let (Some(capture), Some(c)) = (&self.capture, candidate.as_mut()) {
+                c.candidate = capture.rewrite_candidate(to.other().0, &c.candidate);
             }
             let what = match &candidate {
                 Some(c) => format!("addIceCandidate({})", c.candidate),
@@ -1476,9 +1503,9 @@ impl Session {
                     ));
                 };
                 let mut description = self.outgoing_description(from, description).await?;
-                if let Some(relay) = &self.relay {
+                if let Some(capture) = &self.capture {
                     description.sdp = sdp::map_candidates(&description.sdp, |c| {
-                        relay.rewrite_candidate(from.0, c)
+                        capture.rewrite_candidate(from.0, c)
                     });
                 }
                 if let Some(size) = munge.max_message_size {

@@ -39,10 +39,21 @@ fn bench_prints_and_writes_every_figure() {
         json["overhead"]["per_pairing"].as_object().unwrap().len(),
         4
     );
-    // Relay cost: both sides measured for every pairing.
-    let relay = json["relay"].as_array().unwrap();
-    assert_eq!(relay.len(), 4);
-    for r in relay {
+    // What capture costs: both sides measured for every pairing, through the relay and (where
+    // the harness may open a packet socket: always under CI, which runs as root) passively.
+    let capture = json["capture"].as_array().unwrap();
+    let passive = interop_harness::capture::Capture::passive_available().is_ok();
+    assert!(passive || std::env::var("CI").as_deref() != Ok("true"));
+    let ways: Vec<&str> = if passive {
+        vec!["passive", "relay"]
+    } else {
+        vec!["relay"]
+    };
+    assert_eq!(capture.len(), 4 * ways.len());
+    for way in &ways {
+        assert_eq!(capture.iter().filter(|c| c["way"] == *way).count(), 4);
+    }
+    for r in capture {
         for key in [
             "throughput_mbps_with",
             "throughput_mbps_without",

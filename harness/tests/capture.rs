@@ -163,7 +163,14 @@ fn every_run_has_a_capture_that_tshark_decodes() {
         assert_eq!(r.outcome, Outcome::Pass, "{what}: {:?}", r.reason);
         let pcap = out.path().join(&r.artefacts).join("capture.pcap");
         let frames = check_capture(&pcap, &what);
-        // The record counts what the relay forwarded; the pcap holds each of them.
+        // Captured passively where the harness may open a packet socket (CI runs as root).
+        let way = if interop_harness::capture::Capture::passive_available().is_ok() {
+            "passive"
+        } else {
+            "relay"
+        };
+        assert_eq!(r.observed.get("capture.way"), Some(&way.into()), "{what}");
+        // The record counts what the capture saw; the pcap holds each of them.
         let counted = r.observed.get("capture.datagrams").and_then(|v| v.as_u64());
         assert_eq!(counted, Some(frames as u64), "{what}");
         // Every artefact of the run is in its folder.
@@ -229,7 +236,7 @@ fn every_run_has_a_capture_that_tshark_decodes() {
 }
 
 #[test]
-fn capture_needs_no_root() {
+fn capture_needs_no_root_through_the_relay() {
     if !require_tshark() {
         return;
     }
@@ -272,6 +279,11 @@ fn capture_needs_no_root() {
         String::from_utf8_lossy(&output.stderr)
     );
     let records = read_results(&out);
+    // Without CAP_NET_RAW there is no passive tap: the run goes through the relay.
+    assert_eq!(
+        records[0].observed.get("capture.way"),
+        Some(&"relay".into())
+    );
     let pcap = out.join(&records[0].artefacts).join("capture.pcap");
     if as_root {
         use std::os::unix::fs::MetadataExt;

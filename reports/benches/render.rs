@@ -36,6 +36,7 @@ fn records() -> Vec<RunRecord> {
                     schema_version: SCHEMA_VERSION,
                     scenario: format!("scenario-{s}[p={}]", s % 3),
                     parameters: [("p".to_string(), (s % 3).to_string())].into(),
+                    repeat: None,
                     feature: format!("feature-{}", s % 15),
                     offerer: imp(o),
                     answerer: imp(a),

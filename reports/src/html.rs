@@ -56,10 +56,47 @@ pub fn render(infos: &[RunInfo], records: &[RunRecord], artefact_base: &str) -> 
     filters(&mut out, records);
     legend(&mut out);
     table(&mut out, records, &layout);
+    flaky_section(&mut out, records);
     out.push_str("</main>\n");
     panel(&mut out, records, &layout, artefact_base);
     let _ = write!(out, "<script>{JS}</script>\n</body>\n</html>\n");
     out
+}
+
+/// Under `--repeat`: how many cells were flaky, and each flaky cell's outcome counts.
+fn flaky_section(out: &mut String, records: &[RunRecord]) {
+    let cells = crate::repeated_cells(records);
+    let Some(line) = crate::flake_line(&cells) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<section id=\"flaky\">\n<h2>Flaky cells</h2>\n<p>{}.</p>",
+        esc(&line)
+    );
+    let flaky: Vec<_> = cells.iter().filter(|c| c.is_flaky()).collect();
+    if !flaky.is_empty() {
+        out.push_str(
+            "<table class=\"flaky\"><thead><tr><th>scenario</th><th>pairing</th><th>runs</th>\
+             <th>outcomes</th><th>flake rate</th><th>known intermittent</th></tr></thead><tbody>\n",
+        );
+        for c in flaky {
+            let known: Vec<&str> = c.known_intermittent.iter().map(|o| o.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{:.0} %</td><td>{}</td></tr>",
+                esc(c.scenario),
+                esc(c.offerer),
+                esc(c.answerer),
+                c.runs,
+                esc(&c.outcomes_text()),
+                100.0 * c.flake_rate(),
+                if known.is_empty() { "no".to_string() } else { esc(&known.join(", ")) }
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</section>\n");
 }
 
 /// HTML-escapes text for element content and quoted attribute values.
@@ -191,7 +228,8 @@ struct Layout<'a> {
     columns: Vec<Column>,
     /// Feature groups in first-seen order, each with its scenarios in first-seen order.
     features: Vec<(&'a str, Vec<&'a str>)>,
-    /// `(scenario, column)` -> indices into the records, in input order; the last is shown.
+    /// `(scenario, column)` -> indices into the records, in input order except that the last
+    /// unexpected one moves to the end; the last is shown.
     cells: BTreeMap<(&'a str, usize), Vec<usize>>,
 }
 
@@ -251,6 +289,14 @@ impl<'a> Layout<'a> {
             let column = column_of(r);
             let c = columns.iter().position(|x| *x == column).unwrap_or(0);
             cells.entry((&r.scenario, c)).or_default().push(i);
+        }
+        // A red repeat stays red: the shown (last) record of a cell is its last unexpected
+        // one, if any; the others are listed as earlier runs in its details.
+        for indices in cells.values_mut() {
+            if let Some(k) = indices.iter().rposition(|&i| records[i].is_unexpected()) {
+                let i = indices.remove(k);
+                indices.push(i);
+            }
         }
         Layout {
             sides,
@@ -1439,6 +1485,47 @@ mod tests {
                     && c["data-answerer"] == a
             })
             .unwrap_or_else(|| panic!("no cell {scenario} {o} -> {a}"))
+    }
+
+    #[test]
+    fn repeats_show_an_unexpected_repeat_and_a_flaky_section() {
+        let mut records = Vec::new();
+        for (k, outcome) in [
+            (1, Outcome::Pass),
+            (2, Outcome::Timeout),
+            (3, Outcome::Pass),
+        ] {
+            let mut steady = rec(
+                "datachannel-echo",
+                "data-channels",
+                "rust",
+                "chrome",
+                Outcome::Pass,
+            );
+            steady.repeat = Some(k);
+            let mut r = rec(
+                "datachannel-echo",
+                "data-channels",
+                "chrome",
+                "rust",
+                outcome,
+            );
+            r.repeat = Some(k);
+            records.extend([steady, r]);
+        }
+        let html = render(&[info()], &records, "");
+        let cells = cells(&html);
+        assert_eq!(cells.len(), 2, "one cell per scenario x pairing");
+        let c = find_cell(&cells, "datachannel-echo", "chrome", "rust");
+        assert_eq!(
+            c["data-outcome"], "timeout",
+            "the unexpected repeat is shown"
+        );
+        assert!(html.contains("<section id=\"flaky\">"));
+        assert!(html.contains(
+            "<tr><td>datachannel-echo</td><td>chrome → rust</td><td>3</td><td>pass 2, timeout 1</td><td>33 %</td><td>no</td></tr>"
+        ));
+        assert!(!render(&[info()], &sample(), "").contains("id=\"flaky\""));
     }
 
     #[test]

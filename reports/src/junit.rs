@@ -4,7 +4,7 @@
 //! ```text
 //! <testsuites name="webrtc-interop" tests failures errors skipped time>
 //!   <testsuite name="<feature>" ...>             one per feature group, first-seen order
-//!     <testcase classname="<feature>" name="<scenario> <offerer> -> <answerer>" time>
+//!     <testcase classname="<feature>" name="<scenario> <offerer> -> <answerer>[ #<repeat>]" time>
 //!       <properties>                             parameters, versions, outcome, artefacts
 //!       <failure> | <error>                      only for an unexpected result
 //!       <system-out>                             the expectation behind an expected non-pass
@@ -139,7 +139,10 @@ fn testcase(out: &mut String, r: &RunRecord) {
         out,
         "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
         attr(&r.feature),
-        attr(&format!("{} {}", r.scenario, r.pairing())),
+        attr(&match r.repeat {
+            Some(k) => format!("{} {} #{k}", r.scenario, r.pairing()),
+            None => format!("{} {}", r.scenario, r.pairing()),
+        }),
         seconds(r)
     );
     properties(out, r);

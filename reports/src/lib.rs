@@ -60,15 +60,17 @@ impl<'a> Grid<'a> {
             }
             impls.insert(implementation_order(&r.offerer.name));
             impls.insert(implementation_order(&r.answerer.name));
-            // A later record of the same cell (a re-run) wins.
-            cells.insert(
-                (
-                    r.scenario.as_str(),
-                    r.offerer.name.as_str(),
-                    r.answerer.name.as_str(),
-                ),
-                r,
+            // A later record of the same cell (a re-run, a repeat) wins, unless the earlier
+            // one is unexpected: a red repeat stays red in the matrix.
+            let key = (
+                r.scenario.as_str(),
+                r.offerer.name.as_str(),
+                r.answerer.name.as_str(),
             );
+            let keep: Option<&&RunRecord> = cells.get(&key);
+            if !keep.is_some_and(|k| k.is_unexpected() && !r.is_unexpected()) {
+                cells.insert(key, r);
+            }
         }
         Grid {
             scenarios,
@@ -192,7 +194,135 @@ pub fn terminal_matrices(records: &[RunRecord]) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", totals_line(records));
+    let repeated = repeated_cells(records);
+    if let Some(line) = flake_line(&repeated) {
+        let _ = writeln!(out, "{line}");
+        for c in repeated.iter().filter(|c| c.is_flaky()) {
+            let _ = writeln!(
+                out,
+                "  flaky: {} {} -> {}: {}{}",
+                c.scenario,
+                c.offerer,
+                c.answerer,
+                c.outcomes_text(),
+                known_text(c)
+            );
+        }
+    }
     out
+}
+
+/// ` (known intermittent: timeout)` when the cell's expectation allows other outcomes.
+fn known_text(c: &RepeatedCell) -> String {
+    if c.known_intermittent.is_empty() {
+        return String::new();
+    }
+    let known: Vec<&str> = c.known_intermittent.iter().map(|o| o.as_str()).collect();
+    format!(" (known intermittent: {})", known.join(", "))
+}
+
+/// A cell that ran more than once (`--repeat`): how often each outcome came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepeatedCell<'a> {
+    pub scenario: &'a str,
+    pub offerer: &'a str,
+    pub answerer: &'a str,
+    pub runs: usize,
+    /// Outcome and runs, the most frequent first (ties in [`Outcome`] order).
+    pub outcomes: Vec<(Outcome, usize)>,
+    /// What the cell's expectation allows besides its expected outcome (a known flake).
+    pub known_intermittent: &'a [Outcome],
+}
+
+impl RepeatedCell<'_> {
+    /// More than one outcome over the repeats.
+    pub fn is_flaky(&self) -> bool {
+        self.outcomes.len() > 1
+    }
+
+    /// Runs whose outcome is not the cell's most frequent one.
+    pub fn odd_runs(&self) -> usize {
+        self.runs - self.outcomes.first().map_or(0, |(_, n)| *n)
+    }
+
+    /// `odd_runs / runs`.
+    pub fn flake_rate(&self) -> f64 {
+        self.odd_runs() as f64 / self.runs.max(1) as f64
+    }
+
+    /// `pass 8, timeout 2`.
+    pub fn outcomes_text(&self) -> String {
+        let parts: Vec<String> = self
+            .outcomes
+            .iter()
+            .map(|(o, n)| format!("{o} {n}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// The cells of `records` that carry a repeat number, in first-seen order, with their
+/// outcome counts. Empty for a run without `--repeat`.
+pub fn repeated_cells(records: &[RunRecord]) -> Vec<RepeatedCell<'_>> {
+    let mut order: Vec<(&str, &str, &str)> = Vec::new();
+    let mut by_cell: BTreeMap<(&str, &str, &str), Vec<&RunRecord>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.repeat.is_some()) {
+        let key = (
+            r.scenario.as_str(),
+            r.offerer.name.as_str(),
+            r.answerer.name.as_str(),
+        );
+        let runs = by_cell.entry(key).or_default();
+        if runs.is_empty() {
+            order.push(key);
+        }
+        runs.push(r);
+    }
+    order
+        .into_iter()
+        .map(|key| {
+            let runs = &by_cell[&key];
+            let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
+            for r in runs {
+                *counts.entry(r.outcome).or_default() += 1;
+            }
+            let mut outcomes: Vec<(Outcome, usize)> = counts.into_iter().collect();
+            outcomes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            RepeatedCell {
+                scenario: key.0,
+                offerer: key.1,
+                answerer: key.2,
+                runs: runs.len(),
+                outcomes,
+                known_intermittent: &runs[0].known_intermittent,
+            }
+        })
+        .collect()
+}
+
+/// `repeats: 71 cells x 10 runs: 2 flaky cells (2.8 %); 3 of 710 runs (0.42 %) differ from
+/// their cell's most frequent outcome`, or `None` without repeats.
+pub fn flake_line(cells: &[RepeatedCell]) -> Option<String> {
+    if cells.is_empty() {
+        return None;
+    }
+    let runs: usize = cells.iter().map(|c| c.runs).sum();
+    let odd: usize = cells.iter().map(RepeatedCell::odd_runs).sum();
+    let flaky = cells.iter().filter(|c| c.is_flaky()).count();
+    let most = cells.iter().map(|c| c.runs).max().unwrap_or(0);
+    let least = cells.iter().map(|c| c.runs).min().unwrap_or(0);
+    let per_cell = if most == least {
+        format!("{most}")
+    } else {
+        format!("{least}-{most}")
+    };
+    Some(format!(
+        "repeats: {} cells x {per_cell} runs: {flaky} flaky cell{} ({:.1} %); {odd} of {runs} runs ({:.2} %) differ from their cell's most frequent outcome",
+        cells.len(),
+        if flaky == 1 { "" } else { "s" },
+        100.0 * flaky as f64 / cells.len() as f64,
+        100.0 * odd as f64 / runs.max(1) as f64,
+    ))
 }
 
 /// `81 runs: 70 pass, 9 unsupported, 2 timeout; 11 expected non-pass, 0 unexpected`.
@@ -730,6 +860,37 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         out.push('\n');
     }
 
+    let repeated = repeated_cells(records);
+    if let Some(line) = flake_line(&repeated) {
+        let _ = writeln!(out, "## Flaky cells\n\n{line}.\n");
+        let flaky: Vec<&RepeatedCell> = repeated.iter().filter(|c| c.is_flaky()).collect();
+        if !flaky.is_empty() {
+            let _ = writeln!(
+                out,
+                "| scenario | pairing | runs | outcomes | flake rate | known intermittent |\n|---|---|---|---|---|---|"
+            );
+            for c in flaky {
+                let known: Vec<&str> = c.known_intermittent.iter().map(|o| o.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} -> {} | {} | {} | {:.0} % | {} |",
+                    c.scenario,
+                    c.offerer,
+                    c.answerer,
+                    c.runs,
+                    c.outcomes_text(),
+                    100.0 * c.flake_rate(),
+                    if known.is_empty() {
+                        "no".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            }
+            out.push('\n');
+        }
+    }
+
     if !grid.scenarios.is_empty() {
         let _ = writeln!(
             out,
@@ -745,9 +906,14 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         out.push('\n');
     }
 
+    // One line per cell: the record its matrix shows (repeats would list a cell N times).
     let expected: Vec<&RunRecord> = records
         .iter()
         .filter(|r| verdict(r) == Verdict::ExpectedNonPass)
+        .filter(|r| {
+            grid.cell(&r.scenario, &r.offerer.name, &r.answerer.name)
+                .is_some_and(|shown| std::ptr::eq(shown, *r))
+        })
         .collect();
     if !expected.is_empty() {
         let _ = writeln!(out, "## Expected non-pass results\n");
@@ -805,6 +971,59 @@ mod tests {
             source: format!("scenarios/expectations/rust.yaml:{line}"),
         });
         r
+    }
+
+    /// Three repeats of two cells: rust -> chrome passes every time; chrome -> rust passes,
+    /// times out (a known intermittent), then fails (unexpected), then the last repeat passes.
+    fn repeated() -> Vec<RunRecord> {
+        let mut v = Vec::new();
+        for (k, flaky) in [
+            (1, Outcome::Timeout),
+            (2, Outcome::Fail),
+            (3, Outcome::Pass),
+        ] {
+            let mut steady = rec("datachannel-echo", "rust", "chrome", Outcome::Pass);
+            steady.repeat = Some(k);
+            let mut r = rec("datachannel-echo", "chrome", "rust", flaky);
+            r.repeat = Some(k);
+            r.known_intermittent = vec![Outcome::Timeout];
+            v.extend([steady, r]);
+        }
+        v
+    }
+
+    #[test]
+    fn repeats_count_outcomes_per_cell_and_a_red_repeat_stays_red() {
+        let records = repeated();
+        let cells = repeated_cells(&records);
+        assert_eq!(cells.len(), 2);
+        assert!(!cells[0].is_flaky());
+        assert_eq!(cells[0].outcomes_text(), "pass 3");
+        let flaky = &cells[1];
+        assert!(flaky.is_flaky());
+        assert_eq!(flaky.runs, 3);
+        assert_eq!(flaky.outcomes_text(), "pass 1, fail 1, timeout 1");
+        assert_eq!(flaky.odd_runs(), 2);
+        assert_eq!(
+            flake_line(&cells).unwrap(),
+            "repeats: 2 cells x 3 runs: 1 flaky cell (50.0 %); 2 of 6 runs (33.33 %) differ \
+             from their cell's most frequent outcome"
+        );
+        assert_eq!(flake_line(&repeated_cells(&sample())), None);
+        // The fail of repeat 2 is unexpected: the matrix keeps it although repeat 3 passed.
+        let terminal = terminal_matrices(&records);
+        assert!(terminal.contains("FAIL!"), "{terminal}");
+        assert!(terminal.contains(
+            "  flaky: datachannel-echo chrome -> rust: pass 1, fail 1, timeout 1 (known intermittent: timeout)"
+        ));
+        let md = markdown_summary(&records);
+        assert!(
+            md.contains("## Flaky cells\n\nrepeats: 2 cells x 3 runs"),
+            "{md}"
+        );
+        assert!(md.contains(
+            "| datachannel-echo | chrome -> rust | 3 | pass 1, fail 1, timeout 1 | 67 % | timeout |"
+        ));
     }
 
     fn sample() -> Vec<RunRecord> {

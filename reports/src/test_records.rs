@@ -24,6 +24,7 @@ pub fn record(
         schema_version: SCHEMA_VERSION,
         scenario: scenario.into(),
         parameters: Default::default(),
+        repeat: None,
         feature: feature.into(),
         offerer,
         answerer,

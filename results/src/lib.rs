@@ -197,6 +197,10 @@ pub struct RunRecord {
     /// The parameter values of this variant (empty for a scenario without parameters).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, String>,
+    /// Which run of the cell this is (1-based) when `--repeat N` ran every cell N times;
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
     pub feature: String,
     pub offerer: Implementation,
     pub answerer: Implementation,
@@ -310,6 +314,7 @@ mod tests {
             schema_version: SCHEMA_VERSION,
             scenario: "connect".into(),
             parameters: Default::default(),
+            repeat: None,
             feature: "basic-peer-connection".into(),
             offerer: Implementation {
                 name: "rust".into(),

@@ -270,7 +270,7 @@ pub enum Action {
         during: Duration,
     },
     /// The harness's relay drops every `every`-th RTP packet this peer sends with a payload
-    /// type of the m-line of `name` (needs the capture relay; `--no-capture` makes the run an
+    /// type of the m-line of `name` (needs the capture relay; `--capture off` makes the run an
     /// error).
     DropPackets {
         name: String,

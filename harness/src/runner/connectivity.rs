@@ -477,7 +477,7 @@ impl Session {
             let report = self.stats_of(peer).await?;
             let from_stats = dtls_role(&report);
             let from_wire = self
-                .relay
+                .capture
                 .as_ref()
                 .and_then(|r| r.dtls_client())
                 .map(|client| {
@@ -511,7 +511,7 @@ impl Session {
                     Outcome::Unsupported,
                     format!(
                         "{who}: the DTLS role cannot be observed: no dtlsRole in its transport stats and no ClientHello seen on the wire{}",
-                        if self.relay.is_none() { " (capture is off)" } else { "" }
+                        if self.capture.is_none() { " (capture is off)" } else { "" }
                     ),
                 ));
             }

@@ -437,10 +437,10 @@ impl Session {
 
     /// The relay, or an error outcome saying the step needs it.
     fn require_relay(&self, what: &str) -> Result<(), Stop> {
-        if self.relay.is_none() {
+        if self.capture.is_none() {
             return Err(Stop::new(
                 Outcome::Error,
-                format!("{what}: needs the capture relay, which --no-capture turned off"),
+                format!("{what}: needs the capture relay, which --capture off turned off"),
             ));
         }
         Ok(())
@@ -482,7 +482,7 @@ impl Session {
                 format!("{what}: no payload types found for mid {mid} in the offer and answer"),
             ));
         }
-        if let Some(relay) = &self.relay {
+        if let Some(relay) = &self.capture {
             relay.drop_rtp(peer.0, media.clone(), rtx.clone(), every);
         }
         self.media.observed.insert(
@@ -505,7 +505,7 @@ impl Session {
         let deadline = Instant::now() + timeout;
         loop {
             let wire = self
-                .relay
+                .capture
                 .as_ref()
                 .map(|r| r.retransmissions(sender.0))
                 .unwrap_or_default();
