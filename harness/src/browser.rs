@@ -245,6 +245,28 @@ impl Product {
     }
 }
 
+/// Why a driver that exited before its session started failed, and how to fix it: the last
+/// lines of its log (where a missing library or a version mismatch shows), the override
+/// variable and the install command.
+fn driver_failed(exit: &str, product: &Product, log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    format!(
+        "{exit} before a session started{}; see {}. Fix: check that the driver runs and matches \
+         {} (`<driver> --version`), set {} to another driver, or reinstall: {}",
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!(" (its output: {tail})")
+        },
+        log.display(),
+        product.display_name,
+        product.driver_env,
+        product.install_hint
+    )
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -324,10 +346,8 @@ impl BrowserSession {
                     );
                     if let Some(d) = driver.as_mut() {
                         if let Some(exit) = d.exited() {
-                            return Err(format!(
-                                "{exit} before a session started: see {}",
-                                log.display()
-                            ));
+                            d.log_written().await;
+                            return Err(driver_failed(&exit, product, log));
                         }
                     }
                     if !refused || tokio::time::Instant::now() >= deadline {

@@ -75,7 +75,19 @@ pub struct ControlServer {
     /// `host:port` in the URLs given to peers: the bound address, or `--advertise`.
     public: String,
     slots: Slots,
+    refusals: Refusals,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Control connections refused so far: when, from where, for which slot.
+#[derive(Clone, Default)]
+struct Refusals(Arc<Mutex<Vec<String>>>);
+
+/// What the control route needs.
+#[derive(Clone)]
+struct ControlState {
+    slots: Slots,
+    refusals: Refusals,
 }
 
 impl Drop for ControlServer {
@@ -107,6 +119,7 @@ impl ControlServer {
             ));
         }
         let slots = Slots::default();
+        let refusals = Refusals::default();
         let app = Router::new()
             .route(
                 "/",
@@ -131,7 +144,10 @@ impl ControlServer {
                 }),
             )
             .route("/control", get(control_socket))
-            .with_state(slots.clone());
+            .with_state(ControlState {
+                slots: slots.clone(),
+                refusals: refusals.clone(),
+            });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let public = match advertise {
@@ -142,6 +158,7 @@ impl ControlServer {
             Some(host) => format!("{host}:{}", addr.port()),
         };
         let task = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("control server stopped: {e}");
             }
@@ -150,6 +167,7 @@ impl ControlServer {
             addr,
             public,
             slots,
+            refusals,
             task,
         })
     }
@@ -172,6 +190,16 @@ impl ControlServer {
             connected,
             slots: self.slots.clone(),
         }
+    }
+
+    /// Every control connection refused so far (unknown slot or wrong token), one line each:
+    /// time, remote address, slot. `run` writes them to `logs/refused-connections.log`.
+    pub fn refusals(&self) -> Vec<String> {
+        self.refusals
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// `host:port` as peers are told it.
@@ -213,24 +241,39 @@ struct ControlQuery {
 }
 
 async fn control_socket(
-    State(slots): State<Slots>,
+    State(state): State<ControlState>,
+    axum::extract::ConnectInfo(from): axum::extract::ConnectInfo<SocketAddr>,
     Query(q): Query<ControlQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let pending = {
-        let mut map = slots.lock();
+        let mut map = state.slots.lock();
         match map.get(&q.slot) {
             Some(p) if p.token == q.token => map.remove(&q.slot),
             _ => None,
         }
     };
     let Some(pending) = pending else {
-        tracing::warn!(slot = %q.slot, "refused a control connection: unknown slot or wrong token");
+        tracing::warn!(slot = %q.slot, %from, "refused a control connection: unknown slot or wrong token");
+        state
+            .refusals
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!(
+                "{} refused a control connection from {from} for slot `{}`: unknown slot or wrong token",
+                crate::results_dir::now_rfc3339(),
+                crate::redact::redact(&q.slot)
+            ));
         return (StatusCode::FORBIDDEN, "unknown slot or wrong token").into_response();
     };
-    ws.max_message_size(64 << 20)
+    ws.max_message_size(MAX_MESSAGE)
         .on_upgrade(move |socket| pump(socket, pending.deliver))
 }
+
+/// The largest frame a peer may send (a getStats report or a media report is well under 1 MiB;
+/// bulk data never crosses the control channel). A larger one ends the run as an `error`.
+pub const MAX_MESSAGE: usize = 16 << 20;
 
 /// Moves frames between the WebSocket and the link's channels until either side goes away.
 async fn pump(socket: WebSocket, deliver: oneshot::Sender<PeerLink>) {
@@ -255,15 +298,28 @@ async fn pump(socket: WebSocket, deliver: oneshot::Sender<PeerLink>) {
         let _ = sink.close().await;
     };
     let reader = async {
-        while let Some(Ok(msg)) = stream.next().await {
-            let incoming = match msg {
-                Message::Text(text) => match serde_json::from_str::<PeerMessage>(&text) {
+        while let Some(frame) = stream.next().await {
+            let incoming = match frame {
+                Ok(Message::Text(text)) => match serde_json::from_str::<PeerMessage>(&text) {
                     Ok(m) => Incoming::Message(m),
                     Err(e) => Incoming::Malformed(format!("{e}: {}", truncate(&text, 200))),
                 },
-                Message::Binary(_) => Incoming::Malformed("unexpected binary frame".into()),
-                Message::Close(_) => break,
-                _ => continue,
+                Ok(Message::Binary(_)) => Incoming::Malformed("unexpected binary frame".into()),
+                Ok(Message::Close(_)) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    // A frame over MAX_MESSAGE is the peer's fault; any other error (a reset
+                    // when the peer's process dies) is a disconnection, which the runner
+                    // reports as a crash.
+                    let text = e.to_string();
+                    if text.contains("too long") || text.contains("Space limit") {
+                        let _ = in_tx.send(Incoming::Malformed(format!(
+                            "a frame over the {} MiB limit ({text})",
+                            MAX_MESSAGE >> 20
+                        )));
+                    }
+                    break;
+                }
             };
             if in_tx.send(incoming).is_err() {
                 break;
@@ -348,6 +404,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(status, 403);
+        // The refusal is logged with where it came from; the slot stays open for its peer.
+        let refusals = c.refusals();
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert!(
+            refusals[0].contains("from 127.0.0.1:")
+                && refusals[0].contains(&format!("slot `{}`", ticket.slot)),
+            "{refusals:?}"
+        );
+        assert!(c.slots.lock().contains_key(&ticket.slot));
     }
 
     /// A bare HTTP/1.1 GET with a WebSocket upgrade request; returns the status code.

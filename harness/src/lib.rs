@@ -5,15 +5,16 @@
 //! Firefox, for every (offerer, answerer) pairing, and records what happened.
 //!
 //! Module map (what owns what):
-//! - `bench`: the speed figures of `interop bench` (overhead, relay cost, throughput ratios);
+//! - `bench`: the speed figures of `interop bench` (overhead, capture cost, throughput ratios);
 //! - `browser`: browser products as data, WebDriver sessions and their pool;
 //! - `control`: the listener peers connect to (peer page + control WebSocket);
 //! - `matrix`: scenarios x pairings -> cells;
 //! - `runner`: executes a cell -> `RunRecord`, emitting `RunEvent`s;
 //! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
-//! - `process`: child-process guards (kill on drop, Ctrl-C, panic);
+//! - `process`: child-process guards (kill on drop, Ctrl-C, panic, the reaper for SIGKILL);
+//! - `redact`: secrets (control tokens, URL passwords, TURN credentials) kept out of files;
 //! - `sdp`: the facts the runner reads from session descriptions, and SDP munging;
-//! - `capture`: the user-space UDP relay between the peers that writes capture.pcap;
+//! - `capture`: capture.pcap of each run: the passive tap on `lo`, or the user-space relay;
 //! - `negotiation`: normalised negotiated features and event sequences (negotiation.json);
 //! - `results_dir`: results folders on disk (run_info.json, results.jsonl, reports), merge.
 //!
@@ -27,6 +28,7 @@ pub mod control;
 pub mod matrix;
 pub mod negotiation;
 pub mod process;
+pub mod redact;
 pub mod reporter;
 pub mod results_dir;
 pub mod runner;

@@ -109,6 +109,10 @@ enum Commands {
         #[arg(long)]
         control_url: String,
     },
+    /// Kill the process groups listed on stdin (`+PGID` / `-PGID` lines) when stdin closes
+    /// (started by `run` and `bench` themselves, so that no browser outlives the harness).
+    #[command(hide = true)]
+    Reap,
 }
 
 #[derive(Args)]
@@ -238,8 +242,16 @@ fn parse_webdriver_url(s: &str) -> Result<(Implementation, String), String> {
 
 fn main() {
     let cli = Cli::parse();
-    if let Commands::Peer { control_url } = &cli.command {
-        std::process::exit(run_peer(control_url));
+    match &cli.command {
+        Commands::Peer { control_url } => std::process::exit(run_peer(control_url)),
+        Commands::Reap => std::process::exit(process::reap(std::io::stdin().lock())),
+        Commands::Run(_) | Commands::Bench(_) => {
+            // Children (drivers, browsers, Rust peers) die with the harness, even with SIGKILL.
+            if let Err(e) = process::start_reaper() {
+                eprintln!("warning: cannot start the reaper ({e}): if the harness is killed with SIGKILL, browsers may be left running");
+            }
+        }
+        _ => {}
     }
     init_logging("warn");
     process::install_panic_hook();
@@ -254,7 +266,7 @@ fn main() {
         Commands::Merge { sources, out } => merge(&sources, &out),
         Commands::Diff { old, new } => diff(&old, &new),
         Commands::Bench(args) => bench(args),
-        Commands::Peer { .. } => unreachable!("handled above"),
+        Commands::Peer { .. } | Commands::Reap => unreachable!("handled above"),
     };
     process::kill_all();
     std::process::exit(code);
@@ -681,6 +693,17 @@ async fn run_matrix(
         eprintln!(
             "warning: cannot put {} in plan order: {e}",
             jsonl.path().display()
+        );
+    }
+    let refused = runner.refusals();
+    if !refused.is_empty() {
+        let log = args.out.join("logs").join("refused-connections.log");
+        let _ = std::fs::create_dir_all(args.out.join("logs"))
+            .and_then(|()| std::fs::write(&log, refused.join("\n") + "\n"));
+        eprintln!(
+            "note: {} control connection(s) refused (unknown slot or wrong token): see {}",
+            refused.len(),
+            log.display()
         );
     }
     drop(runner);

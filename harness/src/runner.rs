@@ -243,6 +243,11 @@ impl Runner {
         }
     }
 
+    /// The control connections refused so far (see [`ControlServer::refusals`]).
+    pub fn refusals(&self) -> Vec<String> {
+        self.shared.control.refusals()
+    }
+
     /// A worker of this runner, for running cells one by one (benchmarks).
     pub fn worker(&self) -> Worker {
         Worker {
@@ -826,7 +831,7 @@ fn record(
         expected: Outcome::Pass,
         known_intermittent: Vec::new(),
         expectation: None,
-        reason,
+        reason: reason.map(|r| crate::redact::redact(&r).into_owned()),
         failed_step,
         timings,
         started_at,
@@ -1042,6 +1047,7 @@ impl Session {
                     text.push_str(&format!("{t:>10.1} {level:<5} {message}\n"));
                 }
             }
+            let text = crate::redact::redact(&text);
             self.write_artefact(&format!("console-{}.log", p.name), &text);
         }
     }
@@ -1197,7 +1203,11 @@ impl Session {
             "dir": direction,
             "frame": frame,
         });
-        let _ = writeln!(self.transcript, "{line}");
+        let _ = writeln!(
+            self.transcript,
+            "{}",
+            crate::redact::redact(&line.to_string())
+        );
     }
 
     /// Sends a command; returns its request id.
@@ -1217,14 +1227,20 @@ impl Session {
         id
     }
 
-    /// Processes one frame from a peer: records it and relays candidates.
-    fn on_incoming(&mut self, peer: PeerId, incoming: Incoming) {
+    /// Processes one frame from a peer: records it and relays candidates. A frame that breaks
+    /// the protocol (not JSON, an unknown message, over the size limit) ends the run as an
+    /// `error`: the peer can no longer be trusted to report what happened.
+    fn on_incoming(&mut self, peer: PeerId, incoming: Incoming) -> Result<(), Stop> {
         match incoming {
             Incoming::Malformed(text) => {
                 self.log(peer, "from", &serde_json::json!({ "malformed": text }));
-                self.peers[peer.0]
-                    .notes
-                    .push(format!("malformed frame: {text}"));
+                return Err(Stop::new(
+                    Outcome::Error,
+                    format!(
+                        "{} broke the control protocol: {text}",
+                        self.peers[peer.0].label()
+                    ),
+                ));
             }
             Incoming::Message(message) => {
                 let value = serde_json::to_value(&message).unwrap_or_default();
@@ -1238,7 +1254,7 @@ impl Session {
                                 p.notes
                                     .push(format!("{what} failed: {}: {}", e.name, e.message));
                             }
-                            return;
+                            return Ok(());
                         }
                         let result = match (ok, error) {
                             (_, Some(e)) => Err(e),
@@ -1259,6 +1275,7 @@ impl Session {
                 }
             }
         }
+        Ok(())
     }
 
     /// Delivers `candidate` (`None`: the end of candidates) to `to` now if it can take it, or
@@ -1291,7 +1308,7 @@ impl Session {
         };
         match received {
             (peer, Some(incoming)) => {
-                self.on_incoming(peer, incoming);
+                self.on_incoming(peer, incoming)?;
                 Ok(true)
             }
             (peer, None) => {

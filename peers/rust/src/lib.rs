@@ -33,7 +33,7 @@
 //! candidates from pairing; see there).
 
 use anyhow::Context;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use interop_protocol::{Hello, PeerMessage, Request, PROTOCOL_VERSION};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
@@ -88,12 +88,21 @@ pub async fn run(control_url: &str) -> anyhow::Result<()> {
         rtc = RTC_VERSION,
         "connected to the harness"
     );
-    let (sink, mut frames) = socket.split();
+    let (mut sink, mut frames) = socket.split();
+    if let Some(frame) = fault_frame() {
+        // Fault injection for the harness's own tests: Hello, then a frame that breaks the
+        // protocol (written here, since the outbox only writes valid messages).
+        let hello = serde_json::to_string(&PeerMessage::Hello(hello()))?;
+        sink.send(Message::text(hello)).await?;
+        sink.send(Message::text(frame)).await?;
+    }
     let (outbox, queue) = Outbox::new(clock);
     let (stop_writer, writer_stopped) = oneshot::channel();
     let writer = tokio::spawn(outbox::write_loop(sink, queue, writer_stopped));
 
-    outbox.send(PeerMessage::Hello(hello()));
+    if fault_frame().is_none() {
+        outbox.send(PeerMessage::Hello(hello()));
+    }
     let mut peer = Peer::new(outbox.clone());
 
     while let Some(frame) = frames.next().await {
@@ -142,6 +151,20 @@ pub async fn run(control_url: &str) -> anyhow::Result<()> {
         abort_writer.abort();
     }
     Ok(())
+}
+
+/// The environment variable that makes this peer misbehave, for the harness's tests of hostile
+/// peers: `bad-json`, `unknown-message` or `huge-message` (over the harness's 16 MiB limit).
+pub const FAULT_ENV: &str = "INTEROP_PEER_FAULT";
+
+/// The frame [`FAULT_ENV`] asks for, sent right after the Hello; `None` normally.
+fn fault_frame() -> Option<String> {
+    match std::env::var(FAULT_ENV).ok()?.as_str() {
+        "bad-json" => Some(r#"{"type": "event", "t": 1, "#.into()),
+        "unknown-message" => Some(r#"{"type":"teleport","to":"mars"}"#.into()),
+        "huge-message" => Some(format!("\"{}\"", "x".repeat(17 << 20))),
+        _ => None,
+    }
 }
 
 /// A frame that is not a valid [`Request`]: the id, if one could be read, and why.
