@@ -516,27 +516,38 @@ const RELAY_SOCKET_BUFFER: libc::c_int = 4 << 20;
 /// system's maximum (`net.core.rmem_max`) when the harness may (`SO_RCVBUFFORCE` needs
 /// CAP_NET_ADMIN), else up to that maximum. Best effort: a smaller buffer still works.
 fn enlarge_buffers(socket: &impl std::os::fd::AsRawFd) {
-    let fd = socket.as_raw_fd();
-    let size = RELAY_SOCKET_BUFFER;
+    let size: libc::c_int = RELAY_SOCKET_BUFFER;
     for (force, plain) in [
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
     ] {
-        let set = |option| {
-            // SAFETY: setsockopt on a socket we own, with a c_int option value.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    option,
-                    (&size as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            }
-        };
-        if set(force) != 0 {
-            set(plain);
+        if set_socket_option(socket, libc::SOL_SOCKET, force, &size).is_err() {
+            let _ = set_socket_option(socket, libc::SOL_SOCKET, plain, &size);
         }
+    }
+}
+
+/// `setsockopt(2)` with a plain-data `value` (an int, a C struct, an array of ints).
+fn set_socket_option<T>(
+    socket: &impl std::os::fd::AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> std::io::Result<()> {
+    // SAFETY: `value` is plain data of the size given, alive for the call.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

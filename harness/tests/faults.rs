@@ -56,6 +56,31 @@ steps:
     folder
 }
 
+/// Starts `run` of the [`scenarios`] (bob waiting `wait`) on chrome -> rust, one at a time,
+/// and waits until the first run's peers are connected (their stats snapshot is written
+/// then). Returns the harness, the output folder and the first run's folder.
+fn connected_run(dir: &Path, wait: &str) -> (Child, PathBuf, PathBuf) {
+    let folder = scenarios(dir, wait);
+    let out = dir.join("out");
+    let mut child = interop()
+        .arg("run")
+        .arg(&folder)
+        .args(["-p", "chrome:rust", "-j", "1", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = out.join("runs/1-wait/chrome-rust");
+    wait_for(
+        &mut child,
+        "a connected run",
+        Duration::from_secs(120),
+        || run.join("stats-bob-connected.json").is_file(),
+    );
+    (child, out, run)
+}
+
 /// Waits (bounded) until `done` holds, failing with `what` otherwise; `child` must not end.
 fn wait_for(child: &mut Child, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -176,25 +201,8 @@ fn a_browser_killed_mid_run_is_a_crash_and_the_matrix_goes_on() {
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let folder = scenarios(dir.path(), "60s");
-    let out = dir.path().join("out");
-    let mut child = interop()
-        .arg("run")
-        .arg(&folder)
-        .args(["-p", "chrome:rust", "-j", "1", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run = out.join("runs/1-wait/chrome-rust");
-    // Both peers connected (their stats snapshot is written then): kill Chromium.
-    wait_for(
-        &mut child,
-        "a connected run",
-        Duration::from_secs(120),
-        || run.join("stats-bob-connected.json").is_file(),
-    );
+    let (child, out, run) = connected_run(dir.path(), "60s");
+    // Both peers are connected: kill Chromium.
     let browsers = pids_of("/interop-chrome-");
     assert!(!browsers.is_empty(), "a Chromium browser process");
     signal(&browsers, libc::SIGKILL);
@@ -236,24 +244,7 @@ fn a_peer_that_stops_answering_times_out_naming_what_was_awaited() {
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let folder = scenarios(dir.path(), "5s");
-    let out = dir.path().join("out");
-    let mut child = interop()
-        .arg("run")
-        .arg(&folder)
-        .args(["-p", "chrome:rust", "-j", "1", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run = out.join("runs/1-wait/chrome-rust");
-    wait_for(
-        &mut child,
-        "a connected run",
-        Duration::from_secs(120),
-        || run.join("stats-bob-connected.json").is_file(),
-    );
+    let (child, out, _) = connected_run(dir.path(), "5s");
     // The Rust peer (bob) freezes: its connection stays open, nothing comes from it.
     let peers = pids_of(" peer --control-url ");
     assert_eq!(peers.len(), 1, "one Rust peer");

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use super::{account, record, State};
+use super::{account, record, set_socket_option, State};
 
 /// The process's tap, opened on first use; `Err` says why it cannot be (no CAP_NET_RAW...).
 static TAP: OnceLock<Result<Arc<Tap>, String>> = OnceLock::new();
@@ -182,29 +182,7 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     fn map(fd: &OwnedFd) -> std::io::Result<Ring> {
-        let sockopt = |name, value: *const libc::c_void, len: usize| {
-            // SAFETY: setsockopt(2) with a value of the length given.
-            let r = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    SOL_PACKET,
-                    name,
-                    value,
-                    len as libc::socklen_t,
-                )
-            };
-            if r == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        };
-        let version = TPACKET_V3;
-        sockopt(
-            PACKET_VERSION,
-            (&version as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>(),
-        )?;
+        set_socket_option(fd, SOL_PACKET, PACKET_VERSION, &TPACKET_V3)?;
         let frame_size: u32 = 2048;
         // struct tpacket_req3
         let req: [u32; 7] = [
@@ -216,11 +194,7 @@ impl Ring {
             0,
             0,
         ];
-        sockopt(
-            PACKET_RX_RING,
-            req.as_ptr().cast(),
-            std::mem::size_of_val(&req),
-        )?;
+        set_socket_option(fd, SOL_PACKET, PACKET_RX_RING, &req)?;
         let len = (BLOCK_SIZE * BLOCKS) as usize;
         // SAFETY: maps the ring the kernel just set up for this socket.
         let base = unsafe {
@@ -346,21 +320,7 @@ fn attach_filter(fd: &OwnedFd) -> std::io::Result<()> {
         len: program.len() as u16,
         filter: program.as_mut_ptr(),
     };
-    // SAFETY: setsockopt(2) with a sock_fprog pointing at a live program.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            (&fprog as *const libc::sock_fprog).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    set_socket_option(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
 }
 
 /// Source, destination and payload of an IPv4 or IPv6 packet carrying a whole UDP datagram
