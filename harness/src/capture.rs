@@ -382,6 +382,9 @@ impl Capture {
         }
         if self.way == Way::Passive {
             if let Ok(tap) = tap::get() {
+                // The kernel hands packets over a block at a time, at most BLOCK_TIMEOUT_MS
+                // after they were seen: let the run's last ones (its teardown) arrive.
+                std::thread::sleep(tap::DRAIN);
                 tap.unregister(&self.state);
             }
         }

@@ -151,6 +151,8 @@ const BLOCK_SIZE: u32 = 1 << 20;
 const BLOCKS: u32 = 16;
 /// A block that is not full is handed over this long after its first packet.
 const BLOCK_TIMEOUT_MS: u32 = 10;
+/// How long a finishing run waits for its last packets: two block timeouts.
+pub(super) const DRAIN: Duration = Duration::from_millis(2 * BLOCK_TIMEOUT_MS as u64);
 
 // <linux/if_packet.h>
 const SOL_PACKET: libc::c_int = 263;
