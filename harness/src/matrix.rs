@@ -228,6 +228,33 @@ mod tests {
     }
 
     #[test]
+    fn repeat_runs_the_whole_plan_once_per_repeat_with_a_folder_each() {
+        let plan = expand(
+            &[scenario("a"), scenario("b")],
+            &Selection {
+                pairings: vec![(Implementation::Rust, Implementation::Rust)],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // Once: the plan as it is.
+        let once = repeat(plan.clone(), 1);
+        assert!(once.iter().all(|c| c.repeat.is_none()));
+        assert_eq!(once[0].artefact_dir(), "runs/a/rust-rust");
+        // Three times: a, b, a, b, a, b with repeat numbers 1..3 and a folder each.
+        let three = repeat(plan, 3);
+        let order: Vec<(String, Option<u32>)> = three
+            .iter()
+            .map(|c| (c.scenario.name.clone(), c.repeat))
+            .collect();
+        let want: Vec<(String, Option<u32>)> = (1..=3)
+            .flat_map(|k| [("a".to_string(), Some(k)), ("b".to_string(), Some(k))])
+            .collect();
+        assert_eq!(order, want);
+        assert_eq!(three[5].artefact_dir(), "runs/b/rust-rust/repeat-3");
+    }
+
+    #[test]
     fn a_base_name_selects_every_variant() {
         let all = vec![
             scenario("ice[a=1]"),
