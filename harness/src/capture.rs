@@ -87,6 +87,9 @@ struct State {
     ip_id: u16,
     /// Problems worth a note in the run's reason (capture write errors, unrelayable sources).
     problems: Vec<String>,
+    /// Packets the kernel dropped from the passive tap's ring (it was full) while this run
+    /// was registered: the capture may miss some of the run's datagrams.
+    tap_dropped: u64,
     /// When the relay was created: wire phases are measured from here.
     started: SystemTime,
     /// The first time each wire event was seen, ms since `started`.
@@ -243,6 +246,7 @@ impl Capture {
                 bytes: 0,
                 ip_id: 0,
                 problems: Vec::new(),
+                tap_dropped: 0,
                 // Datagrams carry wall-clock times (the kernel's, for the passive tap).
                 started: SystemTime::now() - started.elapsed(),
                 firsts: Vec::new(),
@@ -386,6 +390,17 @@ impl Capture {
                 // after they were seen: let the run's last ones (its teardown) arrive.
                 std::thread::sleep(tap::DRAIN);
                 tap.unregister(&self.state);
+                let mut state = lock(&self.state);
+                if state.tap_dropped > 0 {
+                    let msg = format!(
+                        "the kernel dropped {} packets of the passive tap while this run was \
+                         captured (its ring was full; the drops of runs captured at the same \
+                         time cannot be told apart): capture.pcap and the wire counts may miss \
+                         some of this run's datagrams",
+                        state.tap_dropped
+                    );
+                    state.problems.push(msg);
+                }
             }
         }
         // Wake every relay thread: each ends at its next datagram, and this is one.
@@ -866,8 +881,12 @@ mod tests {
     /// The passive tap records a run's datagrams where they go, without touching them: what
     /// the peers send reaches the other directly, and only registered addresses are recorded.
     /// Needs root or CAP_NET_RAW; under CI (which runs as root) its absence is a failure.
+    /// The process has one tap: its tests run one at a time (one stalls it on purpose).
+    static TAP_TESTS: Mutex<()> = Mutex::new(());
+
     #[test]
     fn passive_tap_records_registered_traffic_only() {
+        let _one = TAP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(why) = Capture::passive_available() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -950,6 +969,63 @@ mod tests {
         )));
         assert!(seen.iter().any(|(src, ..)| src.is_ipv6()));
         assert!(!seen.iter().any(|(.., p)| p == b"not ours"));
+    }
+
+    /// When the tap falls behind and its ring fills, the kernel drops packets: every run
+    /// captured then says so in its problems (which go into the run's reason).
+    #[test]
+    fn passive_tap_drops_are_reported_to_the_runs_captured_then() {
+        let _one = TAP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(why) = Capture::passive_available() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root, where passive capture must work: {why}"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let capture =
+            Capture::passive(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        let [a, b] = ["127.0.0.1:0", "127.0.0.1:0"].map(|addr| UdpSocket::bind(addr).unwrap());
+        for (owner, socket) in [(0, &a), (1, &b)] {
+            let addr = socket.local_addr().unwrap();
+            capture.rewrite_candidate(
+                owner,
+                &format!(
+                    "candidate:1 1 udp 2122252543 {} {} typ host",
+                    addr.ip(),
+                    addr.port()
+                ),
+            );
+        }
+        {
+            // The tap thread stops at this run's first datagram while 28 MiB more arrive:
+            // more than its ring holds (16 MiB).
+            let tap = tap::get().unwrap();
+            let _stalled = tap.stall();
+            let to = b.local_addr().unwrap();
+            for _ in 0..24_000 {
+                let _ = a.send_to(&[0u8; 1200], to);
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while lock(&capture.state).tap_dropped == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        capture.finish();
+        let problems = capture.problems();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("the kernel dropped") && p.contains("passive tap")),
+            "{problems:?}"
+        );
+        let totals = capture.totals();
+        assert!(
+            totals.datagrams > 0 && totals.datagrams < 24_000,
+            "{totals:?}"
+        );
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ pub(super) struct Tap {
     runs: Mutex<HashMap<SocketAddr, Registered>>,
 }
 
-struct Registered {
+pub(super) struct Registered {
     owner: usize,
     state: Weak<Mutex<State>>,
 }
@@ -61,6 +61,29 @@ impl Tap {
 
     /// Files one IP packet captured at `at` with its run, if it carries UDP from or to a
     /// registered address.
+    /// Holds the tap thread at its next datagram until the guard is dropped (tests: a tap
+    /// that falls behind).
+    #[cfg(test)]
+    pub(super) fn stall(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Registered>> {
+        lock_runs(&self.runs)
+    }
+
+    /// Charges `dropped` packets, lost since the last count, to every run registered now.
+    fn note_drops(&self, dropped: u64) {
+        let runs = lock_runs(&self.runs);
+        let mut charged: Vec<*const Mutex<State>> = Vec::new();
+        for r in runs.values() {
+            let Some(state) = r.state.upgrade() else {
+                continue;
+            };
+            if charged.contains(&Arc::as_ptr(&state)) {
+                continue;
+            }
+            charged.push(Arc::as_ptr(&state));
+            state.lock().unwrap_or_else(|e| e.into_inner()).tap_dropped += dropped;
+        }
+    }
+
     fn dispatch(&self, packet: &[u8], at: SystemTime) {
         let Some((src, dst, payload)) = ip_udp(packet) else {
             return;
@@ -158,6 +181,7 @@ pub(super) const DRAIN: Duration = Duration::from_millis(2 * BLOCK_TIMEOUT_MS as
 const SOL_PACKET: libc::c_int = 263;
 const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_VERSION: libc::c_int = 10;
+const PACKET_STATISTICS: libc::c_int = 6;
 const TPACKET_V3: libc::c_int = 2;
 const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
@@ -290,7 +314,34 @@ fn read_loop(fd: &OwnedFd, ring: &Ring, tap: &Tap) {
         }
         ring.status(i).store(TP_STATUS_KERNEL, Ordering::Release);
         i = (i + 1) % BLOCKS;
+        match dropped_since_last_call(fd) {
+            Ok(0) => {}
+            Ok(dropped) => tap.note_drops(dropped),
+            Err(e) => tracing::debug!("cannot read the tap's drop count: {e}"),
+        }
     }
+}
+
+/// Packets the kernel dropped because the ring was full, since the last call (reading
+/// `PACKET_STATISTICS` resets it).
+fn dropped_since_last_call(fd: &OwnedFd) -> std::io::Result<u64> {
+    // struct tpacket_stats_v3: tp_packets, tp_drops, tp_freeze_q_cnt.
+    let mut stats = [0u32; 3];
+    let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
+    // SAFETY: getsockopt(2) into a buffer of the size given.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            SOL_PACKET,
+            PACKET_STATISTICS,
+            stats.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(u64::from(stats[1]))
 }
 
 /// Keeps incoming UDP over IPv4 and IPv6 only (offsets from the network header: the socket
