@@ -878,26 +878,38 @@ mod tests {
         assert!(ip_udp_packet(src, "[::1]:2".parse().unwrap(), b"x", 1).is_none());
     }
 
-    /// The passive tap records a run's datagrams where they go, without touching them: what
-    /// the peers send reaches the other directly, and only registered addresses are recorded.
-    /// Needs root or CAP_NET_RAW; under CI (which runs as root) its absence is a failure.
     /// The process has one tap: its tests run one at a time (one stalls it on purpose).
     static TAP_TESTS: Mutex<()> = Mutex::new(());
 
-    #[test]
-    fn passive_tap_records_registered_traffic_only() {
-        let _one = TAP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    /// The test's turn at the tap and a passive capture into a fresh folder; `None` (the test
+    /// is skipped) without root or CAP_NET_RAW, which under CI (run as root) is a failure.
+    fn passive_capture() -> Option<(
+        std::sync::MutexGuard<'static, ()>,
+        tempfile::TempDir,
+        Capture,
+    )> {
+        let one = TAP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(why) = Capture::passive_available() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "CI runs as root, where passive capture must work: {why}"
             );
             eprintln!("skipped: {why}");
-            return;
+            return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let capture =
             Capture::passive(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        Some((one, dir, capture))
+    }
+
+    /// The passive tap records a run's datagrams where they go, without touching them: what
+    /// the peers send reaches the other directly, and only registered addresses are recorded.
+    #[test]
+    fn passive_tap_records_registered_traffic_only() {
+        let Some((_one, dir, capture)) = passive_capture() else {
+            return;
+        };
         assert_eq!(capture.way(), Way::Passive);
         let [a, b, v6a, v6b, stranger, stranger2] = [
             "127.0.0.1:0",
@@ -975,18 +987,9 @@ mod tests {
     /// captured then says so in its problems (which go into the run's reason).
     #[test]
     fn passive_tap_drops_are_reported_to_the_runs_captured_then() {
-        let _one = TAP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(why) = Capture::passive_available() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI runs as root, where passive capture must work: {why}"
-            );
-            eprintln!("skipped: {why}");
+        let Some((_one, _dir, capture)) = passive_capture() else {
             return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let capture =
-            Capture::passive(&dir.path().join("c.pcap"), std::time::Instant::now()).unwrap();
+        };
         let [a, b] = ["127.0.0.1:0", "127.0.0.1:0"].map(|addr| UdpSocket::bind(addr).unwrap());
         for (owner, socket) in [(0, &a), (1, &b)] {
             let addr = socket.local_addr().unwrap();

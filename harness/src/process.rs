@@ -119,6 +119,14 @@ impl ChildGuard {
     }
 }
 
+/// Appends a line of the harness's own to a child's log (a note such as a retry).
+pub fn note_in_log(log: &Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut file) = File::options().create(true).append(true).open(log) {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 /// Appends what `from` writes to `to`, line by line, with secrets redacted, until it closes.
 async fn copy_redacted(from: impl tokio::io::AsyncRead + Unpin, to: std::sync::Arc<Mutex<File>>) {
     use std::io::Write;

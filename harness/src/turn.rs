@@ -18,7 +18,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::process::Command;
 
-use crate::process::ChildGuard;
+use crate::process::{note_in_log, ChildGuard};
 
 /// How long the server may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,14 +155,6 @@ impl TurnServer {
     /// The `turn:` URL for `transport` (`udp` / `tcp`).
     pub fn url(&self, transport: &str) -> String {
         format!("turn:127.0.0.1:{}?transport={transport}", self.port)
-    }
-}
-
-/// Appends a line of the harness's own to the server's log.
-fn note_in_log(log: &Path, line: &str) {
-    use std::io::Write;
-    if let Ok(mut file) = std::fs::File::options().create(true).append(true).open(log) {
-        let _ = writeln!(file, "{line}");
     }
 }
 
