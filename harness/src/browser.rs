@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 use tokio::process::Command;
 
-use crate::process::ChildGuard;
+use crate::process::{note_in_log, ChildGuard};
 
 /// How long a driver may take to accept a new session (Firefox needs 2-3 s here).
 const SESSION_START_TIMEOUT: Duration = Duration::from_secs(45);
@@ -273,6 +273,131 @@ fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// How many ports a driver is started on before its launch fails (see
+/// [`BrowserSession::launch_on_ports`]).
+pub const DRIVER_PORT_ATTEMPTS: usize = 3;
+
+/// Why no session started on one driver.
+enum SessionStart {
+    /// The driver could not listen on its port, or the session that answered there was not
+    /// the driver's: another process has the port; try another.
+    PortTaken(String),
+    Failed(String),
+}
+
+impl SessionStart {
+    fn into_message(self) -> String {
+        match self {
+            SessionStart::PortTaken(why) => format!(
+                "{why} (tried {DRIVER_PORT_ATTEMPTS} ports; is something taking ports on 127.0.0.1?)"
+            ),
+            SessionStart::Failed(message) => message,
+        }
+    }
+}
+
+/// True when a driver's output says its port was taken (chromedriver: "bind() failed: Address
+/// already in use ... IPv4 port not available"; geckodriver: "Address in use").
+fn says_port_taken(output: &str) -> bool {
+    let output = output.to_ascii_lowercase();
+    output.contains("address already in use")
+        || output.contains("address in use")
+        || output.contains("port not available")
+}
+
+/// Resolves when `driver` exits; never without a driver (a remote WebDriver endpoint).
+async fn driver_exit(driver: Option<&mut ChildGuard>) -> String {
+    match driver {
+        Some(d) => d.wait_exit().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Opens a WebDriver session at `url`, retrying while the connection is refused (the driver
+/// needs a moment to listen) until `deadline`. A driver that exits meanwhile ends the wait at
+/// once, with its output quoted.
+async fn connect_session(
+    url: &str,
+    caps: &Map<String, Value>,
+    mut driver: Option<&mut ChildGuard>,
+    deadline: tokio::time::Instant,
+    product: &Product,
+    log: &Path,
+    log_start: u64,
+) -> Result<Client, SessionStart> {
+    enum Step {
+        Answered(
+            Result<Result<Client, fantoccini::error::NewSessionError>, tokio::time::error::Elapsed>,
+        ),
+        DriverExited(String),
+    }
+    loop {
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(caps.clone());
+        let connect = builder.connect(url);
+        let step = tokio::select! {
+            answer = tokio::time::timeout_at(deadline, connect) => Step::Answered(answer),
+            exit = driver_exit(driver.as_deref_mut()) => Step::DriverExited(exit),
+        };
+        let exit = match step {
+            Step::DriverExited(exit) => exit,
+            Step::Answered(Ok(Ok(client))) => {
+                if let Some(exit) = driver.as_deref_mut().and_then(ChildGuard::exited) {
+                    // Our driver is gone, so whoever answered on its port is another process.
+                    let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
+                    return Err(SessionStart::PortTaken(format!(
+                        "{exit} and the session at {url} came from another process"
+                    )));
+                }
+                return Ok(client);
+            }
+            Step::Answered(Ok(Err(e))) => {
+                if let Some(exit) = driver.as_deref_mut().and_then(ChildGuard::exited) {
+                    exit
+                } else {
+                    let refused = matches!(
+                        e,
+                        fantoccini::error::NewSessionError::Failed(_)
+                            | fantoccini::error::NewSessionError::FailedC(_)
+                    );
+                    if !refused || tokio::time::Instant::now() >= deadline {
+                        return Err(SessionStart::Failed(format!(
+                            "cannot start a {} session at {url}: {e}",
+                            product.display_name
+                        )));
+                    }
+                    // Not listening yet: ask again shortly (bounded by the deadline; an exit
+                    // of the driver ends the wait at once).
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        _ = driver_exit(driver.as_deref_mut()) => {}
+                    }
+                    continue;
+                }
+            }
+            Step::Answered(Err(_)) => {
+                return Err(SessionStart::Failed(format!(
+                    "no {} session within {}s (driver at {url}; see {})",
+                    product.display_name,
+                    SESSION_START_TIMEOUT.as_secs(),
+                    log.display()
+                )))
+            }
+        };
+        // The driver exited before a session started: quote why.
+        if let Some(d) = driver.as_deref_mut() {
+            d.log_written().await;
+        }
+        // Only what this driver wrote: an earlier attempt's output is above it in the log.
+        let output = std::fs::read(log).unwrap_or_default();
+        let own = output.get(log_start as usize..).unwrap_or_default();
+        if says_port_taken(&String::from_utf8_lossy(own)) {
+            return Err(SessionStart::PortTaken(format!("{exit}: {url} was taken")));
+        }
+        return Err(SessionStart::Failed(driver_failed(&exit, product, log)));
+    }
+}
+
 /// One driver + browser + WebDriver session with its own temporary profile.
 pub struct BrowserSession {
     pub product: &'static Product,
@@ -297,13 +422,39 @@ impl BrowserSession {
         log: &Path,
         launch: Launch,
     ) -> Result<Self, String> {
+        Self::launch_on_ports(installation, webdriver_url, log, launch, &mut free_port).await
+    }
+
+    /// [`launch`](Self::launch) with the driver's ports taken from `ports`. A port picked free
+    /// can be taken by another process before the driver binds it: then the driver exits
+    /// ("address in use") or the session that answers is not ours, and the driver is started
+    /// again on the next port, up to [`DRIVER_PORT_ATTEMPTS`] times (each retry is noted in
+    /// `log`). Tests pass a port that is already taken.
+    pub async fn launch_on_ports(
+        installation: &Installation,
+        webdriver_url: Option<&str>,
+        log: &Path,
+        launch: Launch,
+        ports: &mut (dyn FnMut() -> std::io::Result<u16> + Send),
+    ) -> Result<Self, String> {
         let product = installation.product;
         let profile = tempfile::Builder::new()
             .prefix(&format!("interop-{}-", product.name))
             .tempdir()
             .map_err(|e| format!("cannot create a profile directory: {e}"))?;
-        let (driver, url) = match (webdriver_url, &installation.driver) {
-            (Some(url), _) => (None, url.to_string()),
+        let caps = (product.capabilities)(
+            installation.binary.as_deref(),
+            &profile.path().join("profile"),
+            launch,
+        );
+        let deadline = tokio::time::Instant::now() + SESSION_START_TIMEOUT;
+        let (driver, client) = match (webdriver_url, &installation.driver) {
+            (Some(url), _) => {
+                let client = connect_session(url, &caps, None, deadline, product, log, 0)
+                    .await
+                    .map_err(SessionStart::into_message)?;
+                (None, client)
+            }
             (None, None) => {
                 return Err(format!(
                     "no driver for {} and no --webdriver-url",
@@ -311,60 +462,41 @@ impl BrowserSession {
                 ))
             }
             (None, Some(driver_path)) => {
-                let port = free_port().map_err(|e| format!("no free port for the driver: {e}"))?;
-                let mut cmd = Command::new(driver_path);
-                cmd.args((product.driver_args)(port));
-                cmd.env("TMPDIR", profile.path());
-                let guard = ChildGuard::spawn(cmd, &driver_path.display().to_string(), Some(log))
-                    .map_err(|e| format!("cannot start {}: {e}", driver_path.display()))?;
-                (Some(guard), format!("http://127.0.0.1:{port}"))
-            }
-        };
-        let mut driver = driver;
-        let caps = (product.capabilities)(
-            installation.binary.as_deref(),
-            &profile.path().join("profile"),
-            launch,
-        );
-        let deadline = tokio::time::Instant::now() + SESSION_START_TIMEOUT;
-        // The driver needs a moment to listen: retry while the connection is refused.
-        let client = loop {
-            let attempt = tokio::time::timeout_at(
-                deadline,
-                ClientBuilder::new(HttpConnector::new())
-                    .capabilities(caps.clone())
-                    .connect(&url),
-            )
-            .await;
-            match attempt {
-                Ok(Ok(client)) => break client,
-                Ok(Err(e)) => {
-                    let refused = matches!(
-                        e,
-                        fantoccini::error::NewSessionError::Failed(_)
-                            | fantoccini::error::NewSessionError::FailedC(_)
-                    );
-                    if let Some(d) = driver.as_mut() {
-                        if let Some(exit) = d.exited() {
-                            d.log_written().await;
-                            return Err(driver_failed(&exit, product, log));
+                let mut attempt = 1;
+                loop {
+                    let port = ports().map_err(|e| format!("no free port for the driver: {e}"))?;
+                    let log_start = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+                    let mut cmd = Command::new(driver_path);
+                    cmd.args((product.driver_args)(port));
+                    cmd.env("TMPDIR", profile.path());
+                    let mut guard =
+                        ChildGuard::spawn(cmd, &driver_path.display().to_string(), Some(log))
+                            .map_err(|e| format!("cannot start {}: {e}", driver_path.display()))?;
+                    let url = format!("http://127.0.0.1:{port}");
+                    let started = connect_session(
+                        &url,
+                        &caps,
+                        Some(&mut guard),
+                        deadline,
+                        product,
+                        log,
+                        log_start,
+                    )
+                    .await;
+                    match started {
+                        Ok(client) => break (Some(guard), client),
+                        Err(SessionStart::PortTaken(why)) if attempt < DRIVER_PORT_ATTEMPTS => {
+                            drop(guard);
+                            note_in_log(
+                                log,
+                                &format!(
+                                    "interop: {why}; starting the driver again on another port"
+                                ),
+                            );
+                            attempt += 1;
                         }
+                        Err(e) => return Err(e.into_message()),
                     }
-                    if !refused || tokio::time::Instant::now() >= deadline {
-                        return Err(format!(
-                            "cannot start a {} session at {url}: {e}",
-                            product.display_name
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(_) => {
-                    return Err(format!(
-                        "no {} session within {}s (driver at {url}; see {})",
-                        product.display_name,
-                        SESSION_START_TIMEOUT.as_secs(),
-                        log.display()
-                    ))
                 }
             }
         };
@@ -471,6 +603,20 @@ impl BrowserPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drivers_saying_their_port_is_taken_are_recognised() {
+        // chromedriver 156 and geckodriver 0.36 on a port another process holds.
+        assert!(says_port_taken(
+            "[1764.1][SEVERE]: bind() failed: Address already in use (98)\nIPv4 port not available. Exiting..."
+        ));
+        assert!(says_port_taken(
+            "geckodriver: error: Address already in use (os error 98)"
+        ));
+        assert!(!says_port_taken(
+            "chromedriver: error while loading shared libraries: libnss3.so"
+        ));
+    }
 
     #[test]
     fn capabilities_carry_headless_flags_profile_and_binary_when_known() {

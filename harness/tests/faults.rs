@@ -4,7 +4,9 @@
 //!   line by line, and `report` renders them; the reaper kills the browsers);
 //! - a browser process killed mid-run (`crash` with the evidence so far; relaunched after);
 //! - a peer that stops answering (SIGSTOP: the awaiting step times out, naming what it awaited);
-//! - a driver that cannot start (an `error` naming the driver, its output and the fix).
+//! - a driver that cannot start (an `error` naming the driver, its output and the fix);
+//! - a driver port taken by another process between picking and binding it (started again on
+//!   another port).
 //!
 //! The tests share the machine's browsers and the process scan, so they run one at a time.
 
@@ -330,4 +332,66 @@ fn a_driver_that_cannot_start_is_an_error_naming_the_fix_and_the_matrix_goes_on(
     assert_eq!(other.outcome, Outcome::Pass, "{:?}", other.reason);
     let left = wait_no_leftovers(Duration::from_secs(15));
     assert!(left.is_empty(), "processes left behind: {left:#?}");
+}
+
+#[test]
+fn a_driver_port_taken_by_another_process_is_retried_on_another_port() {
+    if !require_browsers() {
+        return;
+    }
+    let _serial = serial();
+    use interop_harness::browser::{BrowserSession, Launch, CHROME, FIREFOX};
+    // Another process holds the port the harness picked (it accepts connections and never
+    // answers, the worst case): the driver cannot listen there and exits.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for product in [&CHROME, &FIREFOX] {
+        let installation = product.locate().unwrap();
+        let log = dir.path().join(format!("{}-driver.log", product.name));
+        let mut picked = Vec::new();
+        let mut ports = || {
+            let next = if picked.is_empty() {
+                port
+            } else {
+                let free = std::net::TcpListener::bind("127.0.0.1:0")?;
+                free.local_addr()?.port()
+            };
+            picked.push(next);
+            Ok(next)
+        };
+        let session = runtime
+            .block_on(BrowserSession::launch_on_ports(
+                &installation,
+                None,
+                &log,
+                Launch::default(),
+                &mut ports,
+            ))
+            .unwrap_or_else(|e| panic!("{}: {e}", product.name));
+        assert!(
+            session
+                .version
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit()),
+            "{}: a real session: {}",
+            product.name,
+            session.version
+        );
+        runtime.block_on(session.shutdown());
+        assert_eq!(picked.len(), 2, "{}: one retry: {picked:?}", product.name);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains(&format!(
+                "127.0.0.1:{port} was taken; starting the driver again on another port"
+            )),
+            "{}: the retry is noted in the driver log: {text}",
+            product.name
+        );
+    }
+    drop(taken);
+    let left = wait_no_leftovers(Duration::from_secs(20));
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
