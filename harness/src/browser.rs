@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 use tokio::process::Command;
 
-use crate::process::{note_in_log, ChildGuard};
+use crate::process::{log_len, log_since, note_in_log, ChildGuard};
 
 /// How long a driver may take to accept a new session (Firefox needs 2-3 s here).
 const SESSION_START_TIMEOUT: Duration = Duration::from_secs(45);
@@ -388,10 +388,7 @@ async fn connect_session(
         if let Some(d) = driver.as_deref_mut() {
             d.log_written().await;
         }
-        // Only what this driver wrote: an earlier attempt's output is above it in the log.
-        let output = std::fs::read(log).unwrap_or_default();
-        let own = output.get(log_start as usize..).unwrap_or_default();
-        if says_port_taken(&String::from_utf8_lossy(own)) {
+        if says_port_taken(&log_since(log, log_start)) {
             return Err(SessionStart::PortTaken(format!("{exit}: {url} was taken")));
         }
         return Err(SessionStart::Failed(driver_failed(&exit, product, log)));
@@ -465,7 +462,7 @@ impl BrowserSession {
                 let mut attempt = 1;
                 loop {
                     let port = ports().map_err(|e| format!("no free port for the driver: {e}"))?;
-                    let log_start = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+                    let log_start = log_len(log);
                     let mut cmd = Command::new(driver_path);
                     cmd.args((product.driver_args)(port));
                     cmd.env("TMPDIR", profile.path());

@@ -119,6 +119,18 @@ impl ChildGuard {
     }
 }
 
+/// The length of a log now: where what a child started next writes begins (see [`log_since`]).
+pub fn log_len(log: &Path) -> u64 {
+    std::fs::metadata(log).map(|m| m.len()).unwrap_or(0)
+}
+
+/// What a log holds from `start` on (a [`log_len`] taken before a child started): that
+/// child's output, not an earlier attempt's above it.
+pub fn log_since(log: &Path, start: u64) -> String {
+    let text = std::fs::read(log).unwrap_or_default();
+    String::from_utf8_lossy(text.get(start as usize..).unwrap_or_default()).into_owned()
+}
+
 /// Appends a line of the harness's own to a child's log (a note such as a retry).
 pub fn note_in_log(log: &Path, line: &str) {
     use std::io::Write;

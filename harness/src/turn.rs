@@ -18,7 +18,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::process::Command;
 
-use crate::process::{note_in_log, ChildGuard};
+use crate::process::{log_len, log_since, note_in_log, ChildGuard};
 
 /// How long the server may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,7 +95,7 @@ impl TurnServer {
         let mut attempt = 1;
         loop {
             let port = ports().map_err(|e| format!("no free port for the TURN server: {e}"))?;
-            let log_start = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+            let log_start = log_len(log);
             let mut cmd = Command::new(&binary);
             cmd.args([
                 "-n",
@@ -179,10 +179,7 @@ async fn ready(
                 log.display()
             )));
         }
-        // Only this server's output: an earlier attempt's is above it in the log.
-        let output = std::fs::read(log).unwrap_or_default();
-        let own = String::from_utf8_lossy(output.get(log_start as usize..).unwrap_or_default());
-        if says_port_taken(&own, port) {
+        if says_port_taken(&log_since(log, log_start), port) {
             return Err(NotReady::PortTaken);
         }
         if tokio::time::Instant::now() >= deadline {
