@@ -223,10 +223,12 @@ async fn stun_answers(port: u16, transport: Transport) -> bool {
     let exchange = async {
         match transport {
             Transport::Udp => {
+                // Connected: a port nobody listens on yet answers "refused" at once.
                 let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
-                socket.send_to(&request, ("127.0.0.1", port)).await.ok()?;
+                socket.connect(("127.0.0.1", port)).await.ok()?;
+                socket.send(&request).await.ok()?;
                 let mut buf = [0u8; 1500];
-                let (n, _) = socket.recv_from(&mut buf).await.ok()?;
+                let n = socket.recv(&mut buf).await.ok()?;
                 Some(is_answer(&buf[..n]))
             }
             Transport::Tcp => {
