@@ -59,8 +59,6 @@ impl Tap {
         lock_runs(&self.runs).retain(|_, r| r.state.as_ptr() != ptr);
     }
 
-    /// Files one IP packet captured at `at` with its run, if it carries UDP from or to a
-    /// registered address.
     /// Holds the tap thread at its next datagram until the guard is dropped (tests: a tap
     /// that falls behind).
     #[cfg(test)]
@@ -84,6 +82,8 @@ impl Tap {
         }
     }
 
+    /// Files one IP packet captured at `at` with its run, if it carries UDP from or to a
+    /// registered address.
     fn dispatch(&self, packet: &[u8], at: SystemTime) {
         let Some((src, dst, payload)) = ip_udp(packet) else {
             return;
