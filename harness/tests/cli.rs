@@ -217,3 +217,293 @@ fn help_explains_commands_and_exit_codes() {
         assert!(stdout.contains(needle), "run --help lacks {needle}");
     }
 }
+
+/// The expectation files shipped in scenarios/expectations, as `validate` and `run` name them.
+const SHIPPED_EXPECTATIONS: &str = "expectations: scenarios/expectations/chrome.yaml, \
+     scenarios/expectations/firefox.yaml, scenarios/expectations/rust.yaml";
+
+#[test]
+fn validate_of_a_scenario_folder_applies_the_expectations_up_the_tree() {
+    let output = interop()
+        .args(["validate", "scenarios/data-channels"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The entries about scenarios outside data-channels/ (media, connectivity) are not
+    // unknown names just because those scenarios were not selected.
+    assert!(stdout.contains("ok  datachannel-echo"), "{stdout}");
+    assert!(
+        !stdout.contains("ok  connect "),
+        "only data-channels: {stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l == SHIPPED_EXPECTATIONS),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" expectations\n"),
+        "ok  N expectations: {stdout}"
+    );
+}
+
+#[test]
+fn a_single_scenario_file_finds_the_expectations_of_its_tree() {
+    let file = "scenarios/data-channels/datachannel-max-retransmits.yaml";
+    let output = interop().args(["validate", file]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.lines().any(|l| l == SHIPPED_EXPECTATIONS),
+        "{stdout}"
+    );
+
+    // `list` shows the plan with expected outcomes and launches nothing: the Rust peer's
+    // known non-pass as answerer (scenarios/expectations/rust.yaml) applies to this file too.
+    let rust_yaml =
+        std::fs::read_to_string(workspace_root().join("scenarios/expectations/rust.yaml")).unwrap();
+    let key = rust_yaml
+        .lines()
+        .position(|l| l == "datachannel-max-retransmits:")
+        .expect("rust.yaml has an entry for datachannel-max-retransmits");
+    let expected = rust_yaml.lines().nth(key + 2).unwrap().trim();
+    assert_eq!(
+        expected, "expected: fail",
+        "the entry changed: update this test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let output = interop()
+        .args(["list", file, "-p", "rust:rust"])
+        .envs(tripwire(dir.path()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let cell = format!(
+        "    rust -> rust  (expected: fail, scenarios/expectations/rust.yaml:{})",
+        key + 2
+    );
+    assert!(stdout.lines().any(|l| l == cell), "{cell} in:\n{stdout}");
+    assert!(stdout.contains("\n1 runs"), "{stdout}");
+    assert!(
+        stderr.lines().any(|l| l == SHIPPED_EXPECTATIONS),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("LAUNCHED").exists());
+
+    // `run` says which files apply before anything starts (here it stops at the missing
+    // browser of the pairing asked for).
+    let output = interop()
+        .args(["run", file, "-p", "rust:chrome", "--out"])
+        .arg(dir.path().join("out"))
+        .env("CHROMIUM_BINARY", dir.path().join("no-such-chromium"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let named = lines.iter().position(|l| *l == SHIPPED_EXPECTATIONS);
+    let error = lines.iter().position(|l| l.starts_with("error:"));
+    assert!(
+        named.is_some() && named < error,
+        "the files are named before the setup error:\n{stderr}"
+    );
+}
+
+#[test]
+fn an_explicit_expectations_folder_is_used_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let expectations = dir.path().join("mine");
+    std::fs::create_dir(&expectations).unwrap();
+    std::fs::write(
+        expectations.join("rust.yaml"),
+        "# a scenario that does not exist\n\
+         datachannel-echo:\n  - { as: answerer, expected: fail, reason: r }\n\
+         datachannel-max-retransmit:\n  - { expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate", "scenarios/data-channels", "--expectations"])
+        .arg(&expectations)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
+    let location = format!("{}:4:1", expectations.join("rust.yaml").display());
+    assert!(stderr.contains(&location), "{location} in:\n{stderr}");
+    assert!(
+        stderr.contains("unknown scenario `datachannel-max-retransmit`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("datachannel-max-retransmits"),
+        "did you mean: {stderr}"
+    );
+    assert!(stderr.contains("nothing was run"), "{stderr}");
+    assert!(!stdout.contains("expectations:"), "{stdout}");
+
+    // Fixed, the folder given replaces the shipped one: only its file applies.
+    std::fs::write(
+        expectations.join("rust.yaml"),
+        "datachannel-echo:\n  - { as: answerer, expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate", "scenarios/data-channels", "--expectations"])
+        .arg(&expectations)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = format!("expectations: {}", expectations.join("rust.yaml").display());
+    assert!(stdout.lines().any(|l| l == line), "{line} in:\n{stdout}");
+    assert!(stdout.contains("ok  1 expectations"), "{stdout}");
+}
+
+#[test]
+fn a_tree_without_expectations_says_none_were_found() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its own git checkout, so the search stops there whatever lies above the temp folder.
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let tree = dir.path().join("scenarios");
+    std::fs::create_dir_all(tree.join("basic")).unwrap();
+    std::fs::copy(
+        workspace_root().join("scenarios/basic/connect.yaml"),
+        tree.join("basic/connect.yaml"),
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate"])
+        .arg(tree.join("basic"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok  connect"), "{stdout}");
+    let line = format!(
+        "expectations: none found (looked up from {})",
+        tree.join("basic").display()
+    );
+    assert!(stdout.lines().any(|l| l == line), "{line} in:\n{stdout}");
+
+    // An expectations folder at the top of that tree applies to its sub-folders.
+    std::fs::create_dir(tree.join("expectations")).unwrap();
+    std::fs::write(
+        tree.join("expectations/firefox.yaml"),
+        "connect:\n  - { with: chrome, expected: timeout, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate"])
+        .arg(tree.join("basic"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("expectations: ") && stdout.contains("expectations/firefox.yaml"),
+        "{stdout}"
+    );
+
+    // Its entries are checked against every scenario of the tree, not only those selected:
+    // one about a scenario in another sub-folder is fine, a misspelled one is located.
+    std::fs::create_dir(tree.join("data")).unwrap();
+    std::fs::copy(
+        workspace_root().join("scenarios/data-channels/datachannel-echo.yaml"),
+        tree.join("data/datachannel-echo.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        tree.join("expectations/rust.yaml"),
+        "datachannel-echo:\n  - { with: firefox, expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate"])
+        .arg(tree.join("basic"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok  2 expectations"), "{stdout}");
+    assert!(!stdout.contains("ok  datachannel-echo"), "{stdout}");
+    std::fs::write(
+        tree.join("expectations/rust.yaml"),
+        "datachannel-ehco:\n  - { with: firefox, expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate"])
+        .arg(tree.join("basic"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("rust.yaml:1:1"), "located: {stderr}");
+    assert!(
+        stderr.contains("unknown scenario `datachannel-ehco`")
+            && stderr.contains("did you mean `datachannel-echo`"),
+        "{stderr}"
+    );
+
+    // A broken scenario file elsewhere in the tree does not stop the selected ones; an entry
+    // about it is reported as unknown, with a note saying why.
+    std::fs::copy(workspace_root().join(TYPO), tree.join("data/typo.yaml")).unwrap();
+    std::fs::write(
+        tree.join("expectations/rust.yaml"),
+        "datachannel-echo:\n  - { with: firefox, expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate"])
+        .arg(tree.join("basic"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::write(
+        tree.join("expectations/rust.yaml"),
+        "typo:\n  - { with: firefox, expected: fail, reason: r }\n",
+    )
+    .unwrap();
+    let output = interop()
+        .args(["validate"])
+        .arg(tree.join("basic"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("unknown scenario `typo`"), "{stderr}");
+    assert!(
+        stderr.contains("note: 1 scenario file under ") && stderr.contains("could not be loaded"),
+        "{stderr}"
+    );
+}

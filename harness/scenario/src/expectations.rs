@@ -324,6 +324,13 @@ impl Expectations {
             })
     }
 
+    /// The files loaded (by [`Expectations::load_dir`], [`Expectations::parse_str`] and
+    /// [`Expectations::merge`]), in load order, empty ones included: the paths they were loaded
+    /// with, as entries' sources name them.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|f| f.path.as_path())
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -1088,6 +1095,8 @@ connect:
         fs::write(dir.join("notes.txt"), "not yaml").unwrap();
         let e = Expectations::load_dir(&dir).unwrap();
         assert_eq!(e.len(), 3);
+        let files: Vec<&Path> = e.files().collect();
+        assert_eq!(files, [dir.join("firefox.yaml"), dir.join("rust.yaml")]);
         assert!(e.validate(SCENARIOS, IMPLS).is_empty());
         let source = e
             .lookup("connect", "rust", "firefox")
