@@ -24,12 +24,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use interop_protocol::{
-    Command, DataChannelInit, Event, IceCandidate, Payload, PeerError, PeerMessage, Reply, Request,
+    Command, DataChannelInit, Event, Payload, PeerError, PeerMessage, Reply, Request,
     SessionDescription,
 };
 use interop_results::{FailedStep, Implementation as ImplInfo, Outcome, RunRecord, Timings};
 use interop_scenario::expectations::Expectations;
-use interop_scenario::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Step};
+use interop_scenario::plan::{
+    Action, Check, Expectation, PayloadSpec, PeerCommand, PeerId, RelayStep, Step,
+};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -43,9 +45,13 @@ use crate::matrix::{Cell, Implementation};
 use crate::process::ChildGuard;
 use crate::reporter::{Reporter, RunEvent};
 use crate::sdp;
+use expect::{connection_state, Verdict};
 
+mod commands;
 mod connectivity;
+pub mod expect;
 mod media;
+pub mod relay;
 
 /// Seed of the pattern stream of bulk transfers (any fixed value; the peers get it).
 const BULK_SEED: u32 = 1;
@@ -160,10 +166,6 @@ struct LivePeer {
     /// Requests the harness sent on its own (candidate relay): id -> what.
     background: HashMap<u64, String>,
     last_local_description: Option<SessionDescription>,
-    has_remote_description: bool,
-    /// Candidates from the other peer waiting for this peer's remote description (`None`:
-    /// the end of candidates).
-    pending_candidates: Vec<Option<IceCandidate>>,
     /// Indices (in arrival order, per label) of the messages `expect_message` matched.
     matched_messages: HashMap<String, BTreeSet<usize>>,
     /// Peer clock when `create_peer_connection` completed.
@@ -178,24 +180,39 @@ impl LivePeer {
     fn label(&self) -> String {
         format!("{} ({})", self.name, self.implementation)
     }
+}
 
-    fn last_state(&self, pick: fn(&Event) -> Option<&str>) -> Option<&str> {
-        self.events.iter().rev().find_map(|(_, e)| pick(e))
+/// The role name of a peer in records and `observed` keys.
+fn role(peer: PeerId) -> &'static str {
+    match peer {
+        PeerId::OFFERER => "offerer",
+        _ => "answerer",
     }
 }
 
-fn connection_state(e: &Event) -> Option<&str> {
-    match e {
-        Event::ConnectionStateChange { state } => Some(state),
-        _ => None,
-    }
+/// What [`Session::wait_on_events`] waits on.
+struct EventWait<'a> {
+    peer: PeerId,
+    /// The step, for messages.
+    what: &'a str,
+    timeout: Duration,
+    deadline: Instant,
+    /// The event the peer must be able to report (see its Hello's `unsupported`).
+    needs: &'static str,
 }
 
-fn ice_connection_state(e: &Event) -> Option<&str> {
-    match e {
-        Event::IceConnectionStateChange { state } => Some(state),
-        _ => None,
-    }
+/// No more detail for a timeout message.
+fn no_detail(_: &expect::EventLog) -> String {
+    String::new()
+}
+
+/// The parameters of a bulk transfer step.
+struct Bulk<'a> {
+    label: &'a str,
+    bytes: u64,
+    chunk: u32,
+    high_water: u64,
+    low_water: u64,
 }
 
 /// Everything of one run in progress.
@@ -479,7 +496,7 @@ impl Worker {
             };
             let mut stop = None;
             for (index, step) in scenario.steps.iter().enumerate() {
-                if matches!(step.action, Action::Close) {
+                if matches!(step.action, Action::Command(PeerCommand::Close)) {
                     session.end_stats(step.peer.0).await;
                 }
                 let result = session.execute(step).await;
@@ -617,7 +634,7 @@ fn open_capture(
     let drops = scenario
         .steps
         .iter()
-        .any(|s| matches!(s.action, Action::DropPackets { .. }));
+        .any(|s| matches!(s.action, Action::Relay(RelayStep::DropPackets { .. })));
     match mode {
         CaptureMode::Off => Ok(None),
         CaptureMode::Auto if !drops => match Capture::passive(&pcap, t0.into_std()) {
@@ -762,8 +779,6 @@ async fn start_peer(
         sent: Vec::new(),
         background: HashMap::new(),
         last_local_description: None,
-        has_remote_description: false,
-        pending_candidates: Vec::new(),
         matched_messages: HashMap::new(),
         pc_created_at: None,
         end_stats_taken: false,
@@ -1265,7 +1280,9 @@ impl Session {
                     }
                     PeerMessage::Event { t, event } => {
                         if let Event::IceCandidate { candidate } = &event {
-                            self.on_candidate(peer, candidate.clone());
+                            let deliveries =
+                                self.conn.relay.gathered_candidate(peer, candidate.clone());
+                            self.deliver(deliveries);
                         }
                         let now = self.elapsed_ms();
                         let p = &mut self.peers[peer.0];
@@ -1278,11 +1295,10 @@ impl Session {
         Ok(())
     }
 
-    /// Delivers `candidate` (`None`: the end of candidates) to `to` now if it can take it, or
-    /// once it has a remote description.
-    fn relay_candidate(&mut self, to: PeerId, mut candidate: Option<IceCandidate>) {
-        if self.peers[to.0].has_remote_description {
-            // Rewritten only now, as it is delivered: a queued candidate passes here twice.
+    /// Hands candidates the relay policy let through to their peers (`addIceCandidate`), each
+    /// rewritten for the capture relay if there is one.
+    fn deliver(&mut self, deliveries: Vec<relay::Deliver>) {
+        for relay::Deliver { to, mut candidate } in deliveries {
             if let (Some(capture), Some(c)) = (&self.capture, candidate.as_mut()) {
                 c.candidate = capture.rewrite_candidate(to.other().0, &c.candidate);
             }
@@ -1292,8 +1308,6 @@ impl Session {
             };
             let id = self.send(to, Command::AddIceCandidate { candidate });
             self.peers[to.0].background.insert(id, what);
-        } else {
-            self.peers[to.0].pending_candidates.push(candidate);
         }
     }
 
@@ -1404,298 +1418,249 @@ impl Session {
         let _ = std::fs::write(self.dir.join(name), contents);
     }
 
-    /// Runs one step.
+    /// Runs one step: each group of actions has its own exhaustive match (a step kind nobody
+    /// wired up does not compile).
     async fn execute(&mut self, step: &Step) -> Result<(), Stop> {
         let peer = step.peer;
         let what = step.action.to_string();
         match &step.action {
-            Action::CreatePeerConnection {
-                configuration,
-                turn,
-            } => {
-                let mut configuration = configuration.clone();
-                if let Some(transport) = turn {
-                    let server = self.turn_server(transport).await?;
-                    configuration.ice_servers.push(server);
-                }
-                let (t, _) = self
-                    .command(peer, Command::CreatePeerConnection { configuration }, &what)
-                    .await?;
-                let p = &mut self.peers[peer.0];
-                p.pc_created_at = Some(t);
-                p.has_remote_description = false;
-                p.last_local_description = None;
+            Action::Command(command) => self.run_command(peer, command, &what).await,
+            Action::Relay(relay) => self.relay_step(peer, relay, &what).await,
+            Action::Expect {
+                what: expectation,
+                timeout,
+            } => self.expect(peer, expectation, *timeout, &what).await,
+            Action::Check(check) => self.run_check(peer, check).await,
+        }
+    }
+
+    /// What the harness does between the peers from now on.
+    async fn relay_step(&mut self, peer: PeerId, step: &RelayStep, what: &str) -> Result<(), Stop> {
+        match step {
+            RelayStep::Candidates(policy) => {
+                self.conn.relay.set_policy(peer, policy.clone());
+                Ok(())
             }
-            Action::CreateDataChannel { label, init } => {
-                let (t, _) = self
-                    .command(
-                        peer,
-                        Command::CreateDataChannel {
-                            label: label.clone(),
-                            init: init.clone(),
-                        },
-                        &what,
-                    )
-                    .await?;
-                self.peers[peer.0]
-                    .created
-                    .push((label.clone(), t, init.clone()));
+            RelayStep::ReleaseCandidates { reverse } => {
+                self.release_candidates(peer, *reverse).await
             }
-            Action::CreateOffer | Action::CreateAnswer => {
-                let command = if matches!(step.action, Action::CreateOffer) {
-                    Command::CreateOffer
-                } else {
-                    Command::CreateAnswer
-                };
-                let (_, reply) = self.command(peer, command, &what).await?;
-                if let Reply::Description { description } = reply {
-                    self.conn.last_created[peer.0] = Some(description);
-                }
+            RelayStep::DropPackets { name, every } => {
+                self.drop_packets(peer, name, *every, what).await
             }
-            Action::SetLocalDescription { setup } => {
-                let description = match setup {
-                    None => None,
-                    Some(setup) => {
-                        let Some(mut created) = self.conn.last_created[peer.0].clone() else {
-                            return Err(Stop::new(
-                                Outcome::Fail,
-                                format!(
-                                    "{}: no created description to change a=setup in",
-                                    self.peers[peer.0].label()
-                                ),
-                            ));
-                        };
-                        created.sdp = sdp::with_setup(&created.sdp, setup);
-                        Some(created)
-                    }
-                };
-                let (_, reply) = self
-                    .command(peer, Command::SetLocalDescription { description }, &what)
-                    .await?;
-                if let Reply::Description { mut description } = reply {
-                    // What the scenario asked this peer to apply is what the other peer gets,
-                    // whatever text the implementation reports back (the Rust peer applies its
-                    // own offer text and takes its role from the answer's a=setup).
-                    if let Some(setup) = setup {
-                        description.sdp = sdp::with_setup(&description.sdp, setup);
-                    }
-                    self.sdp_count += 1;
-                    let name = format!(
-                        "{}-{}-{}.sdp",
-                        self.sdp_count, self.peers[peer.0].name, description.kind
-                    );
-                    self.write_artefact(&name, &description.sdp);
-                    match description.kind.as_str() {
-                        "offer" => self.offer = Some((peer, description.sdp.clone())),
-                        "answer" => self.answer = Some((peer, description.sdp.clone())),
-                        _ => {}
-                    }
-                    if self.conn.first_credentials[peer.0].is_none() {
-                        self.conn.first_credentials[peer.0] =
-                            sdp::ice_credentials(&description.sdp);
-                    }
-                    self.peers[peer.0].last_local_description = Some(description);
-                } else {
-                    return Err(Stop::new(
-                        Outcome::Fail,
+        }
+    }
+
+    /// An immediate check of what the run recorded.
+    async fn run_check(&mut self, peer: PeerId, check: &Check) -> Result<(), Stop> {
+        match check {
+            Check::NewIceCredentials => self.check_new_ice_credentials(peer),
+            Check::HostCandidates { mdns } => self.check_host_candidates(peer, *mdns).await,
+            Check::MaxMessageSize { at_least } => self.require_max_message_size(peer, *at_least),
+            Check::StreamIds => self.check_stream_ids(peer),
+        }
+    }
+
+    /// Waits for one expectation. Those judged from the event log go through
+    /// [`Session::wait_on_events`]; those judged from getStats or media reports poll them
+    /// (connectivity.rs, media.rs). Either way a missed deadline is `timeout` and a
+    /// contradiction `fail`.
+    async fn expect(
+        &mut self,
+        peer: PeerId,
+        expectation: &Expectation,
+        timeout: Duration,
+        what: &str,
+    ) -> Result<(), Stop> {
+        use expect::{ice_connection_state, last_state};
+        let deadline = Instant::now() + timeout;
+        let on = |wait| EventWait {
+            peer,
+            what,
+            timeout,
+            deadline,
+            needs: wait,
+        };
+        match expectation {
+            Expectation::ConnectionState { state } => {
+                let wait = on("connection_state_change");
+                self.wait_on_events(
+                    wait,
+                    |events, _| {
+                        expect::reached_state(events, connection_state, "connection state", state)
+                    },
+                    |events| {
                         format!(
-                            "{}: set local description did not return the description",
-                            self.peers[peer.0].label()
-                        ),
-                    ));
-                }
+                            "; last connection state: {}",
+                            last_state(events, connection_state).unwrap_or("none reported")
+                        )
+                    },
+                )
+                .await
             }
-            Action::SetRemoteDescription {
-                munge,
-                expect_error,
-            } => {
-                let from = peer.other();
-                let Some(description) = self.peers[from.0].last_local_description.clone() else {
-                    return Err(Stop::new(
-                        Outcome::Fail,
+            Expectation::IceConnectionState { state } => {
+                let wait = on("ice_connection_state_change");
+                self.wait_on_events(
+                    wait,
+                    |events, _| {
+                        expect::reached_state(
+                            events,
+                            ice_connection_state,
+                            "ICE connection state",
+                            state,
+                        )
+                    },
+                    |events| {
                         format!(
-                            "{} has no local description to pass on",
-                            self.peers[from.0].label()
-                        ),
-                    ));
-                };
-                let mut description = self.outgoing_description(from, description).await?;
-                if let Some(capture) = &self.capture {
-                    description.sdp = sdp::map_candidates(&description.sdp, |c| {
-                        capture.rewrite_candidate(from.0, c)
-                    });
-                }
-                if let Some(size) = munge.max_message_size {
-                    description.sdp = sdp::with_max_message_size(&description.sdp, size);
-                }
-                if munge.tamper_fingerprint {
-                    description.sdp = sdp::with_tampered_fingerprint(&description.sdp);
-                }
-                if let Some(name) = &munge.remove_attribute {
-                    description.sdp = sdp::without_attribute(&description.sdp, name);
-                }
-                if !munge.is_empty() {
-                    self.sdp_count += 1;
-                    let name = format!(
-                        "{}-{}-{}-as-given-to-{}.sdp",
-                        self.sdp_count,
-                        self.peers[from.0].name,
-                        description.kind,
-                        self.peers[peer.0].name
-                    );
-                    self.write_artefact(&name, &description.sdp);
-                }
-                let command = Command::SetRemoteDescription { description };
-                if *expect_error {
-                    let who = self.peers[peer.0].label();
-                    match self.command_result(peer, command, &what).await?.1 {
-                        Ok(_) => {
-                            return Err(Stop::new(
-                                Outcome::Fail,
-                                format!("{who} accepted the description; it had to reject it"),
-                            ))
-                        }
-                        Err(e) => {
-                            self.conn.observed.insert(
-                                format!(
-                                    "{}.rejection",
-                                    if peer == PeerId::OFFERER {
-                                        "offerer"
-                                    } else {
-                                        "answerer"
-                                    }
-                                ),
-                                serde_json::json!({ "name": e.name, "message": e.message }),
-                            );
-                            return Ok(());
-                        }
-                    }
-                }
-                self.command(peer, command, &what).await?;
-                self.peers[peer.0].has_remote_description = true;
-                for candidate in std::mem::take(&mut self.peers[peer.0].pending_candidates) {
-                    self.relay_candidate(peer, candidate);
-                }
+                            "; last ICE connection state: {}",
+                            last_state(events, ice_connection_state).unwrap_or("none reported")
+                        )
+                    },
+                )
+                .await
             }
-            Action::Send {
+            Expectation::DataChannel { label, properties } => {
+                let wait = on("data_channel");
+                self.wait_on_events(
+                    wait,
+                    |events, _| expect::data_channel(events, label, properties),
+                    no_detail,
+                )
+                .await
+            }
+            Expectation::ChannelOpen { label } => {
+                let wait = on("data_channel_open");
+                self.wait_on_events(
+                    wait,
+                    |events, _| expect::channel_open(events, label),
+                    no_detail,
+                )
+                .await
+            }
+            Expectation::Message {
                 label,
                 payload,
-                expect_error,
+                any_order,
             } => {
-                let (data, _, sha256) = materialize(payload);
-                let command = Command::Send {
-                    label: label.clone(),
-                    data,
-                };
-                let who = self.peers[peer.0].label();
-                match (
-                    expect_error,
-                    self.command_result(peer, command, &what).await?,
-                ) {
-                    (None, (t, Ok(_))) => self.peers[peer.0].sent.push((label.clone(), t, sha256)),
-                    (None, (_, Err(e))) => return Err(command_failed(&who, &what, &e)),
-                    (Some(name), (_, Err(e))) if &e.name == name => {}
-                    (Some(name), (_, Err(e))) => {
-                        return Err(Stop::new(
-                            Outcome::Fail,
-                            format!(
-                                "{who}: {what}: failed with {}: {} instead of {name}",
-                                e.name, e.message
-                            ),
-                        ))
-                    }
-                    (Some(name), (_, Ok(_))) => {
-                        return Err(Stop::new(
-                            Outcome::Fail,
-                            format!("{who}: {what}: the send succeeded instead of throwing {name}"),
-                        ))
-                    }
-                }
-            }
-            Action::Echo { label } => {
-                self.command(
-                    peer,
-                    Command::Echo {
-                        label: label.clone(),
+                let want = expect::ExpectedMessage::of(payload);
+                let wait = on("data_channel_message");
+                self.wait_on_events(
+                    wait,
+                    |events, matched| {
+                        let matched = matched.entry(label.clone()).or_default();
+                        expect::message(events, matched, label, &want, *any_order)
                     },
-                    &what,
+                    no_detail,
                 )
-                .await?;
-                self.peers[peer.0].echoing.insert(label.clone());
+                .await
             }
-            Action::BulkTransfer {
+            Expectation::ChannelClosing { label } => {
+                let wait = on("data_channel_closing");
+                self.wait_on_events(
+                    wait,
+                    |events, _| expect::channel_closing(events, label),
+                    no_detail,
+                )
+                .await
+            }
+            Expectation::ChannelClosed { label } => {
+                let wait = on("data_channel_close");
+                self.wait_on_events(
+                    wait,
+                    |events, _| expect::channel_closed(events, label),
+                    no_detail,
+                )
+                .await
+            }
+            Expectation::SelectedCandidatePair { want } => {
+                self.expect_selected_pair(peer, want, timeout).await
+            }
+            Expectation::DtlsRole { role } => self.expect_dtls_role(peer, role, timeout).await,
+            Expectation::Certificate { key } => self.expect_certificate(peer, key, timeout).await,
+            Expectation::BulkTransfer {
                 label,
                 bytes,
                 chunk,
                 high_water,
                 low_water,
-                timeout,
             } => {
-                self.bulk_transfer(
-                    peer,
+                let bulk = Bulk {
                     label,
-                    *bytes,
-                    *chunk,
-                    (*high_water, *low_water),
-                    *timeout,
-                    &what,
-                )
-                .await?;
+                    bytes: *bytes,
+                    chunk: *chunk,
+                    high_water: *high_water,
+                    low_water: *low_water,
+                };
+                self.bulk_transfer(peer, bulk, timeout, what).await
             }
-            Action::RequireMaxMessageSize { at_least } => {
-                self.require_max_message_size(peer, *at_least)?;
+            Expectation::KeyFrameAfterRequest { name } => {
+                self.request_key_frame(peer, name, timeout, what).await
             }
-            Action::CheckStreamIds => self.check_stream_ids(peer)?,
-            Action::CloseDataChannel { label } => {
-                self.command(
-                    peer,
-                    Command::CloseDataChannel {
-                        label: label.clone(),
-                    },
-                    &what,
-                )
-                .await?;
+            Expectation::Media { name, expect } => {
+                self.expect_media(peer, name, expect, timeout, what).await
             }
-            Action::Close => {
-                self.command(peer, Command::Close, &what).await?;
-            }
-            Action::GetStats => {
-                let (_, reply) = self.command(peer, Command::GetStats, &what).await?;
-                if let Reply::Stats { report } = reply {
-                    let name = format!(
-                        "stats-{}-{}.json",
-                        self.peers[peer.0].name,
-                        self.elapsed_ms() as u64
-                    );
-                    self.write_artefact(
-                        &name,
-                        &serde_json::to_string_pretty(&report).unwrap_or_default(),
-                    );
-                }
-            }
-            conn if self.connectivity_action(peer, conn, &what).await? => {}
-            media if self.media_action(peer, media, &what).await? => {}
-            expectation => {
-                let timeout = expectation.timeout().unwrap_or(COMMAND_TIMEOUT);
-                self.expect(peer, expectation, timeout).await?;
+            Expectation::NoMedia { name } => self.expect_no_media(peer, name, timeout, what).await,
+            Expectation::Retransmissions { name } => {
+                self.expect_retransmissions(peer, name, timeout, what).await
             }
         }
-        Ok(())
+    }
+
+    /// The one wait over a peer's event log: asks `verdict` after every frame until it is
+    /// met (`Ok`), contradicted (`fail`) or the deadline passes (`timeout`, with `detail` of
+    /// the log appended). A peer that declared it cannot report `wait.needs` makes the step
+    /// `unsupported` before any waiting.
+    async fn wait_on_events(
+        &mut self,
+        wait: EventWait<'_>,
+        mut verdict: impl FnMut(&expect::EventLog, &mut HashMap<String, BTreeSet<usize>>) -> Verdict,
+        detail: impl Fn(&expect::EventLog) -> String,
+    ) -> Result<(), Stop> {
+        let EventWait {
+            peer,
+            what,
+            timeout,
+            deadline,
+            needs,
+        } = wait;
+        self.require(peer, needs, what)?;
+        loop {
+            let p = &mut self.peers[peer.0];
+            match verdict(&p.events, &mut p.matched_messages) {
+                Verdict::Met => return Ok(()),
+                Verdict::Contradicted(reason) => return Err(self.failure(peer, &reason)),
+                Verdict::Pending => {}
+            }
+            if !self.pump_once(deadline).await? {
+                let p = &self.peers[peer.0];
+                return Err(Stop::new(
+                    Outcome::Timeout,
+                    format!(
+                        "{}: timed out after {} waiting to {what}{}",
+                        p.label(),
+                        human(timeout),
+                        detail(&p.events)
+                    ),
+                ));
+            }
+        }
     }
 
     /// One bulk transfer: the receiver digests, the sender streams; compares the digest with
     /// the pattern stream and records the throughput the receiver saw.
-    #[allow(clippy::too_many_arguments)]
     async fn bulk_transfer(
         &mut self,
         sender: PeerId,
-        label: &str,
-        bytes: u64,
-        chunk: u32,
-        (high_water, low_water): (u64, u64),
+        bulk: Bulk<'_>,
         timeout: Duration,
         what: &str,
     ) -> Result<(), Stop> {
+        let Bulk {
+            label,
+            bytes,
+            chunk,
+            high_water,
+            low_water,
+        } = bulk;
         let receiver = sender.other();
         self.command(
             receiver,
@@ -1957,63 +1922,6 @@ impl Session {
         Ok(())
     }
 
-    /// Waits until `check` says the expectation holds (`Some(Ok)`) or is contradicted
-    /// (`Some(Err)`), or the timeout passes.
-    async fn expect(
-        &mut self,
-        peer: PeerId,
-        action: &Action,
-        timeout: Duration,
-    ) -> Result<(), Stop> {
-        let needed = match action {
-            Action::ExpectConnectionState { .. } => "connection_state_change",
-            Action::ExpectIceConnectionState { .. } => "ice_connection_state_change",
-            Action::ExpectDataChannel { .. } => "data_channel",
-            Action::ExpectChannelOpen { .. } => "data_channel_open",
-            Action::ExpectMessage { .. } => "data_channel_message",
-            Action::ExpectChannelClosing { .. } => "data_channel_closing",
-            Action::ExpectChannelClosed { .. } => "data_channel_close",
-            _ => "",
-        };
-        self.require(peer, needed, &action.to_string())?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(result) = check(&mut self.peers[peer.0], action) {
-                return result.map_err(|reason| {
-                    Stop::new(
-                        Outcome::Fail,
-                        format!("{}: {reason}", self.peers[peer.0].label()),
-                    )
-                });
-            }
-            if !self.pump_once(deadline).await? {
-                let p = &self.peers[peer.0];
-                let last = match action {
-                    Action::ExpectConnectionState { .. } => {
-                        format!(
-                            "; last connection state: {}",
-                            p.last_state(connection_state).unwrap_or("none reported")
-                        )
-                    }
-                    Action::ExpectIceConnectionState { .. } => format!(
-                        "; last ICE connection state: {}",
-                        p.last_state(ice_connection_state)
-                            .unwrap_or("none reported")
-                    ),
-                    _ => String::new(),
-                };
-                return Err(Stop::new(
-                    Outcome::Timeout,
-                    format!(
-                        "{}: timed out after {} waiting to {action}{last}",
-                        p.label(),
-                        human(timeout)
-                    ),
-                ));
-            }
-        }
-    }
-
     /// Asks each live peer to close its peer connection (best effort, bounded).
     async fn teardown(&mut self) {
         for i in 0..2 {
@@ -2046,7 +1954,7 @@ fn launch_settings(
 ) -> crate::browser::Launch {
     let mdns = scenario.steps.iter().any(|s| {
         s.peer == peer
-            && matches!(&s.action, Action::CreatePeerConnection { configuration, .. } if configuration.mdns == Some(true))
+            && matches!(&s.action, Action::Command(PeerCommand::CreatePeerConnection { configuration, .. }) if configuration.mdns == Some(true))
     });
     crate::browser::Launch { mdns }
 }
@@ -2107,175 +2015,6 @@ fn compare_bulk(
     ))
 }
 
-/// Compares a `datachannel` event with the properties a scenario expects; `Err` lists the
-/// differences.
-fn channel_properties_match(event: &Event, want: &ChannelProperties) -> Result<(), String> {
-    let Event::DataChannel {
-        id,
-        protocol,
-        ordered,
-        max_retransmits,
-        max_packet_life_time,
-        ..
-    } = event
-    else {
-        return Err("no properties".into());
-    };
-    let mut diffs = Vec::new();
-    if let Some(p) = &want.protocol {
-        if p != protocol {
-            diffs.push(format!("protocol {protocol:?} instead of {p:?}"));
-        }
-    }
-    if let Some(o) = want.ordered {
-        if o != *ordered {
-            diffs.push(format!("ordered {ordered} instead of {o}"));
-        }
-    }
-    let opt = |v: &Option<u16>| v.map_or("null".to_string(), |v| v.to_string());
-    if want.max_retransmits.is_some() && want.max_retransmits != *max_retransmits {
-        diffs.push(format!(
-            "maxRetransmits {} instead of {}",
-            opt(max_retransmits),
-            opt(&want.max_retransmits)
-        ));
-    }
-    if want.max_packet_life_time.is_some() && want.max_packet_life_time != *max_packet_life_time {
-        diffs.push(format!(
-            "maxPacketLifeTime {} instead of {}",
-            opt(max_packet_life_time),
-            opt(&want.max_packet_life_time)
-        ));
-    }
-    if want.id.is_some() && want.id != *id {
-        diffs.push(format!("id {} instead of {}", opt(id), opt(&want.id)));
-    }
-    if diffs.is_empty() {
-        Ok(())
-    } else {
-        Err(diffs.join(", "))
-    }
-}
-
-/// Whether `action` holds for `peer` given its events so far.
-fn check(peer: &mut LivePeer, action: &Action) -> Option<Result<(), String>> {
-    match action {
-        Action::ExpectConnectionState { state, .. } => {
-            let seen: Vec<&str> = peer
-                .events
-                .iter()
-                .filter_map(|(_, e)| connection_state(e))
-                .collect();
-            if seen.contains(&state.as_str()) {
-                return Some(Ok(()));
-            }
-            let last = seen.last().copied()?;
-            (matches!(last, "failed" | "closed") && state != last).then(|| {
-                Err(format!(
-                    "connection state became '{last}' while waiting for '{state}'"
-                ))
-            })
-        }
-        Action::ExpectIceConnectionState { state, .. } => {
-            let seen: Vec<&str> = peer
-                .events
-                .iter()
-                .filter_map(|(_, e)| ice_connection_state(e))
-                .collect();
-            // `completed` implies `connected` was reached.
-            if seen.contains(&state.as_str())
-                || (state == "connected" && seen.contains(&"completed"))
-            {
-                return Some(Ok(()));
-            }
-            let last = seen.last().copied()?;
-            (matches!(last, "failed" | "closed") && state != last).then(|| {
-                Err(format!(
-                    "ICE connection state became '{last}' while waiting for '{state}'"
-                ))
-            })
-        }
-        Action::ExpectDataChannel {
-            label, properties, ..
-        } => peer.events.iter().find_map(|(_, e)| match e {
-            Event::DataChannel { label: l, .. } if l == label => Some(
-                channel_properties_match(e, properties)
-                    .map_err(|diff| format!("remote data channel '{label}' has {diff}")),
-            ),
-            _ => None,
-        }),
-        Action::ExpectChannelOpen { label, .. } => {
-            if peer
-                .events
-                .iter()
-                .any(|(_, e)| matches!(e, Event::DataChannelOpen { label: l, .. } if l == label))
-            {
-                return Some(Ok(()));
-            }
-            peer.events.iter().find_map(|(_, e)| match e {
-                Event::DataChannelClose { label: l } if l == label => {
-                    Some(Err(format!("channel '{label}' closed before it opened")))
-                }
-                _ => None,
-            })
-        }
-        Action::ExpectChannelClosing { label, .. } => peer
-            .events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::DataChannelClosing { label: l } if l == label))
-            .then_some(Ok(())),
-        Action::ExpectChannelClosed { label, .. } => peer
-            .events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::DataChannelClose { label: l } if l == label))
-            .then_some(Ok(())),
-        Action::ExpectMessage {
-            label,
-            payload,
-            any_order,
-            ..
-        } => {
-            let (_, size, sha256) = materialize(payload);
-            let matched = peer.matched_messages.entry(label.clone()).or_default();
-            let mut unmatched = peer
-                .events
-                .iter()
-                .filter_map(|(_, e)| match e {
-                    Event::DataChannelMessage { label: l, message } if l == label => Some(message),
-                    _ => None,
-                })
-                .enumerate()
-                .filter(|(i, _)| !matched.contains(i));
-            let is_expected = |m: &interop_protocol::ReceivedMessage| {
-                m.binary == payload.is_binary() && m.size == size && m.sha256 == sha256
-            };
-            if *any_order {
-                let (index, _) = unmatched.find(|(_, m)| is_expected(m))?;
-                matched.insert(index);
-                return Some(Ok(()));
-            }
-            let (index, next) = unmatched.next()?;
-            let next = next.clone();
-            matched.insert(index);
-            let kind = |binary: bool| if binary { "binary" } else { "text" };
-            if is_expected(&next) {
-                Some(Ok(()))
-            } else {
-                Some(Err(format!(
-                    "message {} on '{label}' differs: got {} of {} bytes (sha256 {}), expected {} of {size} bytes (sha256 {})",
-                    index + 1,
-                    kind(next.binary),
-                    next.size,
-                    &next.sha256[..next.sha256.len().min(16)],
-                    kind(payload.is_binary()),
-                    &sha256[..16],
-                )))
-            }
-        }
-        _ => Some(Ok(())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2291,36 +2030,5 @@ mod tests {
         let err = compare_bulk(4096, &expected, 4096, 1, &sha(&corrupted)).unwrap_err();
         assert!(err.contains("got 4096 bytes"), "{err}");
         assert!(compare_bulk(4096, &expected, 4095, 1, &sha(&stream[..4095])).is_err());
-    }
-
-    #[test]
-    fn channel_properties_are_compared_only_where_given() {
-        let event = Event::DataChannel {
-            label: "x".into(),
-            id: Some(1),
-            protocol: "chat".into(),
-            ordered: false,
-            max_retransmits: Some(0),
-            max_packet_life_time: None,
-            negotiated: false,
-        };
-        assert!(channel_properties_match(&event, &ChannelProperties::default()).is_ok());
-        let want = ChannelProperties {
-            protocol: Some("chat".into()),
-            ordered: Some(false),
-            max_retransmits: Some(0),
-            ..Default::default()
-        };
-        assert!(channel_properties_match(&event, &want).is_ok());
-        let wrong = ChannelProperties {
-            max_retransmits: Some(1),
-            max_packet_life_time: Some(100),
-            ..want
-        };
-        let err = channel_properties_match(&event, &wrong).unwrap_err();
-        assert_eq!(
-            err,
-            "maxRetransmits 0 instead of 1, maxPacketLifeTime null instead of 100"
-        );
     }
 }

@@ -9,8 +9,14 @@
 
 use std::time::Duration;
 
-use crate::plan::{Action, CandidatePolicy, Delivery, PairExpectation, PeerId};
-use crate::raw::{RawStep, SString};
+use crate::plan::{
+    Action, CandidatePolicy, Check, Delivery, Expectation, PairExpectation, PeerCommand, PeerId,
+    RelayStep,
+};
+use crate::raw::{
+    RawCandidates, RawExpectCertificate, RawExpectDtlsRole, RawExpectHostCandidates, RawExpectPair,
+    RawPeerOnly, RawReleaseCandidates, SString,
+};
 use crate::validate::{at, Checker};
 
 pub const DELIVERIES: &[&str] = &["trickle", "sdp", "held"];
@@ -24,16 +30,28 @@ pub const DTLS_ROLES: &[&str] = &["client", "server"];
 pub const CERTIFICATE_KEYS: &[&str] = &["ecdsa", "rsa"];
 pub const TURN_TRANSPORTS: &[&str] = &["udp", "tcp"];
 
+/// The connectivity steps as written (see [`crate::validate`]'s one match over `RawStep`).
+pub(crate) enum ConnectivityStep<'a> {
+    Candidates(&'a RawCandidates),
+    ReleaseCandidates(&'a RawReleaseCandidates),
+    RestartIce(&'a RawPeerOnly),
+    ExpectNewIceCredentials(&'a RawPeerOnly),
+    Rollback(&'a RawPeerOnly),
+    ExpectSelectedCandidatePair(&'a RawExpectPair),
+    ExpectDtlsRole(&'a RawExpectDtlsRole),
+    ExpectCertificate(&'a RawExpectCertificate),
+    ExpectHostCandidates(&'a RawExpectHostCandidates),
+}
+
 impl Checker<'_> {
-    /// Validates one connectivity step; `Ok(None)` when it has errors (they are recorded),
-    /// `Err(step)` when `step` is not a connectivity step.
-    pub(crate) fn connectivity_step<'s>(
+    /// Validates one connectivity step; `None` when it has errors (they are recorded).
+    pub(crate) fn connectivity_step(
         &mut self,
-        step: &'s RawStep,
+        step: ConnectivityStep<'_>,
         default_timeout: Duration,
-    ) -> Result<Option<(Vec<PeerId>, Action)>, &'s RawStep> {
-        let result = match step {
-            RawStep::Candidates(args) => {
+    ) -> Option<(Vec<PeerId>, Action)> {
+        match step {
+            ConnectivityStep::Candidates(args) => {
                 let peers = self.peer(&args.peer);
                 let mut ok = true;
                 let delivery = match args.delivery.as_ref() {
@@ -67,26 +85,33 @@ impl Checker<'_> {
                     protocol,
                     end_of_candidates: args.end_of_candidates.unwrap_or(false),
                 };
-                ok.then_some((peers, Action::Candidates(policy)))
+                ok.then_some((peers, Action::Relay(RelayStep::Candidates(policy))))
             }
-            RawStep::ReleaseCandidates(args) => {
+            ConnectivityStep::ReleaseCandidates(args) => {
                 let peers = self.peer(&args.peer);
                 let mut ok = true;
                 let order =
                     self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
                 ok.then_some((
                     peers,
-                    Action::ReleaseCandidates {
+                    Action::Relay(RelayStep::ReleaseCandidates {
                         reverse: order.as_deref() == Some("reverse"),
-                    },
+                    }),
                 ))
             }
-            RawStep::RestartIce(args) => Some((self.peer(&args.peer), Action::RestartIce)),
-            RawStep::ExpectNewIceCredentials(args) => {
-                Some((self.peer(&args.peer), Action::ExpectNewIceCredentials))
-            }
-            RawStep::Rollback(args) => Some((self.peer(&args.peer), Action::Rollback)),
-            RawStep::ExpectSelectedCandidatePair(args) => {
+            ConnectivityStep::RestartIce(args) => Some((
+                self.peer(&args.peer),
+                Action::Command(PeerCommand::RestartIce),
+            )),
+            ConnectivityStep::ExpectNewIceCredentials(args) => Some((
+                self.peer(&args.peer),
+                Action::Check(Check::NewIceCredentials),
+            )),
+            ConnectivityStep::Rollback(args) => Some((
+                self.peer(&args.peer),
+                Action::Command(PeerCommand::Rollback),
+            )),
+            ConnectivityStep::ExpectSelectedCandidatePair(args) => {
                 let peers = self.peer(&args.peer);
                 let mut ok = true;
                 let want = PairExpectation {
@@ -137,43 +162,51 @@ impl Checker<'_> {
                     }
                 }
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                ok.then_some((peers, Action::ExpectSelectedCandidatePair { want, timeout }))
+                ok.then_some((
+                    peers,
+                    Action::Expect {
+                        what: Expectation::SelectedCandidatePair { want },
+                        timeout,
+                    },
+                ))
             }
-            RawStep::ExpectDtlsRole(args) => {
+            ConnectivityStep::ExpectDtlsRole(args) => {
                 let peers = self.peer(&args.peer);
                 let ok = self.one_of(&args.role, "role", "DTLS role", DTLS_ROLES);
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
                 ok.then(|| {
                     (
                         peers,
-                        Action::ExpectDtlsRole {
-                            role: args.role.value.clone(),
+                        Action::Expect {
+                            what: Expectation::DtlsRole {
+                                role: args.role.value.clone(),
+                            },
                             timeout,
                         },
                     )
                 })
             }
-            RawStep::ExpectCertificate(args) => {
+            ConnectivityStep::ExpectCertificate(args) => {
                 let peers = self.peer(&args.peer);
                 let ok = self.one_of(&args.key, "key", "certificate key", CERTIFICATE_KEYS);
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
                 ok.then(|| {
                     (
                         peers,
-                        Action::ExpectCertificate {
-                            key: args.key.value.clone(),
+                        Action::Expect {
+                            what: Expectation::Certificate {
+                                key: args.key.value.clone(),
+                            },
                             timeout,
                         },
                     )
                 })
             }
-            RawStep::ExpectHostCandidates(args) => Some((
+            ConnectivityStep::ExpectHostCandidates(args) => Some((
                 self.peer(&args.peer),
-                Action::ExpectHostCandidates { mdns: args.mdns },
+                Action::Check(Check::HostCandidates { mdns: args.mdns }),
             )),
-            other => return Err(other),
-        };
-        Ok(result)
+        }
     }
 
     /// A `setup` value of `set_local_description`.

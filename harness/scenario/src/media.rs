@@ -13,13 +13,16 @@ use interop_protocol::{MediaKind, MediaSource, SimulcastLayer};
 use serde_saphyr::Spanned;
 
 use crate::plan::{
-    Action, MediaExpectation, PeerId, DEFAULT_AUDIO_PACKETS, DEFAULT_VIDEO_FRAMES,
-    DEFAULT_VIDEO_PACKETS,
+    Action, Expectation, MediaExpectation, PeerCommand, PeerId, RelayStep, DEFAULT_AUDIO_PACKETS,
+    DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_PACKETS,
 };
-use crate::raw::{RawAddMedia, RawStep, SString};
+use crate::raw::{
+    RawAddMedia, RawDropPackets, RawExpectMedia, RawExpectNoMedia, RawMediaName, RawMediaTimeout,
+    RawReplaceTrack, RawSetDirection, RawStep, SString,
+};
 use crate::suggest::{did_you_mean, quote_list};
 use crate::tree::short;
-use crate::validate::{at, step_kind, Checker};
+use crate::validate::{at, Checker};
 
 pub const DIRECTIONS: &[&str] = &["sendrecv", "sendonly", "recvonly", "inactive"];
 pub const KINDS: &[&str] = &["audio", "video"];
@@ -47,6 +50,19 @@ pub(crate) struct Added {
     pub kind: Option<MediaKind>,
 }
 
+/// The media steps as written (see [`crate::validate`]'s one match over `RawStep`).
+pub(crate) enum MediaStep<'a> {
+    AddMedia(&'a RawAddMedia),
+    SetDirection(&'a RawSetDirection),
+    ReplaceTrack(&'a RawReplaceTrack),
+    RemoveTrack(&'a RawMediaName),
+    RequestKeyFrame(&'a RawMediaTimeout),
+    ExpectMedia(&'a RawExpectMedia),
+    ExpectNoMedia(&'a RawExpectNoMedia),
+    DropPackets(&'a RawDropPackets),
+    ExpectRetransmissions(&'a RawMediaTimeout),
+}
+
 impl Checker<'_> {
     /// Records every media name an `add_media` step introduces, so that later steps can be
     /// checked against it (and earlier ones told where it comes from).
@@ -69,25 +85,25 @@ impl Checker<'_> {
     pub(crate) fn media_step(
         &mut self,
         index: usize,
-        step: &RawStep,
+        step: MediaStep<'_>,
+        kind: &'static str,
         default_timeout: Duration,
     ) -> Option<(PeerId, Action)> {
-        let kind = step_kind(step);
         match step {
-            RawStep::AddMedia(args) => self.add_media(index, args),
-            RawStep::SetDirection(args) => {
+            MediaStep::AddMedia(args) => self.add_media(index, args),
+            MediaStep::SetDirection(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let added = self.owned_name(&args.name, index, kind, peer);
                 let direction = self.direction(Some(&args.direction));
                 Some((
                     peer?,
-                    Action::SetDirection {
+                    Action::Command(PeerCommand::SetDirection {
                         name: added?,
                         direction: direction?,
-                    },
+                    }),
                 ))
             }
-            RawStep::ReplaceTrack(args) => {
+            MediaStep::ReplaceTrack(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.owned_name(&args.name, index, kind, peer);
                 let source = self.source(args.width.as_ref(), args.height.as_ref());
@@ -110,36 +126,31 @@ impl Checker<'_> {
                 }
                 Some((
                     peer?,
-                    Action::ReplaceTrack {
+                    Action::Command(PeerCommand::ReplaceTrack {
                         name: name?,
                         source: source?,
-                    },
+                    }),
                 ))
             }
-            RawStep::RemoveTrack(args) => {
+            MediaStep::RemoveTrack(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.owned_name(&args.name, index, kind, peer);
-                Some((peer?, Action::RemoveTrack { name: name? }))
+                Some((
+                    peer?,
+                    Action::Command(PeerCommand::RemoveTrack { name: name? }),
+                ))
             }
-            RawStep::RequestKeyFrame(args) | RawStep::ExpectRetransmissions(args) => {
-                let peer = self.one_peer(&args.peer, "peer");
-                let name = self.known_name(&args.name, index);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                if let Some(name) = &name {
-                    if self.media[name].kind == Some(MediaKind::Audio) {
-                        let message = format!("`{kind}` is for video, and `{name}` is audio");
-                        self.error(at(&args.name), Some("name"), message);
-                        return None;
-                    }
-                }
-                let name = name?;
-                let action = match step {
-                    RawStep::RequestKeyFrame(_) => Action::RequestKeyFrame { name, timeout },
-                    _ => Action::ExpectRetransmissions { name, timeout },
-                };
-                Some((peer?, action))
+            MediaStep::RequestKeyFrame(args) => {
+                let (peer, name, timeout) = self.video_wait(index, args, kind, default_timeout)?;
+                let what = Expectation::KeyFrameAfterRequest { name };
+                Some((peer, Action::Expect { what, timeout }))
             }
-            RawStep::ExpectMedia(args) => {
+            MediaStep::ExpectRetransmissions(args) => {
+                let (peer, name, timeout) = self.video_wait(index, args, kind, default_timeout)?;
+                let what = Expectation::Retransmissions { name };
+                Some((peer, Action::Expect { what, timeout }))
+            }
+            MediaStep::ExpectMedia(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.known_name(&args.name, index);
                 let media_kind = name.as_ref().and_then(|n| self.media[n].kind);
@@ -187,26 +198,28 @@ impl Checker<'_> {
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
                 Some((
                     peer?,
-                    Action::ExpectMedia {
-                        name: name?,
-                        expect,
+                    Action::Expect {
+                        what: Expectation::Media {
+                            name: name?,
+                            expect,
+                        },
                         timeout,
                     },
                 ))
             }
-            RawStep::ExpectNoMedia(args) => {
+            MediaStep::ExpectNoMedia(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.known_name(&args.name, index);
                 let during = self.duration(&args.during, "during");
                 Some((
                     peer?,
-                    Action::ExpectNoMedia {
-                        name: name?,
-                        during: during?,
+                    Action::Expect {
+                        what: Expectation::NoMedia { name: name? },
+                        timeout: during?,
                     },
                 ))
             }
-            RawStep::DropPackets(args) => {
+            MediaStep::DropPackets(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.known_name(&args.name, index);
                 let every = args.every.value;
@@ -216,10 +229,33 @@ impl Checker<'_> {
                     self.error(at(&args.every), Some("every"), message);
                     return None;
                 }
-                Some((peer?, Action::DropPackets { name: name?, every }))
+                Some((
+                    peer?,
+                    Action::Relay(RelayStep::DropPackets { name: name?, every }),
+                ))
             }
-            _ => unreachable!("media_step is only called for media steps"),
         }
+    }
+
+    /// The peer, video name and timeout of a wait that only video can meet.
+    fn video_wait(
+        &mut self,
+        index: usize,
+        args: &RawMediaTimeout,
+        kind: &str,
+        default_timeout: Duration,
+    ) -> Option<(PeerId, String, Duration)> {
+        let peer = self.one_peer(&args.peer, "peer");
+        let name = self.known_name(&args.name, index);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        if let Some(name) = &name {
+            if self.media[name].kind == Some(MediaKind::Audio) {
+                let message = format!("`{kind}` is for video, and `{name}` is audio");
+                self.error(at(&args.name), Some("name"), message);
+                return None;
+            }
+        }
+        Some((peer?, name?, timeout))
     }
 
     fn add_media(&mut self, index: usize, args: &RawAddMedia) -> Option<(PeerId, Action)> {
@@ -295,14 +331,14 @@ impl Checker<'_> {
         }
         Some((
             peer?,
-            Action::AddMedia {
+            Action::Command(PeerCommand::AddMedia {
                 name: name.clone(),
                 kind: kind?,
                 direction: direction?,
                 codec,
                 source: source?,
                 simulcast,
-            },
+            }),
         ))
     }
 

@@ -79,10 +79,29 @@ pub struct Step {
     pub action: Action,
 }
 
-/// What a step does. Commands are sent to the peer and must succeed; expectations wait for
-/// events under a timeout; requirements and checks look at what the run recorded so far.
+/// What a step does, by group: a command the peer must carry out, a change in what the harness
+/// (the signaling channel and the network between the peers) does, an expectation that waits
+/// under its timeout, or an immediate check of what the run recorded so far. Every match on
+/// these types is exhaustive, so a step kind nobody wired up does not compile.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// Sent to the peer; it must succeed (unless the command itself names the error it expects).
+    Command(PeerCommand),
+    /// What the harness does between the peers from now on.
+    Relay(RelayStep),
+    /// Waits until `what` holds, is contradicted, or `timeout` passes.
+    Expect {
+        what: Expectation,
+        timeout: Duration,
+    },
+    /// Judges what the run recorded so far, without waiting for anything new (beyond the end of
+    /// ICE gathering for host candidates).
+    Check(Check),
+}
+
+/// A command the peer carries out (the W3C API call it stands for in each doc line).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerCommand {
     /// `new RTCPeerConnection(configuration)`. With `turn`, the harness adds its own TURN
     /// server (over `udp` or `tcp`, with per-run credentials) to `iceServers`.
     CreatePeerConnection {
@@ -107,44 +126,10 @@ pub enum Action {
         munge: SdpMunge,
         expect_error: bool,
     },
-    /// How the harness (the signaling channel) delivers this peer's ICE candidates to the
-    /// other peer from now on.
-    Candidates(CandidatePolicy),
-    /// Deliver the candidates held back since `candidates: { delivery: held }`, in gathering
-    /// order or reversed, then trickle again.
-    ReleaseCandidates {
-        reverse: bool,
-    },
     /// `pc.restartIce()`.
     RestartIce,
-    /// This peer's current local description has ICE credentials (ufrag and pwd) different
-    /// from those of its first one.
-    ExpectNewIceCredentials,
     /// `pc.setLocalDescription({type: "rollback"})`.
     Rollback,
-    /// Wait until this peer's getStats shows a selected candidate pair matching `want`;
-    /// the pair is recorded in the results either way.
-    ExpectSelectedCandidatePair {
-        want: PairExpectation,
-        timeout: Duration,
-    },
-    /// This peer's DTLS role (`client` or `server`), from its transport stats, or else from
-    /// the wire (who sent the ClientHello, seen by the capture relay).
-    ExpectDtlsRole {
-        role: String,
-        timeout: Duration,
-    },
-    /// This peer presents a certificate with a `key` (`ecdsa` / `rsa`) public key, as its
-    /// own or the other peer's certificate stats show it.
-    ExpectCertificate {
-        key: String,
-        timeout: Duration,
-    },
-    /// Once this peer's gathering is complete: with `mdns`, at least one of its host
-    /// candidates is an mDNS `.local` name (the mode is in effect); without, none is.
-    ExpectHostCandidates {
-        mdns: bool,
-    },
     /// Send one message. With `expect_error`, the send must fail with that error name
     /// (e.g. `TypeError` for a message above the remote's max-message-size); a send that
     /// succeeds is then a failure.
@@ -161,68 +146,6 @@ pub enum Action {
     /// Make the peer echo every message it receives on the channel back, unchanged.
     Echo {
         label: String,
-    },
-    /// This peer sends `bytes` bytes of the pattern stream on `label` in `chunk`-byte binary
-    /// messages with backpressure (`high_water` / `low_water` on `bufferedAmount`); the other
-    /// peer digests what arrives. Passes when the other peer received exactly the stream
-    /// (size and SHA-256) within `timeout`.
-    BulkTransfer {
-        label: String,
-        bytes: u64,
-        chunk: u32,
-        high_water: u64,
-        low_water: u64,
-        timeout: Duration,
-    },
-    /// The run needs this peer to accept messages of at least `at_least` bytes: the
-    /// `a=max-message-size` of its local description (65536 when absent, unlimited when 0).
-    /// If it announces less, the outcome is `unsupported`, with its announcement as evidence.
-    RequireMaxMessageSize {
-        at_least: u64,
-    },
-    /// Every data channel stream id this peer saw (its own channels' and those the other peer
-    /// announced) is unique and has the parity RFC 8832 prescribes: even for channels created
-    /// by the DTLS client, odd for the DTLS server (roles from the SDPs' `a=setup`).
-    CheckStreamIds,
-    /// Wait until `connectionState` has reached `state`.
-    ExpectConnectionState {
-        state: String,
-        timeout: Duration,
-    },
-    /// Wait until `iceConnectionState` has reached `state`.
-    ExpectIceConnectionState {
-        state: String,
-        timeout: Duration,
-    },
-    /// Wait for a `datachannel` event (a channel the remote side opened in-band) and check the
-    /// new channel's properties that are given.
-    ExpectDataChannel {
-        label: String,
-        properties: ChannelProperties,
-        timeout: Duration,
-    },
-    /// Wait for the channel's `open` event.
-    ExpectChannelOpen {
-        label: String,
-        timeout: Duration,
-    },
-    /// Wait for a not yet matched message on the channel and check its content: the next one
-    /// in arrival order, or with `any_order` any one with this content.
-    ExpectMessage {
-        label: String,
-        payload: PayloadSpec,
-        any_order: bool,
-        timeout: Duration,
-    },
-    /// Wait for the channel's `closing` event (fired when the other side started closing it).
-    ExpectChannelClosing {
-        label: String,
-        timeout: Duration,
-    },
-    /// Wait for the channel's `close` event.
-    ExpectChannelClosed {
-        label: String,
-        timeout: Duration,
     },
     /// Add a media transceiver this scenario calls `name` (see
     /// [`interop_protocol::Command::AddMedia`]; the answerer's `add_media` reuses the offered
@@ -250,39 +173,106 @@ pub enum Action {
     RemoveTrack {
         name: String,
     },
-    /// This peer's receiver of `name` asks the sender for a keyframe (RTCP PLI/FIR). Passes
-    /// when a keyframe arrives after the request within `timeout` and the sender counted the
-    /// request, where it reports such counters.
-    RequestKeyFrame {
-        name: String,
-        timeout: Duration,
-    },
-    /// This peer receives media on the transceiver `name` as `expect` says, within `timeout`.
-    ExpectMedia {
-        name: String,
-        expect: MediaExpectation,
-        timeout: Duration,
-    },
-    /// This peer receives no RTP on the transceiver `name` for `during` (packet counters do
-    /// not move).
-    ExpectNoMedia {
-        name: String,
-        during: Duration,
-    },
+}
+
+/// What the harness does between the peers: how it relays this peer's candidates, and what
+/// its relay does to this peer's packets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelayStep {
+    /// How the harness (the signaling channel) delivers this peer's ICE candidates to the
+    /// other peer from now on.
+    Candidates(CandidatePolicy),
+    /// Deliver the candidates held back since `candidates: { delivery: held }`, in gathering
+    /// order or reversed, then trickle again.
+    ReleaseCandidates { reverse: bool },
     /// The harness's relay drops every `every`-th RTP packet this peer sends with a payload
     /// type of the m-line of `name` (needs the capture relay; `--capture off` makes the run an
     /// error).
-    DropPackets {
-        name: String,
-        every: u32,
+    DropPackets { name: String, every: u32 },
+}
+
+/// What an expectation waits for. A missed deadline is `timeout`, a contradiction `fail`, a
+/// peer that declared it cannot observe it `unsupported`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expectation {
+    /// `connectionState` has reached `state`.
+    ConnectionState { state: String },
+    /// `iceConnectionState` has reached `state`.
+    IceConnectionState { state: String },
+    /// A `datachannel` event (a channel the remote side opened in-band), with the new
+    /// channel's properties that are given.
+    DataChannel {
+        label: String,
+        properties: ChannelProperties,
     },
+    /// The channel's `open` event.
+    ChannelOpen { label: String },
+    /// A not yet matched message on the channel with this content: the next one in arrival
+    /// order, or with `any_order` any one with this content.
+    Message {
+        label: String,
+        payload: PayloadSpec,
+        any_order: bool,
+    },
+    /// The channel's `closing` event (fired when the other side started closing it).
+    ChannelClosing { label: String },
+    /// The channel's `close` event.
+    ChannelClosed { label: String },
+    /// This peer's getStats shows a selected candidate pair matching `want`; the pair is
+    /// recorded in the results either way.
+    SelectedCandidatePair { want: PairExpectation },
+    /// This peer's DTLS role (`client` or `server`), from its transport stats, or else from
+    /// the wire (who sent the ClientHello, seen by the capture relay).
+    DtlsRole { role: String },
+    /// This peer presents a certificate with a `key` (`ecdsa` / `rsa`) public key, as its
+    /// own or the other peer's certificate stats show it.
+    Certificate { key: String },
+    /// This peer sends `bytes` bytes of the pattern stream on `label` in `chunk`-byte binary
+    /// messages with backpressure (`high_water` / `low_water` on `bufferedAmount`); the other
+    /// peer digests what arrives. Met when the other peer received exactly the stream (size
+    /// and SHA-256).
+    BulkTransfer {
+        label: String,
+        bytes: u64,
+        chunk: u32,
+        high_water: u64,
+        low_water: u64,
+    },
+    /// This peer's receiver of `name` asks the sender for a keyframe (RTCP PLI/FIR). Met when
+    /// a keyframe arrives after the request and the sender counted the request, where it
+    /// reports such counters.
+    KeyFrameAfterRequest { name: String },
+    /// This peer receives media on the transceiver `name` as `expect` says.
+    Media {
+        name: String,
+        expect: MediaExpectation,
+    },
+    /// This peer receives no RTP on the transceiver `name` for the whole timeout (packet
+    /// counters do not move).
+    NoMedia { name: String },
     /// This peer lost packets on `name` (see `drop_packets`) and got them back: the relay saw
     /// the sender retransmit (RTX payload type or a repeated sequence number), and the NACK
     /// counters of both peers moved where they report them.
-    ExpectRetransmissions {
-        name: String,
-        timeout: Duration,
-    },
+    Retransmissions { name: String },
+}
+
+/// A check of what the run recorded so far.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// This peer's current local description has ICE credentials (ufrag and pwd) different
+    /// from those of its first one.
+    NewIceCredentials,
+    /// Once this peer's gathering is complete: with `mdns`, at least one of its host
+    /// candidates is an mDNS `.local` name (the mode is in effect); without, none is.
+    HostCandidates { mdns: bool },
+    /// The run needs this peer to accept messages of at least `at_least` bytes: the
+    /// `a=max-message-size` of its local description (65536 when absent, unlimited when 0).
+    /// If it announces less, the outcome is `unsupported`, with its announcement as evidence.
+    MaxMessageSize { at_least: u64 },
+    /// Every data channel stream id this peer saw (its own channels' and those the other peer
+    /// announced) is unique and has the parity RFC 8832 prescribes: even for channels created
+    /// by the DTLS client, odd for the DTLS server (roles from the SDPs' `a=setup`).
+    StreamIds,
 }
 
 /// What `expect_media` requires of the received streams of a transceiver.
@@ -329,7 +319,7 @@ impl SdpMunge {
     }
 }
 
-/// How the harness delivers one peer's ICE candidates (see [`Action::Candidates`]).
+/// How the harness delivers one peer's ICE candidates (see [`RelayStep::Candidates`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CandidatePolicy {
     pub delivery: Delivery,
@@ -389,25 +379,12 @@ pub struct ChannelProperties {
 }
 
 impl Action {
-    /// The timeout of an expectation; `None` for commands (they use the runner's command timeout).
+    /// The timeout of an expectation; `None` for commands (they use the runner's command
+    /// timeout) and checks.
     pub fn timeout(&self) -> Option<Duration> {
         match self {
-            Action::ExpectConnectionState { timeout, .. }
-            | Action::ExpectIceConnectionState { timeout, .. }
-            | Action::ExpectDataChannel { timeout, .. }
-            | Action::ExpectChannelOpen { timeout, .. }
-            | Action::ExpectMessage { timeout, .. }
-            | Action::ExpectChannelClosing { timeout, .. }
-            | Action::ExpectChannelClosed { timeout, .. }
-            | Action::BulkTransfer { timeout, .. }
-            | Action::RequestKeyFrame { timeout, .. }
-            | Action::ExpectMedia { timeout, .. }
-            | Action::ExpectRetransmissions { timeout, .. }
-            | Action::ExpectSelectedCandidatePair { timeout, .. }
-            | Action::ExpectDtlsRole { timeout, .. }
-            | Action::ExpectCertificate { timeout, .. } => Some(*timeout),
-            Action::ExpectNoMedia { during, .. } => Some(*during),
-            _ => None,
+            Action::Expect { timeout, .. } => Some(*timeout),
+            Action::Command(_) | Action::Relay(_) | Action::Check(_) => None,
         }
     }
 }
@@ -416,15 +393,37 @@ impl fmt::Display for Action {
     /// A short human description used in failure reasons and progress output.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::CreatePeerConnection { .. } => write!(f, "create peer connection"),
-            Action::CreateDataChannel { label, .. } => write!(f, "create data channel '{label}'"),
-            Action::CreateOffer => write!(f, "create offer"),
-            Action::CreateAnswer => write!(f, "create answer"),
-            Action::SetLocalDescription { setup: None } => write!(f, "set local description"),
-            Action::SetLocalDescription { setup: Some(s) } => {
+            Action::Command(command) => command.fmt(f),
+            Action::Relay(step) => step.fmt(f),
+            // The only expectation whose description is its duration.
+            Action::Expect {
+                what: Expectation::NoMedia { name },
+                timeout,
+            } => write!(
+                f,
+                "expect no media on '{name}' for {} ms",
+                timeout.as_millis()
+            ),
+            Action::Expect { what, .. } => what.fmt(f),
+            Action::Check(check) => check.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for PeerCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerCommand::CreatePeerConnection { .. } => write!(f, "create peer connection"),
+            PeerCommand::CreateDataChannel { label, .. } => {
+                write!(f, "create data channel '{label}'")
+            }
+            PeerCommand::CreateOffer => write!(f, "create offer"),
+            PeerCommand::CreateAnswer => write!(f, "create answer"),
+            PeerCommand::SetLocalDescription { setup: None } => write!(f, "set local description"),
+            PeerCommand::SetLocalDescription { setup: Some(s) } => {
                 write!(f, "set local description (with a=setup:{s})")
             }
-            Action::SetRemoteDescription {
+            PeerCommand::SetRemoteDescription {
                 munge,
                 expect_error,
             } => {
@@ -447,7 +446,52 @@ impl fmt::Display for Action {
                 }
                 Ok(())
             }
-            Action::Candidates(policy) => {
+            PeerCommand::RestartIce => write!(f, "restart ICE"),
+            PeerCommand::Rollback => write!(f, "roll back the local offer"),
+            PeerCommand::Send {
+                label,
+                payload,
+                expect_error: None,
+            } => write!(f, "send {payload} on '{label}'"),
+            PeerCommand::Send {
+                label,
+                payload,
+                expect_error: Some(error),
+            } => write!(f, "send {payload} on '{label}', expecting {error}"),
+            PeerCommand::CloseDataChannel { label } => write!(f, "close data channel '{label}'"),
+            PeerCommand::Close => write!(f, "close peer connection"),
+            PeerCommand::GetStats => write!(f, "get stats"),
+            PeerCommand::Echo { label } => write!(f, "echo messages on '{label}'"),
+            PeerCommand::AddMedia {
+                name,
+                kind,
+                direction,
+                codec,
+                simulcast,
+                ..
+            } => {
+                write!(f, "add {} '{name}' ({direction}", kind.as_str())?;
+                if let Some(codec) = codec {
+                    write!(f, ", {codec}")?;
+                }
+                if !simulcast.is_empty() {
+                    write!(f, ", simulcast x{}", simulcast.len())?;
+                }
+                write!(f, ")")
+            }
+            PeerCommand::SetDirection { name, direction } => {
+                write!(f, "set direction of '{name}' to {direction}")
+            }
+            PeerCommand::ReplaceTrack { name, .. } => write!(f, "replace the track of '{name}'"),
+            PeerCommand::RemoveTrack { name } => write!(f, "remove the track of '{name}'"),
+        }
+    }
+}
+
+impl fmt::Display for RelayStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayStep::Candidates(policy) => {
                 write!(f, "deliver candidates: {}", policy.delivery.as_str())?;
                 if let Some(family) = &policy.family {
                     write!(f, ", {family} only")?;
@@ -460,14 +504,41 @@ impl fmt::Display for Action {
                 }
                 Ok(())
             }
-            Action::ReleaseCandidates { reverse: false } => write!(f, "release held candidates"),
-            Action::ReleaseCandidates { reverse: true } => {
+            RelayStep::ReleaseCandidates { reverse: false } => write!(f, "release held candidates"),
+            RelayStep::ReleaseCandidates { reverse: true } => {
                 write!(f, "release held candidates in reverse order")
             }
-            Action::RestartIce => write!(f, "restart ICE"),
-            Action::ExpectNewIceCredentials => write!(f, "expect new ICE credentials"),
-            Action::Rollback => write!(f, "roll back the local offer"),
-            Action::ExpectSelectedCandidatePair { want, .. } => {
+            RelayStep::DropPackets { name, every } => {
+                write!(f, "drop every {every}th RTP packet sent on '{name}'")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expectation::ConnectionState { state } => {
+                write!(f, "expect connection state '{state}'")
+            }
+            Expectation::IceConnectionState { state } => {
+                write!(f, "expect ICE connection state '{state}'")
+            }
+            Expectation::DataChannel { label, .. } => {
+                write!(f, "expect remote data channel '{label}'")
+            }
+            Expectation::ChannelOpen { label } => write!(f, "expect channel '{label}' open"),
+            Expectation::Message {
+                label,
+                payload,
+                any_order,
+            } => {
+                let order = if *any_order { " (any order)" } else { "" };
+                write!(f, "expect {payload} on '{label}'{order}")
+            }
+            Expectation::ChannelClosing { label } => write!(f, "expect channel '{label}' closing"),
+            Expectation::ChannelClosed { label } => write!(f, "expect channel '{label}' closed"),
+            Expectation::SelectedCandidatePair { want } => {
                 write!(f, "expect selected candidate pair")?;
                 let parts: Vec<String> = [
                     want.local.as_ref().map(|v| format!("local {v}")),
@@ -486,103 +557,41 @@ impl fmt::Display for Action {
                 }
                 Ok(())
             }
-            Action::ExpectDtlsRole { role, .. } => write!(f, "expect DTLS role {role}"),
-            Action::ExpectCertificate { key, .. } => {
-                write!(f, "expect a certificate with an {key} key")
-            }
-            Action::ExpectHostCandidates { mdns: true } => write!(f, "expect mDNS host candidates"),
-            Action::ExpectHostCandidates { mdns: false } => {
-                write!(f, "expect host candidates with IP addresses")
-            }
-            Action::Send {
-                label,
-                payload,
-                expect_error: None,
-            } => write!(f, "send {payload} on '{label}'"),
-            Action::Send {
-                label,
-                payload,
-                expect_error: Some(error),
-            } => write!(f, "send {payload} on '{label}', expecting {error}"),
-            Action::CloseDataChannel { label } => write!(f, "close data channel '{label}'"),
-            Action::Close => write!(f, "close peer connection"),
-            Action::GetStats => write!(f, "get stats"),
-            Action::Echo { label } => write!(f, "echo messages on '{label}'"),
-            Action::BulkTransfer { label, bytes, .. } => {
+            Expectation::DtlsRole { role } => write!(f, "expect DTLS role {role}"),
+            Expectation::Certificate { key } => write!(f, "expect a certificate with an {key} key"),
+            Expectation::BulkTransfer { label, bytes, .. } => {
                 write!(f, "bulk transfer of {bytes} bytes on '{label}'")
             }
-            Action::RequireMaxMessageSize { at_least } => {
-                write!(f, "require max-message-size >= {at_least}")
+            Expectation::KeyFrameAfterRequest { name } => {
+                write!(f, "request a keyframe on '{name}'")
             }
-            Action::CheckStreamIds => write!(f, "check data channel stream ids"),
-            Action::ExpectConnectionState { state, .. } => {
-                write!(f, "expect connection state '{state}'")
-            }
-            Action::ExpectIceConnectionState { state, .. } => {
-                write!(f, "expect ICE connection state '{state}'")
-            }
-            Action::ExpectDataChannel { label, .. } => {
-                write!(f, "expect remote data channel '{label}'")
-            }
-            Action::ExpectChannelOpen { label, .. } => write!(f, "expect channel '{label}' open"),
-            Action::ExpectMessage {
-                label,
-                payload,
-                any_order,
-                ..
-            } => {
-                let order = if *any_order { " (any order)" } else { "" };
-                write!(f, "expect {payload} on '{label}'{order}")
-            }
-            Action::ExpectChannelClosing { label, .. } => {
-                write!(f, "expect channel '{label}' closing")
-            }
-            Action::ExpectChannelClosed { label, .. } => {
-                write!(f, "expect channel '{label}' closed")
-            }
-            Action::AddMedia {
-                name,
-                kind,
-                direction,
-                codec,
-                simulcast,
-                ..
-            } => {
-                write!(f, "add {} '{name}' ({direction}", kind.as_str())?;
-                if let Some(codec) = codec {
-                    write!(f, ", {codec}")?;
-                }
-                if !simulcast.is_empty() {
-                    write!(f, ", simulcast x{}", simulcast.len())?;
-                }
-                write!(f, ")")
-            }
-            Action::SetDirection { name, direction } => {
-                write!(f, "set direction of '{name}' to {direction}")
-            }
-            Action::ReplaceTrack { name, .. } => write!(f, "replace the track of '{name}'"),
-            Action::RemoveTrack { name } => write!(f, "remove the track of '{name}'"),
-            Action::RequestKeyFrame { name, .. } => write!(f, "request a keyframe on '{name}'"),
-            Action::ExpectMedia { name, expect, .. } => {
+            Expectation::Media { name, expect } => {
                 write!(f, "expect media on '{name}'")?;
                 if let Some(codec) = &expect.codec {
                     write!(f, " ({codec})")?;
                 }
                 Ok(())
             }
-            Action::ExpectNoMedia { name, during } => {
-                write!(
-                    f,
-                    "expect no media on '{name}' for {} ms",
-                    during.as_millis()
-                )
-            }
-            Action::DropPackets { name, every } => {
-                write!(f, "drop every {every}th RTP packet sent on '{name}'")
-            }
-            Action::ExpectRetransmissions { name, .. } => {
+            Expectation::NoMedia { name } => write!(f, "expect no media on '{name}'"),
+            Expectation::Retransmissions { name } => {
                 write!(f, "expect retransmissions on '{name}'")
             }
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::NewIceCredentials => write!(f, "expect new ICE credentials"),
+            Check::HostCandidates { mdns: true } => write!(f, "expect mDNS host candidates"),
+            Check::HostCandidates { mdns: false } => {
+                write!(f, "expect host candidates with IP addresses")
+            }
+            Check::MaxMessageSize { at_least } => {
+                write!(f, "require max-message-size >= {at_least}")
+            }
+            Check::StreamIds => write!(f, "check data channel stream ids"),
         }
     }
 }

@@ -1,12 +1,16 @@
 //! Loader tests on whole files: the shipped scenarios, a fixture using every step kind, and
 //! properties that must hold for any input (unknown keys anywhere fail; nothing panics).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use interop_protocol::{DataChannelInit, IceServer, PeerConnectionConfig};
 
-use crate::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Scenario, SdpMunge, Step};
+use crate::plan::{
+    Action, ChannelProperties, Check, Expectation, PayloadSpec, PeerCommand, PeerId, Scenario,
+    SdpMunge, Step,
+};
 use crate::tree::{self, Node, SNode};
 use crate::{discover, load_files, parse_str, ScenarioError};
 
@@ -42,19 +46,25 @@ fn actions(steps: &[Step]) -> Vec<(PeerId, Action)> {
 }
 
 fn srd() -> Action {
-    Action::SetRemoteDescription {
+    Action::Command(PeerCommand::SetRemoteDescription {
         munge: Default::default(),
         expect_error: false,
-    }
+    })
 }
 
 fn negotiation(offerer: PeerId, answerer: PeerId) -> Vec<(PeerId, Action)> {
     vec![
-        (offerer, Action::CreateOffer),
-        (offerer, Action::SetLocalDescription { setup: None }),
+        (offerer, Action::Command(PeerCommand::CreateOffer)),
+        (
+            offerer,
+            Action::Command(PeerCommand::SetLocalDescription { setup: None }),
+        ),
         (answerer, srd()),
-        (answerer, Action::CreateAnswer),
-        (answerer, Action::SetLocalDescription { setup: None }),
+        (answerer, Action::Command(PeerCommand::CreateAnswer)),
+        (
+            answerer,
+            Action::Command(PeerCommand::SetLocalDescription { setup: None }),
+        ),
         (offerer, srd()),
     ]
 }
@@ -65,36 +75,48 @@ fn shipped_connect_scenario() {
     assert_eq!(s.name, "connect");
     assert_eq!(s.feature, "basic-peer-connection");
     assert_eq!(s.peer_names, ["alice".to_owned(), "bob".to_owned()]);
-    assert_eq!(s.steps.len(), 13);
-    let create = Action::CreatePeerConnection {
+    assert_eq!(s.steps.len(), 17);
+    let create = Action::Command(PeerCommand::CreatePeerConnection {
         configuration: PeerConnectionConfig::default(),
         turn: None,
-    };
+    });
     assert_eq!(s.steps[0].action, create);
     assert_eq!((s.steps[0].peer, s.steps[1].peer), (A, B));
     assert_eq!(s.steps[0].line, s.steps[1].line);
     assert_eq!(
         s.steps[2].action,
-        Action::CreateDataChannel {
+        Action::Command(PeerCommand::CreateDataChannel {
             label: "probe".into(),
             init: DataChannelInit::default()
-        }
+        })
     );
     assert_eq!(actions(&s.steps[3..9]), negotiation(A, B));
     assert!(s.steps[3..9]
         .iter()
         .all(|step| step.line == s.steps[3].line));
-    let connected = Action::ExpectConnectionState {
-        state: "connected".into(),
+    let connected = Action::Expect {
+        what: Expectation::ConnectionState {
+            state: "connected".into(),
+        },
         timeout: Duration::from_secs(15),
+    };
+    let ice_connected = Action::Expect {
+        what: Expectation::IceConnectionState {
+            state: "connected".into(),
+        },
+        timeout: crate::DEFAULT_TIMEOUT,
     };
     assert_eq!(
         actions(&s.steps[9..]),
         vec![
             (A, connected.clone()),
             (B, connected),
-            (A, Action::Close),
-            (B, Action::Close)
+            (A, ice_connected.clone()),
+            (B, ice_connected),
+            (A, Action::Command(PeerCommand::GetStats)),
+            (B, Action::Command(PeerCommand::GetStats)),
+            (A, Action::Command(PeerCommand::Close)),
+            (B, Action::Command(PeerCommand::Close))
         ]
     );
 }
@@ -108,19 +130,21 @@ fn shipped_datachannel_echo_scenario() {
     assert_eq!(s.steps.len(), 44);
     assert_eq!(
         s.steps[2].action,
-        Action::CreateDataChannel {
+        Action::Command(PeerCommand::CreateDataChannel {
             label: "echo".into(),
             init: DataChannelInit {
                 ordered: Some(true),
                 ..Default::default()
             }
-        }
+        })
     );
     assert_eq!(
         s.steps[11].action,
-        Action::ExpectDataChannel {
-            properties: Default::default(),
-            label: "echo".into(),
+        Action::Expect {
+            what: Expectation::DataChannel {
+                properties: Default::default(),
+                label: "echo".into()
+            },
             timeout: Duration::from_secs(10)
         }
     );
@@ -149,15 +173,17 @@ fn shipped_datachannel_echo_scenario() {
         },
     ];
     for (round, payload) in s.steps[14..42].chunks(4).zip(&payloads) {
-        let send = Action::Send {
+        let send = Action::Command(PeerCommand::Send {
             label: "echo".into(),
             payload: payload.clone(),
             expect_error: None,
-        };
-        let expect = Action::ExpectMessage {
-            any_order: false,
-            label: "echo".into(),
-            payload: payload.clone(),
+        });
+        let expect = Action::Expect {
+            what: Expectation::Message {
+                any_order: false,
+                label: "echo".into(),
+                payload: payload.clone(),
+            },
             timeout: Duration::from_secs(10),
         };
         assert_eq!(
@@ -172,7 +198,10 @@ fn shipped_datachannel_echo_scenario() {
     }
     assert_eq!(
         actions(&s.steps[42..]),
-        vec![(A, Action::Close), (B, Action::Close)]
+        vec![
+            (A, Action::Command(PeerCommand::Close)),
+            (B, Action::Command(PeerCommand::Close))
+        ]
     );
 }
 
@@ -291,10 +320,10 @@ fn every_step_kind_and_option_resolves() {
         mdns: None,
         ice_tcp: None,
     };
-    let create = Action::CreatePeerConnection {
+    let create = Action::Command(PeerCommand::CreatePeerConnection {
         configuration: config,
         turn: None,
-    };
+    });
     let lossy = DataChannelInit {
         ordered: Some(false),
         max_retransmits: Some(0),
@@ -316,9 +345,11 @@ fn every_step_kind_and_option_resolves() {
         max_packet_life_time: Some(250),
         ..Default::default()
     };
-    let dc = |label: &str, init: &DataChannelInit| Action::CreateDataChannel {
-        label: label.into(),
-        init: init.clone(),
+    let dc = |label: &str, init: &DataChannelInit| {
+        Action::Command(PeerCommand::CreateDataChannel {
+            label: label.into(),
+            init: init.clone(),
+        })
     };
     let secs = Duration::from_secs;
     let text = PayloadSpec::Text("hé 🙂".into());
@@ -336,30 +367,36 @@ fn every_step_kind_and_option_resolves() {
         (A, dc("in-1", &inband)),
     ];
     expected.extend(negotiation(A, B));
-    let munged = Action::SetRemoteDescription {
+    let munged = Action::Command(PeerCommand::SetRemoteDescription {
         munge: SdpMunge {
             max_message_size: Some(16 * 1024),
             ..Default::default()
         },
         expect_error: false,
-    };
+    });
     let mut manual = negotiation(A, B);
     manual[5] = (A, munged);
     expected.extend(manual);
-    let connected = Action::ExpectConnectionState {
-        state: "connected".into(),
+    let connected = Action::Expect {
+        what: Expectation::ConnectionState {
+            state: "connected".into(),
+        },
         timeout: secs(60),
     };
-    let open = |label: &str, timeout| Action::ExpectChannelOpen {
-        label: label.into(),
+    let open = |label: &str, timeout| Action::Expect {
+        what: Expectation::ChannelOpen {
+            label: label.into(),
+        },
         timeout,
     };
-    let in_band = |label: &str| Action::ExpectDataChannel {
-        label: label.into(),
-        properties: ChannelProperties {
-            ordered: Some(true),
-            max_packet_life_time: Some(250),
-            ..Default::default()
+    let in_band = |label: &str| Action::Expect {
+        what: Expectation::DataChannel {
+            label: label.into(),
+            properties: ChannelProperties {
+                ordered: Some(true),
+                max_packet_life_time: Some(250),
+                ..Default::default()
+            },
         },
         timeout: secs(7),
     };
@@ -368,21 +405,25 @@ fn every_step_kind_and_option_resolves() {
         (B, connected),
         (
             B,
-            Action::ExpectIceConnectionState {
-                state: "completed".into(),
+            Action::Expect {
+                what: Expectation::IceConnectionState {
+                    state: "completed".into(),
+                },
                 timeout: secs(7),
             },
         ),
         (
             B,
-            Action::ExpectDataChannel {
-                label: "lossy".into(),
-                properties: ChannelProperties {
-                    protocol: Some("chat".into()),
-                    ordered: Some(false),
-                    max_retransmits: Some(0),
-                    max_packet_life_time: None,
-                    id: Some(1),
+            Action::Expect {
+                what: Expectation::DataChannel {
+                    label: "lossy".into(),
+                    properties: ChannelProperties {
+                        protocol: Some("chat".into()),
+                        ordered: Some(false),
+                        max_retransmits: Some(0),
+                        max_packet_life_time: None,
+                        id: Some(1),
+                    },
                 },
                 timeout: Duration::from_millis(500),
             },
@@ -395,32 +436,36 @@ fn every_step_kind_and_option_resolves() {
         (B, open("many-0", secs(2))),
         (A, open("many-1", secs(2))),
         (B, open("many-1", secs(2))),
-        (A, Action::RequireMaxMessageSize { at_least: 65536 }),
-        (B, Action::RequireMaxMessageSize { at_least: 65536 }),
-        (A, Action::CheckStreamIds),
-        (B, Action::CheckStreamIds),
+        (A, Action::Check(Check::MaxMessageSize { at_least: 65536 })),
+        (B, Action::Check(Check::MaxMessageSize { at_least: 65536 })),
+        (A, Action::Check(Check::StreamIds)),
+        (B, Action::Check(Check::StreamIds)),
         (
             B,
-            Action::Echo {
+            Action::Command(PeerCommand::Echo {
                 label: "in-0".into(),
-            },
+            }),
         ),
         (
             B,
-            Action::Echo {
+            Action::Command(PeerCommand::Echo {
                 label: "in-1".into(),
-            },
+            }),
         ),
     ]);
-    let send = |label: &str, payload: PayloadSpec| Action::Send {
-        label: label.into(),
-        payload,
-        expect_error: None,
+    let send = |label: &str, payload: PayloadSpec| {
+        Action::Command(PeerCommand::Send {
+            label: label.into(),
+            payload,
+            expect_error: None,
+        })
     };
-    let expect = |label: &str, payload: PayloadSpec, any_order, timeout| Action::ExpectMessage {
-        label: label.into(),
-        payload,
-        any_order,
+    let expect = |label: &str, payload: PayloadSpec, any_order, timeout| Action::Expect {
+        what: Expectation::Message {
+            label: label.into(),
+            payload,
+            any_order,
+        },
         timeout,
     };
     let binary = |bytes, seed| PayloadSpec::Binary { bytes, seed };
@@ -447,46 +492,56 @@ fn every_step_kind_and_option_resolves() {
         (B, expect("pre", generated(5, 1), false, secs(7))),
         (
             A,
-            Action::Send {
+            Action::Command(PeerCommand::Send {
                 label: "lossy".into(),
                 payload: binary(64 * 1024, 0),
                 expect_error: Some("TypeError".into()),
-            },
+            }),
         ),
         (
             A,
-            Action::BulkTransfer {
-                label: "pre".into(),
-                bytes: 64 << 20,
-                chunk: 64 * 1024,
-                high_water: 4 << 20,
-                low_water: 1 << 20,
+            Action::Expect {
+                what: Expectation::BulkTransfer {
+                    label: "pre".into(),
+                    bytes: 64 << 20,
+                    chunk: 64 * 1024,
+                    high_water: 4 << 20,
+                    low_water: 1 << 20,
+                },
                 timeout: secs(120),
             },
         ),
         (
             B,
-            Action::BulkTransfer {
-                label: "pre".into(),
-                bytes: 1000,
-                chunk: 16 * 1024,
-                high_water: 1 << 20,
-                low_water: 256 * 1024,
+            Action::Expect {
+                what: Expectation::BulkTransfer {
+                    label: "pre".into(),
+                    bytes: 1000,
+                    chunk: 16 * 1024,
+                    high_water: 1 << 20,
+                    low_water: 256 * 1024,
+                },
                 timeout: secs(7),
             },
         ),
-        (A, Action::GetStats),
-        (B, Action::GetStats),
+        (A, Action::Command(PeerCommand::GetStats)),
+        (B, Action::Command(PeerCommand::GetStats)),
     ]);
-    let close_dc = |label: &str| Action::CloseDataChannel {
-        label: label.into(),
+    let close_dc = |label: &str| {
+        Action::Command(PeerCommand::CloseDataChannel {
+            label: label.into(),
+        })
     };
-    let closing = |label: &str, timeout| Action::ExpectChannelClosing {
-        label: label.into(),
+    let closing = |label: &str, timeout| Action::Expect {
+        what: Expectation::ChannelClosing {
+            label: label.into(),
+        },
         timeout,
     };
-    let closed = |label: &str, timeout| Action::ExpectChannelClosed {
-        label: label.into(),
+    let closed = |label: &str, timeout| Action::Expect {
+        what: Expectation::ChannelClosed {
+            label: label.into(),
+        },
         timeout,
     };
     expected.extend([
@@ -501,7 +556,7 @@ fn every_step_kind_and_option_resolves() {
         (B, closed("many-0", secs(1))),
         (A, closed("many-1", secs(1))),
         (B, closed("many-1", secs(1))),
-        (B, Action::Close),
+        (B, Action::Command(PeerCommand::Close)),
     ]);
     let got = actions(&s.steps);
     for (i, (got, want)) in got.iter().zip(&expected).enumerate() {
@@ -627,9 +682,9 @@ fn peer_both_expands_offerer_first_and_unknown_peers_are_listed() {
     assert_eq!(
         actions(&s.steps),
         vec![
-            (A, Action::GetStats),
-            (B, Action::GetStats),
-            (B, Action::Close)
+            (A, Action::Command(PeerCommand::GetStats)),
+            (B, Action::Command(PeerCommand::GetStats)),
+            (B, Action::Command(PeerCommand::Close))
         ]
     );
     assert_eq!(
@@ -929,7 +984,7 @@ fn count_expands_i_outer_peers_inner_with_seeds_and_labels() {
         .steps
         .iter()
         .filter_map(|step| match &step.action {
-            Action::CreateDataChannel { label, .. } => Some(label.as_str()),
+            Action::Command(PeerCommand::CreateDataChannel { label, .. }) => Some(label.as_str()),
             _ => None,
         })
         .collect();
@@ -938,11 +993,11 @@ fn count_expands_i_outer_peers_inner_with_seeds_and_labels() {
         .steps
         .iter()
         .filter_map(|step| match &step.action {
-            Action::Send {
+            Action::Command(PeerCommand::Send {
                 label,
                 payload,
                 expect_error,
-            } => Some((
+            }) => Some((
                 step.peer,
                 label.as_str(),
                 payload.clone(),
@@ -971,13 +1026,13 @@ fn count_expands_i_outer_peers_inner_with_seeds_and_labels() {
     assert!(s.steps[3..9].iter().all(|step| step.line == 6));
     assert_eq!(
         s.steps.last().map(|step| step.action.clone()),
-        Some(Action::SetRemoteDescription {
+        Some(Action::Command(PeerCommand::SetRemoteDescription {
             munge: SdpMunge {
                 max_message_size: Some(0),
                 ..Default::default()
             },
             expect_error: false,
-        })
+        }))
     );
 }
 
@@ -1071,5 +1126,55 @@ fn unquoted_index_in_flow_style_gets_a_hint() {
         e[0].message,
         "`label` in step `create_data_channel` is `{i}` without quotes, which YAML reads as a \
          mapping; write `\"{i}\"`"
+    );
+}
+
+/// The step kinds the code knows (from the parser's own list of expected kinds), the kinds
+/// docs/scenario-reference.md documents, and the kinds the shipped scenarios use are one set.
+#[test]
+fn every_step_kind_is_documented_parsed_and_used_by_a_shipped_scenario() {
+    let unknown = messages(&format!("{HEAD}  - no_such_step: {{ peer: alice }}\n"));
+    let listed = unknown
+        .iter()
+        .find_map(|m| m.split_once("expected one of "))
+        .map(|(_, list)| list.to_owned())
+        .expect("an unknown step kind lists the known ones");
+    let in_code: BTreeSet<String> = listed
+        .split(", ")
+        .map(|k| k.trim_matches('`').to_owned())
+        .collect();
+    assert!(in_code.len() >= 40, "{in_code:?}");
+
+    let reference = std::fs::read_to_string(manifest_path("../../docs/scenario-reference.md"))
+        .expect("docs/scenario-reference.md");
+    let documented: BTreeSet<String> = reference
+        .lines()
+        .filter_map(|l| l.strip_prefix("#### "))
+        .flat_map(|heading| heading.split(", "))
+        .map(|k| k.trim().trim_matches('`').to_owned())
+        .collect();
+    assert_eq!(
+        in_code, documented,
+        "step kinds in the code (left) and in docs/scenario-reference.md's #### headings (right)"
+    );
+
+    let shipped = discover(&manifest_path("../../scenarios")).expect("scenarios/");
+    let mut used = BTreeSet::new();
+    for path in &shipped {
+        let text = std::fs::read_to_string(path).expect("readable");
+        for line in text.lines() {
+            if let Some((kind, _)) = line
+                .trim_start()
+                .strip_prefix("- ")
+                .and_then(|l| l.split_once(':'))
+            {
+                used.insert(kind.trim().to_owned());
+            }
+        }
+    }
+    let unused: Vec<&String> = in_code.iter().filter(|k| !used.contains(*k)).collect();
+    assert!(
+        unused.is_empty(),
+        "step kinds no shipped scenario uses: {unused:?}"
     );
 }

@@ -14,10 +14,15 @@ use std::time::Duration;
 use interop_protocol::{DataChannelInit, IceServer, PeerConnectionConfig};
 use serde_saphyr::Spanned;
 
-use crate::plan::{Action, ChannelProperties, PayloadSpec, PeerId, Scenario, SdpMunge, Step};
+use crate::connectivity::ConnectivityStep;
+use crate::media::MediaStep;
+use crate::plan::{
+    Action, ChannelProperties, Check, Expectation, PayloadSpec, PeerCommand, PeerId, Scenario,
+    SdpMunge, Step,
+};
 use crate::raw::{
-    RawBulkTransfer, RawCreateDataChannel, RawCreatePeerConnection, RawExpectDataChannel, RawPeers,
-    RawScenario, RawStep, SString,
+    RawBulkTransfer, RawChannel, RawCreateDataChannel, RawCreatePeerConnection, RawExpectChannel,
+    RawExpectDataChannel, RawPeers, RawScenario, RawStep, SString,
 };
 use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{pos, short};
@@ -1013,15 +1018,60 @@ impl Checker<'_> {
         }
         let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
         let chunk = u32::try_from(chunk?).ok()?;
-        let action = Action::BulkTransfer {
-            label,
-            bytes: bytes?,
-            chunk,
-            high_water: high_water?,
-            low_water: low_water?,
+        let action = Action::Expect {
+            what: Expectation::BulkTransfer {
+                label,
+                bytes: bytes?,
+                chunk,
+                high_water: high_water?,
+                low_water: low_water?,
+            },
             timeout,
         };
         Some((sender?, action))
+    }
+
+    /// One wait per label of a channel-event expectation (`count` expands `{i}`).
+    fn channel_waits(
+        &mut self,
+        args: &RawExpectChannel,
+        index: usize,
+        kind: &str,
+        default_timeout: Duration,
+        make: fn(String) -> Expectation,
+    ) -> (Vec<PeerId>, Vec<Action>) {
+        let peers = self.peer(&args.peer);
+        let count = self.count(args.count.as_ref());
+        self.index_needs_count(&args.label, "label", kind, count);
+        let labels = self.known_labels_of(&args.label, count, index);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        let actions = labels
+            .into_iter()
+            .map(|label| Action::Expect {
+                what: make(label),
+                timeout,
+            })
+            .collect();
+        (peers, actions)
+    }
+
+    /// One command per label of a channel command (`count` expands `{i}`).
+    fn channel_commands(
+        &mut self,
+        args: &RawChannel,
+        index: usize,
+        kind: &str,
+        make: fn(String) -> PeerCommand,
+    ) -> (Vec<PeerId>, Vec<Action>) {
+        let peers = self.peer(&args.peer);
+        let count = self.count(args.count.as_ref());
+        self.index_needs_count(&args.label, "label", kind, count);
+        let actions = self
+            .known_labels_of(&args.label, count, index)
+            .into_iter()
+            .map(|label| Action::Command(make(label)))
+            .collect();
+        (peers, actions)
     }
 
     /// Checks one step and appends what it expands to: with `count`, repetition `i` = 0..n-1
@@ -1045,6 +1095,17 @@ impl Checker<'_> {
             }
         };
         let kind = step_kind(&step.value);
+        // Connectivity and media steps are validated in their own files; what they expand to
+        // is pushed after the match.
+        let connectivity = |checker: &mut Self, s: ConnectivityStep<'_>| {
+            checker.connectivity_step(s, default_timeout)
+        };
+        let media = |checker: &mut Self, s: MediaStep<'_>| {
+            checker
+                .media_step(index, s, kind, default_timeout)
+                .map(|(peer, action)| (vec![peer], action))
+        };
+        let mut topic = None;
         match &step.value {
             RawStep::CreatePeerConnection(args) => {
                 let peers = self.peer(&args.peer);
@@ -1060,10 +1121,10 @@ impl Checker<'_> {
                 if ok {
                     push(
                         &peers,
-                        Action::CreatePeerConnection {
+                        Action::Command(PeerCommand::CreatePeerConnection {
                             configuration,
                             turn,
-                        },
+                        }),
                     );
                 }
             }
@@ -1082,7 +1143,10 @@ impl Checker<'_> {
                         id: init.id.map(|id| id.saturating_add(i as u16)),
                         ..init.clone()
                     };
-                    push(&peers, Action::CreateDataChannel { label, init });
+                    push(
+                        &peers,
+                        Action::Command(PeerCommand::CreateDataChannel { label, init }),
+                    );
                 }
             }
             RawStep::Negotiate(args) => {
@@ -1099,27 +1163,37 @@ impl Checker<'_> {
                         ),
                     ),
                     (Some(o), Some(a)) => {
-                        let set_remote = Action::SetRemoteDescription {
+                        let set_remote = Action::Command(PeerCommand::SetRemoteDescription {
                             munge: SdpMunge::default(),
                             expect_error: false,
-                        };
-                        let set_local = Action::SetLocalDescription { setup: None };
-                        push(&[o], Action::CreateOffer);
+                        });
+                        let set_local =
+                            Action::Command(PeerCommand::SetLocalDescription { setup: None });
+                        push(&[o], Action::Command(PeerCommand::CreateOffer));
                         push(&[o], set_local.clone());
                         push(&[a], set_remote.clone());
-                        push(&[a], Action::CreateAnswer);
+                        push(&[a], Action::Command(PeerCommand::CreateAnswer));
                         push(&[a], set_local);
                         push(&[o], set_remote);
                     }
                     _ => {}
                 }
             }
-            RawStep::CreateOffer(args) => push(&self.peer(&args.peer), Action::CreateOffer),
-            RawStep::CreateAnswer(args) => push(&self.peer(&args.peer), Action::CreateAnswer),
+            RawStep::CreateOffer(args) => push(
+                &self.peer(&args.peer),
+                Action::Command(PeerCommand::CreateOffer),
+            ),
+            RawStep::CreateAnswer(args) => push(
+                &self.peer(&args.peer),
+                Action::Command(PeerCommand::CreateAnswer),
+            ),
             RawStep::SetLocalDescription(args) => {
                 let peers = self.peer(&args.peer);
                 if let Some(setup) = self.setup(args.setup.as_ref()) {
-                    push(&peers, Action::SetLocalDescription { setup })
+                    push(
+                        &peers,
+                        Action::Command(PeerCommand::SetLocalDescription { setup }),
+                    )
                 }
             }
             RawStep::SetRemoteDescription(args) => {
@@ -1153,19 +1227,26 @@ impl Checker<'_> {
                 let expect_error = args.expect_error.unwrap_or(false);
                 push(
                     &peers,
-                    Action::SetRemoteDescription {
+                    Action::Command(PeerCommand::SetRemoteDescription {
                         munge,
                         expect_error,
-                    },
+                    }),
                 );
             }
-            RawStep::GetStats(args) => push(&self.peer(&args.peer), Action::GetStats),
-            RawStep::Close(args) => push(&self.peer(&args.peer), Action::Close),
-            RawStep::CheckStreamIds(args) => push(&self.peer(&args.peer), Action::CheckStreamIds),
+            RawStep::GetStats(args) => push(
+                &self.peer(&args.peer),
+                Action::Command(PeerCommand::GetStats),
+            ),
+            RawStep::Close(args) => {
+                push(&self.peer(&args.peer), Action::Command(PeerCommand::Close))
+            }
+            RawStep::CheckStreamIds(args) => {
+                push(&self.peer(&args.peer), Action::Check(Check::StreamIds))
+            }
             RawStep::RequireMaxMessageSize(args) => {
                 let peers = self.peer(&args.peer);
                 if let Some(at_least) = self.size(&args.at_least, "at_least", 1, MAX_SIZE) {
-                    push(&peers, Action::RequireMaxMessageSize { at_least });
+                    push(&peers, Action::Check(Check::MaxMessageSize { at_least }));
                 }
             }
             RawStep::ExpectConnectionState(args) | RawStep::ExpectIceConnectionState(args) => {
@@ -1174,10 +1255,16 @@ impl Checker<'_> {
                 let state = args.state.value.clone();
                 let action = if let RawStep::ExpectConnectionState(_) = step.value {
                     self.state(&args.state, false);
-                    Action::ExpectConnectionState { state, timeout }
+                    Action::Expect {
+                        what: Expectation::ConnectionState { state },
+                        timeout,
+                    }
                 } else {
                     self.state(&args.state, true);
-                    Action::ExpectIceConnectionState { state, timeout }
+                    Action::Expect {
+                        what: Expectation::IceConnectionState { state },
+                        timeout,
+                    }
                 };
                 push(&peers, action);
             }
@@ -1190,34 +1277,27 @@ impl Checker<'_> {
                 let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
                 for label in labels {
                     let properties = properties.clone();
-                    let action = Action::ExpectDataChannel {
-                        label,
-                        properties,
+                    let action = Action::Expect {
+                        what: Expectation::DataChannel { label, properties },
                         timeout,
                     };
                     push(&peers, action);
                 }
             }
-            RawStep::ExpectChannelOpen(args)
-            | RawStep::ExpectChannelClosing(args)
-            | RawStep::ExpectChannelClosed(args) => {
-                let peers = self.peer(&args.peer);
-                let count = self.count(args.count.as_ref());
-                self.index_needs_count(&args.label, "label", kind, count);
-                let labels = self.known_labels_of(&args.label, count, index);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                for label in labels {
-                    let action = match step.value {
-                        RawStep::ExpectChannelOpen(_) => {
-                            Action::ExpectChannelOpen { label, timeout }
-                        }
-                        RawStep::ExpectChannelClosing(_) => {
-                            Action::ExpectChannelClosing { label, timeout }
-                        }
-                        _ => Action::ExpectChannelClosed { label, timeout },
-                    };
-                    push(&peers, action);
-                }
+            RawStep::ExpectChannelOpen(args) => {
+                let make = |label| Expectation::ChannelOpen { label };
+                let (peers, actions) = self.channel_waits(args, index, kind, default_timeout, make);
+                actions.into_iter().for_each(|action| push(&peers, action));
+            }
+            RawStep::ExpectChannelClosing(args) => {
+                let make = |label| Expectation::ChannelClosing { label };
+                let (peers, actions) = self.channel_waits(args, index, kind, default_timeout, make);
+                actions.into_iter().for_each(|action| push(&peers, action));
+            }
+            RawStep::ExpectChannelClosed(args) => {
+                let make = |label| Expectation::ChannelClosed { label };
+                let (peers, actions) = self.channel_waits(args, index, kind, default_timeout, make);
+                actions.into_iter().for_each(|action| push(&peers, action));
             }
             RawStep::Send(args) => {
                 let peers = self.peer(&args.peer);
@@ -1232,11 +1312,11 @@ impl Checker<'_> {
                 });
                 if let Some(payload) = payload {
                     for (i, label) in (0..).zip(labels) {
-                        let action = Action::Send {
+                        let action = Action::Command(PeerCommand::Send {
                             label,
                             payload: instantiate(&payload, i),
                             expect_error: expect_error.clone(),
-                        };
+                        });
                         push(&peers, action);
                     }
                 }
@@ -1252,42 +1332,68 @@ impl Checker<'_> {
                 let any_order = args.unordered.unwrap_or(false);
                 if let Some(payload) = payload {
                     for (i, label) in (0..).zip(labels) {
-                        let action = Action::ExpectMessage {
-                            label,
-                            payload: instantiate(&payload, i),
-                            any_order,
+                        let action = Action::Expect {
+                            what: Expectation::Message {
+                                label,
+                                payload: instantiate(&payload, i),
+                                any_order,
+                            },
                             timeout,
                         };
                         push(&peers, action);
                     }
                 }
             }
-            RawStep::CloseDataChannel(args) | RawStep::Echo(args) => {
-                let peers = self.peer(&args.peer);
-                let count = self.count(args.count.as_ref());
-                self.index_needs_count(&args.label, "label", kind, count);
-                for label in self.known_labels_of(&args.label, count, index) {
-                    let action = match step.value {
-                        RawStep::Echo(_) => Action::Echo { label },
-                        _ => Action::CloseDataChannel { label },
-                    };
-                    push(&peers, action);
-                }
+            RawStep::CloseDataChannel(args) => {
+                let make = |label| PeerCommand::CloseDataChannel { label };
+                let (peers, actions) = self.channel_commands(args, index, kind, make);
+                actions.into_iter().for_each(|action| push(&peers, action));
+            }
+            RawStep::Echo(args) => {
+                let make = |label| PeerCommand::Echo { label };
+                let (peers, actions) = self.channel_commands(args, index, kind, make);
+                actions.into_iter().for_each(|action| push(&peers, action));
             }
             RawStep::BulkTransfer(args) => {
                 if let Some((sender, action)) = self.bulk_transfer(args, index, default_timeout) {
                     push(&[sender], action);
                 }
             }
-            other => match self.connectivity_step(other, default_timeout) {
-                Ok(Some((peers, action))) => push(&peers, action),
-                Ok(None) => {}
-                Err(media) => {
-                    if let Some((peer, action)) = self.media_step(index, media, default_timeout) {
-                        push(&[peer], action);
-                    }
-                }
-            },
+            RawStep::Candidates(a) => topic = connectivity(self, ConnectivityStep::Candidates(a)),
+            RawStep::ReleaseCandidates(a) => {
+                topic = connectivity(self, ConnectivityStep::ReleaseCandidates(a))
+            }
+            RawStep::RestartIce(a) => topic = connectivity(self, ConnectivityStep::RestartIce(a)),
+            RawStep::ExpectNewIceCredentials(a) => {
+                topic = connectivity(self, ConnectivityStep::ExpectNewIceCredentials(a))
+            }
+            RawStep::Rollback(a) => topic = connectivity(self, ConnectivityStep::Rollback(a)),
+            RawStep::ExpectSelectedCandidatePair(a) => {
+                topic = connectivity(self, ConnectivityStep::ExpectSelectedCandidatePair(a))
+            }
+            RawStep::ExpectDtlsRole(a) => {
+                topic = connectivity(self, ConnectivityStep::ExpectDtlsRole(a))
+            }
+            RawStep::ExpectCertificate(a) => {
+                topic = connectivity(self, ConnectivityStep::ExpectCertificate(a))
+            }
+            RawStep::ExpectHostCandidates(a) => {
+                topic = connectivity(self, ConnectivityStep::ExpectHostCandidates(a))
+            }
+            RawStep::AddMedia(a) => topic = media(self, MediaStep::AddMedia(a)),
+            RawStep::SetDirection(a) => topic = media(self, MediaStep::SetDirection(a)),
+            RawStep::ReplaceTrack(a) => topic = media(self, MediaStep::ReplaceTrack(a)),
+            RawStep::RemoveTrack(a) => topic = media(self, MediaStep::RemoveTrack(a)),
+            RawStep::RequestKeyFrame(a) => topic = media(self, MediaStep::RequestKeyFrame(a)),
+            RawStep::ExpectMedia(a) => topic = media(self, MediaStep::ExpectMedia(a)),
+            RawStep::ExpectNoMedia(a) => topic = media(self, MediaStep::ExpectNoMedia(a)),
+            RawStep::DropPackets(a) => topic = media(self, MediaStep::DropPackets(a)),
+            RawStep::ExpectRetransmissions(a) => {
+                topic = media(self, MediaStep::ExpectRetransmissions(a))
+            }
+        }
+        if let Some((peers, action)) = topic {
+            push(&peers, action);
         }
     }
 }

@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use interop_protocol::{Command, IceCandidate, Reply, SessionDescription};
+use interop_protocol::{Command, Reply, SessionDescription};
 use interop_results::Outcome;
-use interop_scenario::plan::{Action, CandidatePolicy, Delivery, PairExpectation, PeerId};
+use interop_scenario::plan::{Delivery, PairExpectation, PeerId};
 use serde_json::{json, Value};
 use tokio::time::{Duration, Instant};
 
-use super::{Session, Stop};
+use super::{role, Session, Stop};
 use crate::sdp;
 use crate::turn::TurnServer;
 
@@ -27,13 +27,8 @@ const POLL: Duration = Duration::from_millis(250);
 /// What the connectivity steps keep for one run.
 #[derive(Default)]
 pub struct ConnState {
-    /// Per sending peer: how its candidates are delivered.
-    pub policy: [CandidatePolicy; 2],
-    /// Per sending peer: candidates held back (`None` = end of candidates), in gathering order.
-    pub held: [Vec<Option<IceCandidate>>; 2],
-    /// Per peer: every candidate it gathered, and how many the policy kept from the other peer.
-    pub gathered: [Vec<String>; 2],
-    pub filtered_out: [usize; 2],
+    /// Which candidate goes to which peer when (the pure relay policy).
+    pub relay: super::relay::CandidateRelay,
     /// Per peer: the description its last create_offer / create_answer returned.
     pub last_created: [Option<SessionDescription>; 2],
     /// Per peer: ICE credentials of its first local description.
@@ -42,26 +37,6 @@ pub struct ConnState {
     pub turn: Option<TurnServer>,
     /// Findings for the run record, keyed `<role>.<what>`.
     pub observed: BTreeMap<String, Value>,
-}
-
-fn role(peer: PeerId) -> &'static str {
-    if peer == PeerId::OFFERER {
-        "offerer"
-    } else {
-        "answerer"
-    }
-}
-
-/// Whether `policy` lets `candidate` through (family and transport filters).
-pub fn admits(policy: &CandidatePolicy, candidate: &str) -> bool {
-    let Some(info) = sdp::candidate_info(candidate) else {
-        return policy.family.is_none() && policy.protocol.is_none();
-    };
-    policy.family.as_deref().is_none_or(|f| f == info.family())
-        && policy
-            .protocol
-            .as_deref()
-            .is_none_or(|p| p == info.protocol)
 }
 
 /// The selected candidate pair in a W3C getStats report (a list of stats objects): the
@@ -195,27 +170,6 @@ pub fn der_key_type(der: &[u8]) -> &'static str {
 }
 
 impl Session {
-    /// A candidate (or the end of candidates) `from` gathered: delivered, held or dropped as
-    /// the policy of `from` says.
-    pub(super) fn on_candidate(&mut self, from: PeerId, candidate: Option<IceCandidate>) {
-        let policy = self.conn.policy[from.0].clone();
-        if let Some(c) = &candidate {
-            self.conn.gathered[from.0].push(c.candidate.clone());
-            if !admits(&policy, &c.candidate) {
-                self.conn.filtered_out[from.0] += 1;
-                return;
-            }
-        } else if !policy.end_of_candidates {
-            return;
-        }
-        match policy.delivery {
-            Delivery::Trickle => self.relay_candidate(from.other(), candidate),
-            // In the description, fetched once gathering is complete.
-            Delivery::Sdp => {}
-            Delivery::Held => self.conn.held[from.0].push(candidate),
-        }
-    }
-
     /// The description `from` passes on, as its candidate policy shapes it: fetched after
     /// gathering completed for `sdp` delivery, without candidate lines for `held`, filtered by
     /// family and transport.
@@ -224,7 +178,7 @@ impl Session {
         from: PeerId,
         description: SessionDescription,
     ) -> Result<SessionDescription, Stop> {
-        let policy = self.conn.policy[from.0].clone();
+        let policy = self.conn.relay.policy(from).clone();
         let mut description = description;
         if policy.delivery == Delivery::Sdp {
             self.await_gathering_complete(from).await?;
@@ -238,7 +192,7 @@ impl Session {
         let keep_candidates = policy.delivery != Delivery::Held;
         description.sdp = sdp::filter_candidates(
             &description.sdp,
-            |c| keep_candidates && admits(&policy, c),
+            |c| keep_candidates && super::relay::admits(&policy, c),
             keep_candidates && policy.end_of_candidates,
         );
         Ok(description)
@@ -292,129 +246,104 @@ impl Session {
         })
     }
 
-    /// Runs one connectivity action. Returns `false` for any other action.
-    pub(super) async fn connectivity_action(
+    /// `release_candidates`: after the peer's whole gathering (late means all of them arrive
+    /// at once), its held candidates go out and it trickles from now on.
+    pub(super) async fn release_candidates(
         &mut self,
         peer: PeerId,
-        action: &Action,
-        what: &str,
-    ) -> Result<bool, Stop> {
-        match action {
-            Action::Candidates(policy) => {
-                self.conn.policy[peer.0] = policy.clone();
-            }
-            Action::ReleaseCandidates { reverse } => {
-                // Late means after the peer's whole gathering: all of them arrive at once.
-                self.await_gathering_complete(peer).await?;
-                let mut held = std::mem::take(&mut self.conn.held[peer.0]);
-                if *reverse {
-                    // The end of candidates stays last: reversed are the candidates.
-                    let end = held
-                        .iter()
-                        .position(Option::is_none)
-                        .map(|i| held.remove(i));
-                    held.reverse();
-                    held.extend(end);
-                }
-                self.conn.observed.insert(
-                    format!("{}.released_candidates", role(peer)),
-                    json!(held
-                        .iter()
-                        .map(|c| c
-                            .as_ref()
-                            .map_or("end-of-candidates".to_owned(), |c| c.candidate.clone()))
-                        .collect::<Vec<_>>()),
-                );
-                self.conn.policy[peer.0].delivery = Delivery::Trickle;
-                for candidate in held {
-                    self.relay_candidate(peer.other(), candidate);
-                }
-            }
-            Action::RestartIce => {
-                self.command(peer, Command::RestartIce, what).await?;
-            }
-            Action::Rollback => {
-                self.command(peer, Command::Rollback, what).await?;
-                self.peers[peer.0].last_local_description = None;
-            }
-            Action::ExpectNewIceCredentials => {
-                let who = self.peers[peer.0].label();
-                let first = self.conn.first_credentials[peer.0].clone();
-                let now = self.peers[peer.0]
-                    .last_local_description
+        reverse: bool,
+    ) -> Result<(), Stop> {
+        self.await_gathering_complete(peer).await?;
+        let (released, deliveries) = self.conn.relay.release(peer, reverse);
+        self.conn.observed.insert(
+            format!("{}.released_candidates", role(peer)),
+            json!(released
+                .iter()
+                .map(|c| c
                     .as_ref()
-                    .and_then(|d| sdp::ice_credentials(&d.sdp));
-                let (Some(first), Some(now)) = (first, now) else {
-                    return Err(Stop::new(
-                        Outcome::Fail,
-                        format!("{who}: no ICE credentials to compare (a local description before and after the restart is needed)"),
-                    ));
-                };
-                self.conn.observed.insert(
-                    format!("{}.ice_ufrag", role(peer)),
-                    json!({ "first": first.0, "now": now.0 }),
-                );
-                if first.0 == now.0 || first.1 == now.1 {
-                    return Err(Stop::new(
-                        Outcome::Fail,
-                        format!(
-                            "{who}: the ICE credentials did not change (ufrag {} -> {}, pwd {})",
-                            first.0,
-                            now.0,
-                            if first.1 == now.1 {
-                                "unchanged"
-                            } else {
-                                "changed"
-                            }
-                        ),
-                    ));
-                }
-            }
-            Action::ExpectSelectedCandidatePair { want, timeout } => {
-                self.expect_selected_pair(peer, want, *timeout).await?;
-            }
-            Action::ExpectDtlsRole {
-                role: want,
-                timeout,
-            } => {
-                self.expect_dtls_role(peer, want, *timeout).await?;
-            }
-            Action::ExpectCertificate { key, timeout } => {
-                self.expect_certificate(peer, key, *timeout).await?;
-            }
-            Action::ExpectHostCandidates { mdns } => {
-                self.await_gathering_complete(peer).await?;
-                let hosts: Vec<String> = self.conn.gathered[peer.0]
-                    .iter()
-                    .filter_map(|c| sdp::candidate_info(c))
-                    .filter(|c| c.kind == "host")
-                    .map(|c| format!("{} {}", c.protocol, c.address))
-                    .collect();
-                let named = hosts.iter().filter(|h| h.ends_with(".local")).count();
-                let ok = if *mdns { named > 0 } else { named == 0 };
-                if !ok {
-                    return Err(Stop::new(
-                        Outcome::Fail,
-                        format!(
-                            "{}: {} (host candidates gathered: {})",
-                            self.peers[peer.0].label(),
-                            if *mdns {
-                                "no host candidate is an mDNS .local name"
-                            } else {
-                                "mDNS .local host candidates although mDNS is off"
-                            },
-                            if hosts.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                hosts.join(", ")
-                            }
-                        ),
-                    ));
-                }
-            }
-            _ => return Ok(false),
+                    .map_or("end-of-candidates".to_owned(), |c| c.candidate.clone()))
+                .collect::<Vec<_>>()),
+        );
+        self.deliver(deliveries);
+        Ok(())
+    }
+
+    /// `expect_new_ice_credentials`: the current local description's ufrag and pwd both
+    /// differ from the first one's.
+    pub(super) fn check_new_ice_credentials(&mut self, peer: PeerId) -> Result<(), Stop> {
+        let who = self.peers[peer.0].label();
+        let first = self.conn.first_credentials[peer.0].clone();
+        let now = self.peers[peer.0]
+            .last_local_description
+            .as_ref()
+            .and_then(|d| sdp::ice_credentials(&d.sdp));
+        let (Some(first), Some(now)) = (first, now) else {
+            return Err(Stop::new(
+                Outcome::Fail,
+                format!("{who}: no ICE credentials to compare (a local description before and after the restart is needed)"),
+            ));
+        };
+        self.conn.observed.insert(
+            format!("{}.ice_ufrag", role(peer)),
+            json!({ "first": first.0, "now": now.0 }),
+        );
+        if first.0 == now.0 || first.1 == now.1 {
+            return Err(Stop::new(
+                Outcome::Fail,
+                format!(
+                    "{who}: the ICE credentials did not change (ufrag {} -> {}, pwd {})",
+                    first.0,
+                    now.0,
+                    if first.1 == now.1 {
+                        "unchanged"
+                    } else {
+                        "changed"
+                    }
+                ),
+            ));
         }
-        Ok(true)
+        Ok(())
+    }
+
+    /// `expect_host_candidates`: once gathering is complete, mDNS host names are there
+    /// (`mdns`) or absent.
+    pub(super) async fn check_host_candidates(
+        &mut self,
+        peer: PeerId,
+        mdns: bool,
+    ) -> Result<(), Stop> {
+        self.await_gathering_complete(peer).await?;
+        let hosts: Vec<String> = self
+            .conn
+            .relay
+            .gathered(peer)
+            .0
+            .iter()
+            .filter_map(|c| sdp::candidate_info(c))
+            .filter(|c| c.kind == "host")
+            .map(|c| format!("{} {}", c.protocol, c.address))
+            .collect();
+        let named = hosts.iter().filter(|h| h.ends_with(".local")).count();
+        if (named > 0) == mdns {
+            return Ok(());
+        }
+        Err(Stop::new(
+            Outcome::Fail,
+            format!(
+                "{}: {} (host candidates gathered: {})",
+                self.peers[peer.0].label(),
+                if mdns {
+                    "no host candidate is an mDNS .local name"
+                } else {
+                    "mDNS .local host candidates although mDNS is off"
+                },
+                if hosts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    hosts.join(", ")
+                }
+            ),
+        ))
     }
 
     async fn stats_of(&mut self, peer: PeerId) -> Result<Value, Stop> {
@@ -425,7 +354,7 @@ impl Session {
         })
     }
 
-    async fn expect_selected_pair(
+    pub(super) async fn expect_selected_pair(
         &mut self,
         peer: PeerId,
         want: &PairExpectation,
@@ -465,7 +394,7 @@ impl Session {
         Ok(true)
     }
 
-    async fn expect_dtls_role(
+    pub(super) async fn expect_dtls_role(
         &mut self,
         peer: PeerId,
         want: &str,
@@ -518,7 +447,7 @@ impl Session {
         }
     }
 
-    async fn expect_certificate(
+    pub(super) async fn expect_certificate(
         &mut self,
         peer: PeerId,
         want: &str,
@@ -562,7 +491,7 @@ impl Session {
     pub(super) fn connectivity_observed(&self) -> BTreeMap<String, Value> {
         let mut observed = self.conn.observed.clone();
         for i in 0..2 {
-            let gathered = &self.conn.gathered[i];
+            let (gathered, filtered_out) = self.conn.relay.gathered(PeerId(i));
             if gathered.is_empty() {
                 continue;
             }
@@ -575,8 +504,8 @@ impl Session {
                 }
             }
             let mut value = json!({ "gathered": kinds });
-            if self.conn.filtered_out[i] > 0 {
-                value["not_delivered"] = json!(self.conn.filtered_out[i]);
+            if filtered_out > 0 {
+                value["not_delivered"] = json!(filtered_out);
             }
             observed.insert(format!("{}.candidates", role(PeerId(i))), value);
         }
@@ -646,24 +575,5 @@ mod tests {
         );
         assert_eq!(pair["protocol"], "tcp");
         assert_eq!(dtls_role(&report), None);
-    }
-
-    #[test]
-    fn policies_filter_by_family_and_transport() {
-        let policy = CandidatePolicy {
-            family: Some("ipv6".into()),
-            protocol: Some("udp".into()),
-            ..Default::default()
-        };
-        assert!(admits(&policy, "candidate:1 1 udp 1 ::1 5 typ host"));
-        assert!(!admits(&policy, "candidate:1 1 udp 1 127.0.0.1 5 typ host"));
-        assert!(!admits(
-            &policy,
-            "candidate:1 1 tcp 1 ::1 9 typ host tcptype active"
-        ));
-        assert!(admits(
-            &CandidatePolicy::default(),
-            "candidate:1 1 tcp 1 x.local 9 typ host"
-        ));
     }
 }

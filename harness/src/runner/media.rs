@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use interop_protocol::{Command, MediaKind, MediaReport, ReceivedStream, Reply, TransceiverReport};
 use interop_results::Outcome;
-use interop_scenario::plan::{Action, MediaExpectation, PeerId};
+use interop_scenario::plan::{MediaExpectation, PeerId};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -41,6 +41,11 @@ pub(super) struct MediaState {
 }
 
 impl MediaState {
+    /// `peer`'s `add_media` introduced `name`.
+    pub fn added(&mut self, name: &str, peer: PeerId) {
+        self.owners.insert(name.to_owned(), peer);
+    }
+
     pub fn used(&self) -> bool {
         !self.owners.is_empty()
     }
@@ -56,77 +61,6 @@ enum Verdict {
 }
 
 impl Session {
-    /// Runs one media action. Returns `false` for any other action.
-    pub(super) async fn media_action(
-        &mut self,
-        peer: PeerId,
-        action: &Action,
-        what: &str,
-    ) -> Result<bool, Stop> {
-        match action {
-            Action::AddMedia {
-                name,
-                kind,
-                direction,
-                codec,
-                source,
-                simulcast,
-            } => {
-                self.media.owners.insert(name.clone(), peer);
-                let command = Command::AddMedia {
-                    name: name.clone(),
-                    kind: *kind,
-                    direction: direction.clone(),
-                    codecs: codec.iter().cloned().collect(),
-                    source: source.clone(),
-                    simulcast: simulcast.clone(),
-                };
-                self.command(peer, command, what).await?;
-            }
-            Action::SetDirection { name, direction } => {
-                let command = Command::SetDirection {
-                    name: name.clone(),
-                    direction: direction.clone(),
-                };
-                self.command(peer, command, what).await?;
-            }
-            Action::ReplaceTrack { name, source } => {
-                let command = Command::ReplaceTrack {
-                    name: name.clone(),
-                    source: source.clone(),
-                };
-                self.command(peer, command, what).await?;
-            }
-            Action::RemoveTrack { name } => {
-                let command = Command::RemoveTrack { name: name.clone() };
-                self.command(peer, command, what).await?;
-            }
-            Action::RequestKeyFrame { name, timeout } => {
-                self.request_key_frame(peer, name, *timeout, what).await?
-            }
-            Action::ExpectMedia {
-                name,
-                expect,
-                timeout,
-            } => {
-                self.expect_media(peer, name, expect, *timeout, what)
-                    .await?
-            }
-            Action::ExpectNoMedia { name, during } => {
-                self.expect_no_media(peer, name, *during, what).await?
-            }
-            Action::DropPackets { name, every } => {
-                self.drop_packets(peer, name, *every, what).await?
-            }
-            Action::ExpectRetransmissions { name, timeout } => {
-                self.expect_retransmissions(peer, name, *timeout, what)
-                    .await?
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// `get_media_report` on `peer`.
     async fn media_report(&mut self, peer: PeerId) -> Result<MediaReport, Stop> {
         let (_, reply) = self
@@ -190,7 +124,7 @@ impl Session {
         Ok(())
     }
 
-    async fn expect_media(
+    pub(super) async fn expect_media(
         &mut self,
         peer: PeerId,
         name: &str,
@@ -326,7 +260,7 @@ impl Session {
             .insert(format!("{role}.received.{name}"), json!(summary));
     }
 
-    async fn expect_no_media(
+    pub(super) async fn expect_no_media(
         &mut self,
         peer: PeerId,
         name: &str,
@@ -366,7 +300,7 @@ impl Session {
         Ok(())
     }
 
-    async fn request_key_frame(
+    pub(super) async fn request_key_frame(
         &mut self,
         peer: PeerId,
         name: &str,
@@ -446,7 +380,7 @@ impl Session {
         Ok(())
     }
 
-    async fn drop_packets(
+    pub(super) async fn drop_packets(
         &mut self,
         peer: PeerId,
         name: &str,
@@ -492,7 +426,7 @@ impl Session {
         Ok(())
     }
 
-    async fn expect_retransmissions(
+    pub(super) async fn expect_retransmissions(
         &mut self,
         peer: PeerId,
         name: &str,
