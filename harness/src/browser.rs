@@ -541,6 +541,26 @@ impl BrowserSession {
         }
     }
 
+    /// Runs `script` in the loaded page (WebDriver "Execute Async Script": the script's last
+    /// argument is the callback it calls with its result), under the WebDriver command timeout.
+    /// For tests of the page's own functions (the conformance kit's pattern and SHA-256).
+    pub async fn execute_async(&self, script: &str) -> Result<Value, String> {
+        match tokio::time::timeout(
+            WEBDRIVER_COMMAND_TIMEOUT,
+            self.client.execute_async(script, Vec::new()),
+        )
+        .await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(format!("{}: script failed: {e}", self.product.display_name)),
+            Err(_) => Err(format!(
+                "{}: script did not finish within {}s",
+                self.product.display_name,
+                WEBDRIVER_COMMAND_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
     /// Ends the WebDriver session, then kills the driver and browser.
     pub async fn shutdown(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client.clone().close()).await;

@@ -136,13 +136,11 @@ fn redact_member(text: &str, key: &str) -> String {
         };
         let prefix_len = tail.len() - body.len();
         out.push_str(&tail[..prefix_len]);
-        out.push_str(
-            if &body[..end] == "(redacted)" || &body[..end] == REDACTED {
-                &body[..end]
-            } else {
-                REDACTED
-            },
-        );
+        out.push_str(if &body[..end] == REDACTED {
+            &body[..end]
+        } else {
+            REDACTED
+        });
         rest = &body[end..];
     }
     out.push_str(rest);

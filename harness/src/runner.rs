@@ -30,7 +30,7 @@ use interop_protocol::{
 use interop_results::{FailedStep, Implementation as ImplInfo, Outcome, RunRecord, Timings};
 use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::{
-    Action, Check, Expectation, PayloadSpec, PeerCommand, PeerId, RelayStep, Step,
+    Action, Check, Expectation, PayloadSpec, PeerCommand, PeerId, RelayStep, Role, Step,
 };
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -184,10 +184,7 @@ impl LivePeer {
 
 /// The role name of a peer in records and `observed` keys.
 fn role(peer: PeerId) -> &'static str {
-    match peer {
-        PeerId::OFFERER => "offerer",
-        _ => "answerer",
-    }
+    peer.role().as_str()
 }
 
 /// What [`Session::wait_on_events`] waits on.
@@ -441,7 +438,7 @@ impl Worker {
                 PeerStart {
                     implementation,
                     name: scenario.peer_name(id),
-                    role: ["offerer", "answerer"][id.0],
+                    role: role(id),
                     launch,
                     idle: match implementation {
                         Implementation::Browser(product) => self.pool.take_idle(product, launch),
@@ -876,7 +873,7 @@ impl Session {
     /// Time to `connected` and to the first message, per role, each on that peer's clock.
     fn timings(&self) -> Timings {
         let mut timings = Timings::default();
-        for (role, peer) in ["offerer", "answerer"].iter().zip(&self.peers) {
+        for (role, peer) in Role::ALL.iter().map(|r| r.as_str()).zip(&self.peers) {
             let Some(base) = peer.pc_created_at else {
                 continue;
             };
@@ -1185,7 +1182,7 @@ impl Session {
     /// Facts read from the SDPs, keyed `<role>.<fact>`.
     fn observed(&self) -> BTreeMap<String, serde_json::Value> {
         let mut observed = BTreeMap::new();
-        for (i, role) in ["offerer", "answerer"].iter().enumerate() {
+        for (i, role) in Role::ALL.iter().map(|r| r.as_str()).enumerate() {
             let peer = &self.peers[i];
             if let Some(d) = &peer.last_local_description {
                 if sdp::max_message_size(&d.sdp).is_some() {
@@ -1209,9 +1206,7 @@ impl Session {
     }
 
     fn log(&mut self, peer: PeerId, direction: &str, frame: &serde_json::Value) {
-        let mut frame = frame.clone();
-        redact_credentials(&mut frame);
-        let frame = &frame;
+        // One secrets policy (redact.rs) for the whole line: TURN `credential`s included.
         let line = serde_json::json!({
             "t_ms": self.elapsed_ms(),
             "peer": self.peers[peer.0].name,
@@ -1390,11 +1385,7 @@ impl Session {
         command: Command,
         what: &str,
     ) -> Result<(f64, Result<Reply, PeerError>), Stop> {
-        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&command) {
-            if let Some(serde_json::Value::String(kind)) = map.get("type") {
-                self.require(peer, kind, what)?;
-            }
-        }
+        self.require(peer, command.kind(), what)?;
         let id = self.send(peer, command);
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         loop {
@@ -1759,11 +1750,7 @@ impl Session {
                 }
                 let span_ms = last_t - first_t;
                 if span_ms > 0.0 {
-                    let role = if sender == PeerId::OFFERER {
-                        "offerer"
-                    } else {
-                        "answerer"
-                    };
+                    let role = role(sender);
                     self.throughput_mbps.insert(
                         format!("{role} {label}"),
                         round(bytes as f64 * 8.0 / span_ms / 1000.0),
@@ -1944,8 +1931,6 @@ impl Session {
     }
 }
 
-/// The stop of a command the peer answered with an error: `unsupported` for
-/// `NotSupportedError` (the implementation refuses it as the spec allows), else `fail`.
 /// What a browser for `peer` must be launched with: mDNS host candidates when one of its
 /// `create_peer_connection` steps asks for them (a browser decides that at launch).
 fn launch_settings(
@@ -1959,24 +1944,8 @@ fn launch_settings(
     crate::browser::Launch { mdns }
 }
 
-/// Replaces every `credential` member (TURN passwords in `iceServers`) with `(redacted)`, so
-/// that secrets never reach the transcript.
-fn redact_credentials(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                if key == "credential" && v.is_string() {
-                    *v = serde_json::json!("(redacted)");
-                } else {
-                    redact_credentials(v);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_credentials),
-        _ => {}
-    }
-}
-
+/// The stop of a command the peer answered with an error: `unsupported` for
+/// `NotSupportedError` (the implementation refuses it as the spec allows), else `fail`.
 fn command_failed(who: &str, what: &str, e: &PeerError) -> Stop {
     let outcome = if e.name == "NotSupportedError" {
         Outcome::Unsupported

@@ -42,7 +42,6 @@ fn unredacted_after(text: &str, marker: &str) -> Vec<String> {
         .filter(|tail| {
             !(tail.starts_with("<redacted>")
                 || tail.starts_with("\"<redacted>\"")
-                || tail.starts_with("\"(redacted)\"")
                 || tail.starts_with("None"))
         })
         .collect()
@@ -167,7 +166,7 @@ steps:
         .filter(|(p, _)| p.ends_with("transcript.jsonl"))
         .map(|(_, t)| t)
         .collect();
-    assert!(transcripts.contains("\"credential\":\"(redacted)\""));
+    assert!(transcripts.contains("\"credential\":\"<redacted>\""));
     let mut checked = 0;
     for (path, text) in files(&out).into_iter().chain(files(&out_wd)) {
         let found = leaks(&text);

@@ -265,6 +265,30 @@ async function sha256hex(bytes) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// The page's own self-test of the byte pattern and both SHA-256 paths: the values the
+// conformance kit (harness/tests/conformance.rs) compares with the protocol crate's generator
+// and Rust's sha2. Called through WebDriver only, never by the harness's runs. (A function
+// declaration, so that it is reachable from every browser's script-execution scope.)
+async function selfTestVectors() {
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const whole = pattern(7, 100000);
+  const gen = new Pattern(7);
+  const chunked = new Uint8Array(100000);
+  chunked.set(gen.next(333), 0);
+  chunked.set(gen.next(99667), 333);
+  const h = new Sha256();
+  h.update(whole.subarray(0, 1000));
+  h.update(whole.subarray(1000, 1001));
+  h.update(whole.subarray(1001));
+  return {
+    first: hex(pattern(0, 8)),
+    seed1: hex(pattern(1, 16)),
+    chunked_equal: hex(chunked) === hex(whole),
+    incremental: h.hex(),
+    subtle: await sha256hex(whole),
+  };
+}
+
 function base64ToBytes(b64) {
   let bin;
   try {
@@ -1312,6 +1336,8 @@ const mediaHandlers = {
 function forgetPeerConnection() {
   if (pc) pc.close();
   pc = null;
+  // A bare set_local_description on the next connection must not apply this one's offer.
+  lastCreated = null;
   forgetMedia();
   channels.clear();
   echoLabels.clear();
@@ -1517,6 +1543,10 @@ async function handle(request) {
     }
     const handler = Object.prototype.hasOwnProperty.call(handlers, cmd.type) ? handlers[cmd.type] : null;
     if (!handler) throw namedError("NotSupportedError", `unknown command '${cmd.type}'`);
+    // The protocol's rule (interop_protocol::Command), as in the Rust peer: every command but
+    // these two needs a peer connection, echo and receive_bulk included (their modes belong to
+    // the connection and go with it).
+    if (cmd.type !== "create_peer_connection" && cmd.type !== "close") requirePc();
     const ok = await handler(cmd);
     post({ kind: "response", id: request.id, t: now(), ok });
   } catch (e) {

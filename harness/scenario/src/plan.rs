@@ -25,6 +25,15 @@ impl PeerId {
     pub fn other(self) -> PeerId {
         PeerId(1 - self.0)
     }
+
+    /// The role this peer plays in its cell.
+    pub fn role(self) -> Role {
+        if self == PeerId::OFFERER {
+            Role::Offerer
+        } else {
+            Role::Answerer
+        }
+    }
 }
 
 /// The role a peer plays in the matrix.
@@ -34,12 +43,22 @@ pub enum Role {
     Answerer,
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Role {
+    /// Both roles, in peer order (`Role::ALL[peer.0]` is `peer.role()`).
+    pub const ALL: [Role; 2] = [Role::Offerer, Role::Answerer];
+
+    /// The role's name in records, `observed` keys and timings: `offerer`, `answerer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Role::Offerer => "offerer",
             Role::Answerer => "answerer",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -18,7 +18,7 @@ use interop_scenario::plan::{MediaExpectation, PeerId};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{connection_state, human, round, Session, Stop};
+use super::{connection_state, human, role, round, Session, Stop};
 use crate::sdp;
 
 /// How often a media condition is re-checked while waiting.
@@ -218,7 +218,7 @@ impl Session {
 
     /// Timings and observed facts of a met `expect_media`.
     fn record_media(&mut self, peer: PeerId, name: &str, streams: &[ReceivedStream]) {
-        let role = role(peer);
+        let role = peer.role().as_str();
         let key = format!("{role} {name}");
         let connected = self.peers[peer.0]
             .events
@@ -537,14 +537,6 @@ impl Session {
                     .insert(format!("answer.media.{mid}"), value);
             }
         }
-    }
-}
-
-fn role(peer: PeerId) -> &'static str {
-    if peer == PeerId::OFFERER {
-        "offerer"
-    } else {
-        "answerer"
     }
 }
 

@@ -40,6 +40,11 @@ pub struct Request {
 }
 
 /// Everything a peer can be asked to do. Mirrors the W3C `RTCPeerConnection` API.
+///
+/// Every command but [`Command::CreatePeerConnection`] and [`Command::Close`] needs a peer
+/// connection: without one a peer answers `InvalidStateError`. That includes
+/// [`Command::Echo`] and [`Command::ReceiveBulk`], whose modes belong to the connection and
+/// end with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
@@ -158,6 +163,68 @@ pub enum Command {
     GetMediaReport,
     /// `pc.close()`. The peer stays connected to the harness and may get a new peer connection.
     Close,
+}
+
+impl Command {
+    /// Every command `type` of this protocol version, in declaration order. A peer answers a
+    /// request whose `type` is not one of them with `NotSupportedError` (a command it does not
+    /// know), and a known `type` with fields it cannot read with `BadRequest`.
+    pub const KINDS: [&'static str; 23] = [
+        "create_peer_connection",
+        "create_data_channel",
+        "create_offer",
+        "create_answer",
+        "set_local_description",
+        "set_remote_description",
+        "get_local_description",
+        "rollback",
+        "restart_ice",
+        "add_ice_candidate",
+        "send",
+        "close_data_channel",
+        "get_stats",
+        "echo",
+        "send_bulk",
+        "receive_bulk",
+        "add_media",
+        "set_direction",
+        "replace_track",
+        "remove_track",
+        "request_key_frame",
+        "get_media_report",
+        "close",
+    ];
+
+    /// The command's `type` on the wire (`create_offer`, ...), also the key a peer's Hello
+    /// uses to declare it unsupported. Read without serialising the command (a `send` can
+    /// carry 16 MiB).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::CreatePeerConnection { .. } => "create_peer_connection",
+            Command::CreateDataChannel { .. } => "create_data_channel",
+            Command::CreateOffer => "create_offer",
+            Command::CreateAnswer => "create_answer",
+            Command::SetLocalDescription { .. } => "set_local_description",
+            Command::SetRemoteDescription { .. } => "set_remote_description",
+            Command::GetLocalDescription => "get_local_description",
+            Command::Rollback => "rollback",
+            Command::RestartIce => "restart_ice",
+            Command::AddIceCandidate { .. } => "add_ice_candidate",
+            Command::Send { .. } => "send",
+            Command::CloseDataChannel { .. } => "close_data_channel",
+            Command::GetStats => "get_stats",
+            Command::Echo { .. } => "echo",
+            Command::SendBulk { .. } => "send_bulk",
+            Command::ReceiveBulk { .. } => "receive_bulk",
+            Command::AddMedia { .. } => "add_media",
+            Command::SetDirection { .. } => "set_direction",
+            Command::ReplaceTrack { .. } => "replace_track",
+            Command::RemoveTrack { .. } => "remove_track",
+            Command::RequestKeyFrame { .. } => "request_key_frame",
+            Command::GetMediaReport => "get_media_report",
+            Command::Close => "close",
+        }
+    }
 }
 
 /// `audio` or `video`.
@@ -638,7 +705,9 @@ impl Pattern {
 mod tests {
     #[test]
     fn pattern_is_stable_and_chunkable() {
-        // Pinned: the JavaScript peer has the same first bytes in its self-test.
+        // Pinned: peers/browser/peer.js implements the same generator; cross-implementation
+        // agreement is checked by every bulk scenario (the harness compares the page's SHA-256
+        // with its own), not by a JavaScript self-test.
         assert_eq!(
             pattern(0, 8),
             [0x51, 0xe0, 0x7b, 0x01, 0xe6, 0xf9, 0xba, 0xfc]
@@ -653,6 +722,48 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn command_kind_is_its_wire_type() {
+        let desc = r#"{"type": "offer", "sdp": "v=0\r\n"}"#;
+        let commands = [
+            r#"{"type": "create_peer_connection"}"#.to_string(),
+            r#"{"type": "create_data_channel", "label": "a"}"#.to_string(),
+            r#"{"type": "create_offer"}"#.to_string(),
+            r#"{"type": "create_answer"}"#.to_string(),
+            r#"{"type": "set_local_description"}"#.to_string(),
+            format!(r#"{{"type": "set_remote_description", "description": {desc}}}"#),
+            r#"{"type": "get_local_description"}"#.to_string(),
+            r#"{"type": "rollback"}"#.to_string(),
+            r#"{"type": "restart_ice"}"#.to_string(),
+            r#"{"type": "add_ice_candidate"}"#.to_string(),
+            r#"{"type": "send", "label": "a", "data": {"text": "x"}}"#.to_string(),
+            r#"{"type": "close_data_channel", "label": "a"}"#.to_string(),
+            r#"{"type": "get_stats"}"#.to_string(),
+            r#"{"type": "echo", "label": "a"}"#.to_string(),
+            r#"{"type": "send_bulk", "label": "a", "bytes": 1, "chunk": 1, "seed": 1, "high_water": 1, "low_water": 0}"#.to_string(),
+            r#"{"type": "receive_bulk", "label": "a", "bytes": 1}"#.to_string(),
+            r#"{"type": "add_media", "name": "m", "kind": "audio", "direction": "sendrecv"}"#.to_string(),
+            r#"{"type": "set_direction", "name": "m", "direction": "inactive"}"#.to_string(),
+            r#"{"type": "replace_track", "name": "m", "source": {}}"#.to_string(),
+            r#"{"type": "remove_track", "name": "m"}"#.to_string(),
+            r#"{"type": "request_key_frame", "mid": "0"}"#.to_string(),
+            r#"{"type": "get_media_report"}"#.to_string(),
+            r#"{"type": "close"}"#.to_string(),
+        ];
+        assert_eq!(commands.len(), Command::KINDS.len());
+        for (json, kind) in commands.iter().zip(Command::KINDS) {
+            let command: Command =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            let wire = serde_json::to_value(&command).unwrap();
+            assert_eq!(wire["type"], command.kind(), "{json}");
+            assert_eq!(
+                command.kind(),
+                kind,
+                "KINDS lists the commands in declaration order"
+            );
+        }
+    }
 
     #[test]
     fn request_wire_format_is_stable() {

@@ -171,15 +171,33 @@ fn fault_frame() -> Option<String> {
 #[derive(Debug, PartialEq)]
 struct BadRequest {
     id: Option<u64>,
+    /// `BadRequest`, or `NotSupportedError` for a command type the protocol does not have.
+    name: &'static str,
     message: String,
 }
 
 fn parse_request(text: &str) -> Result<Request, BadRequest> {
-    serde_json::from_str::<Request>(text).map_err(|e| BadRequest {
-        id: serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|v| v.get("id")?.as_u64()),
-        message: format!("malformed request: {e}"),
+    serde_json::from_str::<Request>(text).map_err(|e| {
+        let value = serde_json::from_str::<serde_json::Value>(text).ok();
+        let id = value.as_ref().and_then(|v| v.get("id")?.as_u64());
+        let kind = value
+            .as_ref()
+            .and_then(|v| v.get("command")?.get("type")?.as_str().map(str::to_owned));
+        match kind {
+            // The protocol's rule (interop_protocol::Command::KINDS), as in the browser page.
+            Some(kind) if !interop_protocol::Command::KINDS.contains(&kind.as_str()) => {
+                BadRequest {
+                    id,
+                    name: "NotSupportedError",
+                    message: format!("unknown command '{kind}'"),
+                }
+            }
+            _ => BadRequest {
+                id,
+                name: "BadRequest",
+                message: format!("malformed request: {e}"),
+            },
+        }
     })
 }
 
@@ -190,7 +208,7 @@ fn reject(outbox: &Outbox, bad: BadRequest) {
         Some(id) => outbox.respond(
             id,
             Err(interop_protocol::PeerError {
-                name: "BadRequest".to_owned(),
+                name: bad.name.to_owned(),
                 message: bad.message,
             }),
         ),
@@ -216,6 +234,11 @@ mod tests {
         let bad = parse_request(r#"{"id":9,"command":{"type":"explode"}}"#).unwrap_err();
         assert_eq!(bad.id, Some(9));
         assert!(bad.message.contains("explode"), "{}", bad.message);
+        // A command type the protocol does not have is not supported; a known one with
+        // fields that do not read is a bad request.
+        assert_eq!(bad.name, "NotSupportedError");
+        let bad = parse_request(r#"{"id":4,"command":{"type":"send","label":3}}"#).unwrap_err();
+        assert_eq!((bad.id, bad.name), (Some(4), "BadRequest"));
 
         let bad = parse_request(r#"{"id":"nine","command":{"type":"close"}}"#).unwrap_err();
         assert_eq!(bad.id, None);

@@ -588,16 +588,25 @@ async fn two_rust_peers_connect_and_echo_through_the_protocol() {
         .unwrap_err();
     assert_eq!(err.name, "BadRequest", "{err:?}");
 
-    // Malformed frames: a BadRequest response when an id is readable, a log event otherwise.
+    // Frames the protocol does not have: an unknown command type is NotSupportedError, a
+    // known one that does not read a BadRequest (both need a readable id), else a log event.
     alice
         .send_raw(r#"{"id":4242,"command":{"type":"explode"}}"#.into())
         .await;
     let err = alice
-        .response(4242, "the BadRequest response")
+        .response(4242, "the NotSupportedError response")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "NotSupportedError");
+    assert!(err.message.contains("explode"), "{}", err.message);
+    alice
+        .send_raw(r#"{"id":4243,"command":{"type":"send","label":7}}"#.into())
+        .await;
+    let err = alice
+        .response(4243, "the BadRequest response")
         .await
         .unwrap_err();
     assert_eq!(err.name, "BadRequest");
-    assert!(err.message.contains("explode"), "{}", err.message);
     alice.send_raw("{not json".into()).await;
     alice
         .wait_event(

@@ -1,0 +1,393 @@
+//! The peer-control protocol's conformance kit: one set of checks run against every peer
+//! implementation over its real control connection (the Rust peer as a child process, the
+//! browser page in real Chromium and Firefox). What each check demands is written in the
+//! protocol crate's documentation (`interop_protocol::Command`, `PeerError`, `PeerMessage`);
+//! an external peer joining the matrix is checked with the same functions.
+//!
+//! Checked for each implementation:
+//! - the first frame is a Hello with this protocol version and the implementation's name;
+//! - exactly one response per request, and the peer clock `t` never goes backwards over all
+//!   of a peer's frames (checked on every frame received);
+//! - error names: `InvalidStateError` for every command that needs a peer connection before
+//!   `create_peer_connection` (echo and receive_bulk included), `NotSupportedError` for a
+//!   command type the protocol does not have, `BadRequest` for a request without a command;
+//!   `close` without a connection succeeds;
+//! - a frame that is not JSON gets no response but an `error` log event, and the peer goes on;
+//! - after close + create_peer_connection, a bare `set_local_description` applies a new
+//!   offer of the new connection (not the offer the closed connection created);
+//! - for the page: its pattern generator and both SHA-256 paths (incremental, WebCrypto)
+//!   give the Rust vectors' bytes and digests.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use interop_harness::browser::{BrowserSession, Launch, PRODUCTS};
+use interop_harness::control::{ControlServer, Incoming, PeerLink};
+use interop_harness::process::ChildGuard;
+use interop_protocol::{Event, Hello, PeerError, PeerMessage, PROTOCOL_VERSION};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::time::{timeout, Instant};
+
+/// How long a peer may take to connect and say Hello (a browser session starts first).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long any one answer or event may take.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(20);
+
+enum Backing {
+    Rust(#[allow(dead_code)] ChildGuard),
+    Browser(BrowserSession),
+}
+
+/// One peer under test, seen only through its control connection.
+struct Peer {
+    name: String,
+    link: PeerLink,
+    backing: Option<Backing>,
+    next_id: u64,
+    answered: HashSet<u64>,
+    last_t: f64,
+    /// Events received so far (with their `t`), in arrival order.
+    events: Vec<(f64, Event)>,
+}
+
+impl Peer {
+    async fn start(server: &ControlServer, name: &str, log: &Path) -> (Peer, Hello) {
+        let mut ticket = server.register();
+        let backing = if name == "rust" {
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_interop"));
+            cmd.arg("peer")
+                .arg("--control-url")
+                .arg(server.control_url(&ticket));
+            Backing::Rust(ChildGuard::spawn(cmd, "the Rust peer", Some(log)).unwrap())
+        } else {
+            let product = PRODUCTS
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap_or_else(|| panic!("no browser product {name}"));
+            let installation = product.locate().unwrap();
+            let session = BrowserSession::launch(&installation, None, log, Launch::default())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            session
+                .open(&server.page_url(&ticket, product.name))
+                .await
+                .unwrap();
+            Backing::Browser(session)
+        };
+        let link = timeout(START_TIMEOUT, &mut ticket.connected)
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not connect within {START_TIMEOUT:?}"))
+            .expect("control server alive");
+        let mut peer = Peer {
+            name: name.to_string(),
+            link,
+            backing: Some(backing),
+            next_id: 1,
+            answered: HashSet::new(),
+            last_t: f64::NEG_INFINITY,
+            events: Vec::new(),
+        };
+        let hello = match peer.frame().await {
+            PeerMessage::Hello(hello) => hello,
+            other => panic!("{name}: the first frame is not a Hello: {other:?}"),
+        };
+        (peer, hello)
+    }
+
+    /// The next frame, after the checks every frame must pass.
+    async fn frame(&mut self) -> PeerMessage {
+        let name = &self.name;
+        let incoming = timeout(FRAME_TIMEOUT, self.link.incoming.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: no frame within {FRAME_TIMEOUT:?}"))
+            .unwrap_or_else(|| panic!("{name}: disconnected"));
+        let message = match incoming {
+            Incoming::Message(m) => m,
+            Incoming::Malformed(e) => panic!("{name} sent a frame that is not protocol: {e}"),
+        };
+        let t = match &message {
+            PeerMessage::Hello(_) => None,
+            PeerMessage::Response { t, .. } | PeerMessage::Event { t, .. } => Some(*t),
+        };
+        if let Some(t) = t {
+            assert!(
+                t >= self.last_t,
+                "{name}: t went backwards ({} then {t}) at {message:?}",
+                self.last_t
+            );
+            self.last_t = t;
+        }
+        match &message {
+            PeerMessage::Response { id, ok, error, .. } => {
+                assert!(
+                    *id < self.next_id,
+                    "{name}: a response to request {id}, never sent"
+                );
+                assert!(
+                    self.answered.insert(*id),
+                    "{name}: a second response to request {id}"
+                );
+                assert!(
+                    ok.is_some() != error.is_some(),
+                    "{name}: response {id} must have exactly one of ok / error"
+                );
+            }
+            PeerMessage::Event { t, event } => self.events.push((*t, event.clone())),
+            PeerMessage::Hello(_) => {}
+        }
+        message
+    }
+
+    /// Sends `text` as one frame, as it is.
+    fn raw(&self, text: &str) {
+        self.link.outgoing.send(text.to_string()).unwrap();
+    }
+
+    /// Sends `{"id": N, ...fields}` and waits for its response: `ok` as JSON, or the error.
+    async fn request_frame(&mut self, fields: Value) -> Result<Value, PeerError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut frame = json!({ "id": id });
+        frame
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        self.raw(&frame.to_string());
+        let deadline = Instant::now() + FRAME_TIMEOUT;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "{}: no response to {frame}",
+                self.name
+            );
+            if let PeerMessage::Response {
+                id: answered,
+                ok,
+                error,
+                ..
+            } = self.frame().await
+            {
+                if answered == id {
+                    return match (ok, error) {
+                        (Some(ok), None) => Ok(serde_json::to_value(ok).unwrap()),
+                        (None, Some(e)) => Err(e),
+                        _ => unreachable!("checked in frame()"),
+                    };
+                }
+            }
+        }
+    }
+
+    async fn request(&mut self, command: Value) -> Result<Value, PeerError> {
+        self.request_frame(json!({ "command": command })).await
+    }
+
+    async fn ok(&mut self, command: Value) -> Value {
+        let what = command.to_string();
+        self.request(command)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {what} failed: {}: {}", self.name, e.name, e.message))
+    }
+
+    async fn error_name(&mut self, command: Value) -> String {
+        let what = command.to_string();
+        match self.request(command).await {
+            Ok(ok) => panic!("{}: {what} succeeded ({ok}), an error was due", self.name),
+            Err(e) => e.name,
+        }
+    }
+
+    /// Waits for an `error` log event after the events seen so far.
+    async fn expect_error_log(&mut self, what: &str) -> String {
+        let from = self.events.len();
+        let deadline = Instant::now() + FRAME_TIMEOUT;
+        loop {
+            let found = self.events[from..].iter().find_map(|(_, e)| match e {
+                Event::Log { level, message } if level == "error" => Some(message.clone()),
+                _ => None,
+            });
+            if let Some(message) = found {
+                return message;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no error log for {what}",
+                self.name
+            );
+            if let PeerMessage::Response { id, .. } = self.frame().await {
+                panic!(
+                    "{}: a response ({id}) to {what}, which has no id",
+                    self.name
+                );
+            }
+        }
+    }
+
+    async fn shutdown(mut self) {
+        match self.backing.take() {
+            Some(Backing::Browser(session)) => session.shutdown().await,
+            Some(Backing::Rust(guard)) => drop(guard),
+            None => {}
+        }
+    }
+}
+
+fn ufrag(description: &Value) -> String {
+    let sdp = description["description"]["sdp"]
+        .as_str()
+        .unwrap_or_default();
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .unwrap_or_else(|| panic!("no a=ice-ufrag in {sdp}"))
+        .trim()
+        .to_string()
+}
+
+/// Every check of the kit against the implementation `name`.
+async fn check_implementation(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ControlServer::start("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let log = dir.path().join(format!("{name}.log"));
+    let (mut peer, hello) = Peer::start(&server, name, &log).await;
+    assert_eq!(hello.protocol_version, PROTOCOL_VERSION, "{name}");
+    assert_eq!(hello.implementation, name);
+
+    // Before create_peer_connection: close is a no-op, everything else needs a connection.
+    assert_eq!(peer.ok(json!({"type": "close"})).await["type"], "done");
+    for command in [
+        json!({"type": "create_offer"}),
+        json!({"type": "create_answer"}),
+        json!({"type": "set_local_description"}),
+        json!({"type": "get_local_description"}),
+        json!({"type": "restart_ice"}),
+        json!({"type": "add_ice_candidate"}),
+        json!({"type": "get_stats"}),
+        json!({"type": "get_media_report"}),
+        json!({"type": "create_data_channel", "label": "a"}),
+        json!({"type": "send", "label": "a", "data": {"text": "x"}}),
+        json!({"type": "echo", "label": "a"}),
+        json!({"type": "receive_bulk", "label": "a", "bytes": 10}),
+    ] {
+        let what = command.to_string();
+        assert_eq!(
+            peer.error_name(command).await,
+            "InvalidStateError",
+            "{name}: {what} before create_peer_connection"
+        );
+    }
+
+    // Frames the protocol does not have.
+    assert_eq!(
+        peer.error_name(json!({"type": "no_such_command"})).await,
+        "NotSupportedError",
+        "{name}: an unknown command type"
+    );
+    let bad = peer.request_frame(json!({})).await;
+    assert_eq!(
+        bad.map_err(|e| e.name),
+        Err("BadRequest".to_string()),
+        "{name}: a request without a command"
+    );
+    peer.raw("{this is not json");
+    let message = peer.expect_error_log("a frame that is not JSON").await;
+    assert!(!message.is_empty(), "{name}");
+
+    // The peer goes on; a closed connection leaves nothing behind for the next one.
+    peer.ok(json!({"type": "create_peer_connection"})).await;
+    let channel = peer
+        .ok(json!({"type": "create_data_channel", "label": "a"}))
+        .await;
+    assert_eq!(channel["type"], "data_channel", "{name}: {channel}");
+    let first = peer.ok(json!({"type": "create_offer"})).await;
+    assert_eq!(first["description"]["type"], "offer", "{name}: {first}");
+    peer.ok(json!({"type": "close"})).await;
+    assert_eq!(
+        peer.error_name(json!({"type": "get_stats"})).await,
+        "InvalidStateError",
+        "{name}: get_stats after close"
+    );
+    peer.ok(json!({"type": "create_peer_connection"})).await;
+    peer.ok(json!({"type": "create_data_channel", "label": "a"}))
+        .await;
+    let applied = peer.ok(json!({"type": "set_local_description"})).await;
+    assert_eq!(applied["description"]["type"], "offer", "{name}: {applied}");
+    assert_ne!(
+        ufrag(&applied),
+        ufrag(&first),
+        "{name}: a bare set_local_description after close + create applied the closed connection's offer"
+    );
+    let local = peer.ok(json!({"type": "get_local_description"})).await;
+    assert_eq!(ufrag(&local), ufrag(&applied), "{name}");
+    peer.ok(json!({"type": "close"})).await;
+
+    if let Some(Backing::Browser(session)) = &peer.backing {
+        check_page_pattern_and_digests(session).await;
+    }
+
+    // Exactly one response per request: every id sent was answered (a second answer to any
+    // of them failed in `frame`).
+    let sent: HashSet<u64> = (1..peer.next_id).collect();
+    assert_eq!(peer.answered, sent, "{name}: requests without a response");
+    peer.shutdown().await;
+}
+
+/// The page's self-test (`selfTestVectors` in peer.js: its xorshift32 pattern, whole and in
+/// parts, and its two SHA-256 paths) against the protocol crate's generator and `sha2`.
+async fn check_page_pattern_and_digests(session: &BrowserSession) {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        selfTestVectors().then(done, (e) => done({ error: String(e) }));
+    "#;
+    let got = session.execute_async(script).await.unwrap();
+    let product = session.product.name;
+    assert!(got.get("error").is_none(), "{product}: {got}");
+    let whole = interop_protocol::pattern(7, 100_000);
+    let digest = hex::encode(Sha256::digest(&whole));
+    assert_eq!(
+        got["first"],
+        hex::encode(interop_protocol::pattern(0, 8)),
+        "{product}"
+    );
+    assert_eq!(
+        got["seed1"],
+        hex::encode(interop_protocol::pattern(1, 16)),
+        "{product}"
+    );
+    assert_eq!(
+        got["chunked_equal"], true,
+        "{product}: the stream in two parts"
+    );
+    assert_eq!(
+        got["incremental"], digest,
+        "{product}: the page's incremental SHA-256"
+    );
+    assert_eq!(got["subtle"], digest, "{product}: WebCrypto's SHA-256");
+}
+
+#[tokio::test]
+async fn the_rust_peer_keeps_the_protocol() {
+    check_implementation("rust").await;
+}
+
+#[tokio::test]
+async fn the_chromium_page_keeps_the_protocol() {
+    if !require_browsers() {
+        return;
+    }
+    check_implementation("chrome").await;
+}
+
+#[tokio::test]
+async fn the_firefox_page_keeps_the_protocol() {
+    if !require_browsers() {
+        return;
+    }
+    check_implementation("firefox").await;
+}
