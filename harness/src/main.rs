@@ -520,7 +520,7 @@ fn trees(paths: &[PathBuf], dirs: &[PathBuf]) -> Vec<PathBuf> {
             continue;
         };
         let holds_a_path = given.iter().any(|p| p.starts_with(&tree));
-        let is_a_path = given.iter().any(|p| *p == tree);
+        let is_a_path = given.contains(&tree);
         if holds_a_path && !is_a_path && !trees.contains(&tree) {
             trees.push(tree);
         }

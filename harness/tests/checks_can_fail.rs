@@ -1,7 +1,7 @@
 //! The data channel scenarios' checks can fail: each shipped scenario, with one expectation
 //! deliberately broken, must not pass. Runs the broken copies between two real headless
 //! Chromium peers (chrome -> chrome passes every shipped data channel scenario), in one
-//! harness invocation.
+//! harness invocation, and each must fail at the step that was broken (its `failed_step.line`).
 //!
 //! How a scenario is broken (the last matching line of the file is changed):
 //! - `expect_message` with `text: "..."`: the expected text gets a prefix;
@@ -21,8 +21,9 @@ use interop_results::Outcome;
 /// A rule: the step kind a line must contain, and how to change that line.
 type Rule = (&'static str, fn(&str) -> Option<String>);
 
-/// Breaks one check of a scenario; `None` if no rule applies.
-fn break_one_check(text: &str) -> Option<String> {
+/// Breaks one check of a scenario: the changed text and the 1-based line changed; `None` if
+/// no rule applies.
+fn break_one_check(text: &str) -> Option<(String, usize)> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let rules: [Rule; 5] = [
         ("expect_error: TypeError", |l| {
@@ -51,7 +52,7 @@ fn break_one_check(text: &str) -> Option<String> {
         if let Some(changed) = rule(&lines[index]) {
             if changed != lines[index] {
                 lines[index] = changed;
-                return Some(lines.join("\n") + "\n");
+                return Some((lines.join("\n") + "\n", index + 1));
             }
         }
     }
@@ -66,6 +67,8 @@ fn every_data_channel_scenario_fails_with_a_broken_check() {
     let broken = tempfile::tempdir().unwrap();
     let source = workspace_root().join("scenarios/data-channels");
     let mut names = Vec::new();
+    // Scenario name -> the line its mutant changed.
+    let mut mutated = std::collections::HashMap::new();
     for entry in std::fs::read_dir(&source).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "yaml") {
@@ -75,11 +78,12 @@ fn every_data_channel_scenario_fails_with_a_broken_check() {
         if text.contains("- bulk_transfer:") {
             continue;
         }
-        let changed = break_one_check(&text)
+        let (changed, line) = break_one_check(&text)
             .unwrap_or_else(|| panic!("no rule breaks a check of {}", path.display()));
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
         std::fs::write(broken.path().join(format!("{name}.yaml")), changed).unwrap();
-        names.push(name);
+        names.push(name.clone());
+        mutated.insert(name, line);
     }
     assert!(names.len() >= 10, "the data channel suite: {names:?}");
 
@@ -106,7 +110,20 @@ fn every_data_channel_scenario_fails_with_a_broken_check() {
             r.outcome
         );
         assert!(r.reason.as_deref().is_some_and(|s| !s.is_empty()));
-        assert!(r.failed_step.is_some(), "{}: names the step", r.scenario);
+        // It fails at the step that was broken, not at another one: a run that got past the
+        // broken step and failed later would hide a check that cannot fail.
+        let step = r
+            .failed_step
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: names the step", r.scenario));
+        assert_eq!(
+            Some(&step.line),
+            mutated.get(&r.scenario),
+            "{}: failed at line {} ({}), not at the broken line",
+            r.scenario,
+            step.line,
+            step.step
+        );
     }
     assert_eq!(
         output.status.code(),
@@ -120,7 +137,8 @@ fn every_data_channel_scenario_fails_with_a_broken_check() {
 #[test]
 fn break_rules_change_exactly_one_line() {
     let text = "steps:\n  - expect_message: { peer: bob, label: x, text: \"a\" }\n  - expect_message: { peer: bob, label: x, binary_bytes: 4 }\n";
-    let broken = break_one_check(text).unwrap();
+    let (broken, line) = break_one_check(text).unwrap();
+    assert_eq!(line, 3, "the last matching line");
     assert!(broken.contains("text_bytes: 4"));
     assert!(
         broken.contains("text: \"a\""),
