@@ -33,6 +33,18 @@ fn tripwire(dir: &Path) -> Vec<(String, String)> {
 
 const TYPO: &str = "harness/scenario/tests/fixtures/invalid/typo.yaml";
 
+/// `interop validate PATH`, which must exit 0; its stdout.
+fn validate_ok(path: impl AsRef<std::ffi::OsStr>) -> String {
+    let output = interop().arg("validate").arg(path).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[test]
 fn validate_reports_a_misspelled_key_with_its_location_and_launches_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -381,18 +393,7 @@ fn a_tree_without_expectations_says_none_were_found() {
         tree.join("basic/connect.yaml"),
     )
     .unwrap();
-    let output = interop()
-        .args(["validate"])
-        .arg(tree.join("basic"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = validate_ok(tree.join("basic"));
     assert!(stdout.contains("ok  connect"), "{stdout}");
     let line = format!(
         "expectations: none found (looked up from {})",
@@ -407,18 +408,7 @@ fn a_tree_without_expectations_says_none_were_found() {
         "connect:\n  - { with: chrome, expected: timeout, reason: r }\n",
     )
     .unwrap();
-    let output = interop()
-        .args(["validate"])
-        .arg(tree.join("basic"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = validate_ok(tree.join("basic"));
     assert!(
         stdout.contains("expectations: ") && stdout.contains("expectations/firefox.yaml"),
         "{stdout}"
@@ -437,18 +427,7 @@ fn a_tree_without_expectations_says_none_were_found() {
         "datachannel-echo:\n  - { with: firefox, expected: fail, reason: r }\n",
     )
     .unwrap();
-    let output = interop()
-        .args(["validate"])
-        .arg(tree.join("basic"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = validate_ok(tree.join("basic"));
     assert!(stdout.contains("ok  2 expectations"), "{stdout}");
     assert!(!stdout.contains("ok  datachannel-echo"), "{stdout}");
     std::fs::write(
