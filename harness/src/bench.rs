@@ -21,7 +21,7 @@ use interop_results::{Outcome, RunRecord};
 use serde::Serialize;
 
 use crate::capture::CaptureMode;
-use crate::matrix::{Cell, Implementation};
+use crate::matrix::Cell;
 use crate::runner::Worker;
 
 /// The scenarios the bench runs, by role.
@@ -83,17 +83,20 @@ pub struct CaptureCost {
 /// The sample key of runs without capture.
 const NO_CAPTURE: &str = "none";
 
-/// Rust peer <-> a browser, against that browser <-> itself (runs without capture, medians).
+/// A non-browser stack <-> a browser, against that browser <-> itself (runs without capture,
+/// medians).
 #[derive(Debug, Serialize)]
 pub struct ThroughputRatio {
+    /// The stack (an implementation that is not a browser): `rust`.
+    pub stack: String,
     pub browser: String,
-    pub rust_to_browser_mbps: Option<f64>,
-    pub browser_to_rust_mbps: Option<f64>,
+    pub stack_to_browser_mbps: Option<f64>,
+    pub browser_to_stack_mbps: Option<f64>,
     pub browser_to_browser_mbps: Option<f64>,
-    /// `rust_to_browser / browser_to_browser`.
-    pub rust_sending_ratio: Option<f64>,
-    /// `browser_to_rust / browser_to_browser`.
-    pub rust_receiving_ratio: Option<f64>,
+    /// `stack_to_browser / browser_to_browser`.
+    pub sending_ratio: Option<f64>,
+    /// `browser_to_stack / browser_to_browser`.
+    pub receiving_ratio: Option<f64>,
 }
 
 /// The median of `values` (`None` when empty).
@@ -340,33 +343,9 @@ fn summarize(samples: Samples, rounds: usize, cells: &BenchCells) -> BenchReport
             }
         })
         .collect();
-    let browsers: Vec<&str> = crate::browser::PRODUCTS
-        .iter()
-        .map(|p| p.name)
-        .filter(|b| pairings.iter().any(|p| p.contains(b)))
-        .collect();
-    let ratios = browsers
-        .into_iter()
-        .map(|b| {
-            let rust = Implementation::Rust.name();
-            let get =
-                |o: &str, a: &str| med(&samples.throughput, &format!("{o} -> {a}"), NO_CAPTURE);
-            let (send, recv, same) = (get(rust, b), get(b, rust), get(b, b));
-            let ratio = |x: Option<f64>| {
-                x.zip(same)
-                    .filter(|(_, s)| *s > 0.0)
-                    .map(|(x, s)| round2(x / s))
-            };
-            ThroughputRatio {
-                browser: b.to_string(),
-                rust_to_browser_mbps: send.map(round1),
-                browser_to_rust_mbps: recv.map(round1),
-                browser_to_browser_mbps: same.map(round1),
-                rust_sending_ratio: ratio(send),
-                rust_receiving_ratio: ratio(recv),
-            }
-        })
-        .collect();
+    let ratios = ratios(&cells.bulk, |o, a| {
+        med(&samples.throughput, &format!("{o} -> {a}"), NO_CAPTURE)
+    });
     BenchReport {
         machine: machine(),
         implementations: samples.versions,
@@ -376,6 +355,47 @@ fn summarize(samples: Samples, rounds: usize, cells: &BenchCells) -> BenchReport
         ratios,
         not_passed: samples.not_passed,
     }
+}
+
+/// Every (stack, browser) pair that the bulk cells hold both ways: the stack's throughput to
+/// and from the browser against the browser's with itself. `mbps(offerer, answerer)` is the
+/// median without capture.
+fn ratios(bulk: &[Cell], mbps: impl Fn(&str, &str) -> Option<f64>) -> Vec<ThroughputRatio> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for c in bulk {
+        for (stack, browser) in [(c.offerer, c.answerer), (c.answerer, c.offerer)] {
+            if !stack.is_browser() && browser.is_browser() {
+                let pair = (stack.name(), browser.name());
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|(stack, browser)| {
+            let (send, recv, same) = (
+                mbps(stack, browser),
+                mbps(browser, stack),
+                mbps(browser, browser),
+            );
+            let ratio = |x: Option<f64>| {
+                x.zip(same)
+                    .filter(|(_, s)| *s > 0.0)
+                    .map(|(x, s)| round2(x / s))
+            };
+            ThroughputRatio {
+                stack: stack.to_string(),
+                browser: browser.to_string(),
+                stack_to_browser_mbps: send.map(round1),
+                browser_to_stack_mbps: recv.map(round1),
+                browser_to_browser_mbps: same.map(round1),
+                sending_ratio: ratio(send),
+                receiving_ratio: ratio(recv),
+            }
+        })
+        .collect()
 }
 
 /// CPU model, cores, memory and OS of this machine, from /proc and os-release.
@@ -484,27 +504,29 @@ impl BenchReport {
         );
         let _ = writeln!(
             s,
-            "\nRust peer <-> browser data channel throughput vs browser <-> same browser (no capture, medians):\n"
+            "\nStack <-> browser data channel throughput vs browser <-> same browser (no capture, medians):\n"
         );
         let rows = self.ratios.iter().map(|r| {
             vec![
+                r.stack.clone(),
                 r.browser.clone(),
-                opt(r.rust_to_browser_mbps, " Mbit/s"),
-                opt(r.browser_to_rust_mbps, " Mbit/s"),
+                opt(r.stack_to_browser_mbps, " Mbit/s"),
+                opt(r.browser_to_stack_mbps, " Mbit/s"),
                 opt(r.browser_to_browser_mbps, " Mbit/s"),
-                opt(r.rust_sending_ratio, ""),
-                opt(r.rust_receiving_ratio, ""),
+                opt(r.sending_ratio, ""),
+                opt(r.receiving_ratio, ""),
             ]
         });
         markdown_table(
             &mut s,
             &[
+                "stack",
                 "browser",
-                "rust -> browser",
-                "browser -> rust",
+                "stack -> browser",
+                "browser -> stack",
                 "browser -> browser",
-                "rust sending ratio",
-                "rust receiving ratio",
+                "sending ratio",
+                "receiving ratio",
             ],
             rows,
         );

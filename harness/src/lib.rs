@@ -8,6 +8,7 @@
 //! - `bench`: the speed figures of `interop bench` (overhead, capture cost, throughput ratios);
 //! - `browser`: browser products as data, WebDriver sessions and their pool;
 //! - `control`: the listener peers connect to (peer page + control WebSocket);
+//! - `implementations`: the implementations as records (name, how each is started);
 //! - `matrix`: scenarios x pairings -> cells;
 //! - `runner`: executes a cell -> `RunRecord`, emitting `RunEvent`s;
 //! - `reporter`: consumers of `RunEvent`s (results.jsonl, progress);
@@ -25,6 +26,7 @@ pub mod bench;
 pub mod browser;
 pub mod capture;
 pub mod control;
+pub mod implementations;
 pub mod matrix;
 pub mod negotiation;
 pub mod process;

@@ -14,6 +14,7 @@ use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::Scenario;
 
 use interop_harness::capture::{Capture, CaptureMode};
+use interop_harness::implementations::Start;
 use interop_harness::matrix::{Implementation, Selection, Shard};
 use interop_harness::reporter::{JsonlWriter, Progress, Reporter};
 use interop_harness::results_dir::ResultsDir;
@@ -240,9 +241,13 @@ fn parse_webdriver_url(s: &str) -> Result<(Implementation, String), String> {
     let (i, url) = s.split_once('=').ok_or_else(|| {
         format!("expected IMPL=URL, e.g. chrome=http://127.0.0.1:9515, found `{s}`")
     })?;
-    match parse_impl(i)? {
-        Implementation::Rust => Err("the Rust peer has no WebDriver endpoint".into()),
-        imp => Ok((imp, url.to_string())),
+    let imp = parse_impl(i)?;
+    match imp.record().start {
+        Start::WebDriver(_) => Ok((imp, url.to_string())),
+        Start::Process(_) => Err(format!(
+            "{} is not driven over WebDriver; --webdriver-url names a browser",
+            imp.record().display_name
+        )),
     }
 }
 
@@ -648,9 +653,11 @@ fn resolve_browsers(
     let mut installations = Vec::new();
     let mut missing = Vec::new();
     for product in browser::PRODUCTS {
-        let needed = cells
-            .iter()
-            .any(|c| [c.offerer, c.answerer].contains(&Implementation::Browser(product)));
+        let needed = cells.iter().any(|c| {
+            [c.offerer, c.answerer]
+                .iter()
+                .any(|i| i.product().is_some_and(|p| p.name == product.name))
+        });
         if !needed {
             continue;
         }
@@ -773,7 +780,8 @@ fn prepare_out(out: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The control server and the executable that becomes the Rust peer; prints why not.
+/// The control server and the harness's own executable (process peers may run it); prints
+/// why not.
 async fn runner_parts(
     listen: SocketAddr,
     advertise: Option<&str>,
@@ -786,9 +794,9 @@ async fn runner_parts(
         }
     };
     match std::env::current_exe() {
-        Ok(peer_exe) => Some((control, peer_exe)),
+        Ok(harness_exe) => Some((control, harness_exe)),
         Err(e) => {
-            eprintln!("error: cannot find the harness executable to start the Rust peer: {e}");
+            eprintln!("error: cannot find the harness executable (process peers run it): {e}");
             None
         }
     }
@@ -808,7 +816,7 @@ async fn run_matrix(
     expectations: Expectations,
     info: &interop_results::RunInfo,
 ) -> i32 {
-    let Some((control, peer_exe)) = runner_parts(args.listen, args.advertise.as_deref()).await
+    let Some((control, harness_exe)) = runner_parts(args.listen, args.advertise.as_deref()).await
     else {
         return exit_code::SETUP_ERROR;
     };
@@ -837,7 +845,7 @@ async fn run_matrix(
     let runner = runner::Runner::new(runner::RunnerConfig {
         control,
         out: args.out.clone(),
-        peer_exe,
+        harness_exe,
         expectations,
         installations,
         webdriver_urls: urls,
@@ -1050,14 +1058,14 @@ fn bench(args: BenchArgs) -> i32 {
     };
     let rounds = usize::from(args.rounds);
     let code = rt.block_on(async {
-        let Some((control, peer_exe)) = runner_parts("127.0.0.1:0".parse().unwrap(), None).await
+        let Some((control, harness_exe)) = runner_parts("127.0.0.1:0".parse().unwrap(), None).await
         else {
             return exit_code::SETUP_ERROR;
         };
         let runner = runner::Runner::new(runner::RunnerConfig {
             control,
             out: args.out.clone(),
-            peer_exe,
+            harness_exe,
             expectations: Expectations::default(),
             installations,
             webdriver_urls: webdriver_urls(&args.webdriver_url),

@@ -1,56 +1,13 @@
 //! The matrix: scenarios x (offerer, answerer) pairings, filtered by the command line.
 //! Pure data, no I/O: the order of cells is deterministic (scenario, then offerer, then answerer,
-//! implementations in the order rust, chrome, firefox).
+//! implementations in the order of `implementations::RECORDS`).
 
 use std::fmt;
 use std::sync::Arc;
 
 use interop_scenario::plan::Scenario;
 
-use crate::browser::{self, Product};
-
-/// An implementation that can take a peer's place.
-#[derive(Debug, Clone, Copy)]
-pub enum Implementation {
-    /// The Rust peer (a child process on the `webrtc` crate).
-    Rust,
-    /// A browser driven over WebDriver.
-    Browser(&'static Product),
-}
-
-impl Implementation {
-    /// Every implementation, in matrix order.
-    pub fn all() -> Vec<Implementation> {
-        let mut v = vec![Implementation::Rust];
-        v.extend(browser::PRODUCTS.iter().map(|p| Implementation::Browser(p)));
-        v
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Implementation::Rust => "rust",
-            Implementation::Browser(p) => p.name,
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Implementation> {
-        Implementation::all().into_iter().find(|i| i.name() == name)
-    }
-}
-
-impl PartialEq for Implementation {
-    fn eq(&self, other: &Self) -> bool {
-        self.name() == other.name()
-    }
-}
-
-impl Eq for Implementation {}
-
-impl fmt::Display for Implementation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::implementations::Implementation;
 
 /// One run to do.
 #[derive(Debug, Clone)]
@@ -207,6 +164,7 @@ impl fmt::Display for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::implementations;
     use std::path::PathBuf;
 
     fn scenario(name: &str) -> Arc<Scenario> {
@@ -232,7 +190,10 @@ mod tests {
         let plan = expand(
             &[scenario("a"), scenario("b")],
             &Selection {
-                pairings: vec![(Implementation::Rust, Implementation::Rust)],
+                pairings: vec![(
+                    Implementation::of(&implementations::RUST),
+                    Implementation::of(&implementations::RUST),
+                )],
                 ..Default::default()
             },
         )
@@ -338,8 +299,8 @@ mod tests {
         let sel = Selection {
             scenarios: vec!["b".into()],
             implementations: vec![
-                Implementation::Rust,
-                Implementation::Browser(&browser::FIREFOX),
+                Implementation::of(&implementations::RUST),
+                Implementation::of(&implementations::FIREFOX),
             ],
             pairings: vec![],
         };
@@ -354,8 +315,8 @@ mod tests {
         );
         let sel = Selection {
             pairings: vec![(
-                Implementation::Browser(&browser::CHROME),
-                Implementation::Rust,
+                Implementation::of(&implementations::CHROME),
+                Implementation::of(&implementations::RUST),
             )],
             ..Default::default()
         };

@@ -41,7 +41,8 @@ use std::sync::Arc;
 use crate::browser::{BrowserPool, BrowserSession, Installation};
 use crate::capture::{Capture, CaptureMode};
 use crate::control::{ControlServer, Incoming, PeerLink};
-use crate::matrix::{Cell, Implementation};
+use crate::implementations::{Implementation, Program, Start, CONTROL_URL};
+use crate::matrix::Cell;
 use crate::process::ChildGuard;
 use crate::reporter::{Reporter, RunEvent};
 use crate::sdp;
@@ -70,8 +71,9 @@ pub struct RunnerConfig {
     pub control: ControlServer,
     /// The results folder (artefacts go to `runs/`, driver logs to `logs/`).
     pub out: PathBuf,
-    /// The executable that becomes the Rust peer with `peer --control-url URL`.
-    pub peer_exe: PathBuf,
+    /// The harness's own executable, for process peers that run it ([`Program::Harness`]: the
+    /// Rust peer is `interop peer --control-url URL`).
+    pub harness_exe: PathBuf,
     pub expectations: Expectations,
     /// The browsers found here (or standing in for a remote endpoint).
     pub installations: Vec<Installation>,
@@ -89,7 +91,7 @@ pub struct RunnerConfig {
 struct Shared {
     control: ControlServer,
     out: PathBuf,
-    peer_exe: PathBuf,
+    harness_exe: PathBuf,
     expectations: Expectations,
     installations: Vec<Installation>,
     webdriver_urls: HashMap<&'static str, String>,
@@ -136,8 +138,9 @@ impl Stop {
     }
 }
 
+/// What keeps a peer alive: its child process or its browser session.
 enum Backing {
-    Rust(ChildGuard),
+    Process(ChildGuard),
     Browser(BrowserSession),
 }
 
@@ -246,7 +249,7 @@ impl Runner {
             shared: Arc::new(Shared {
                 control: config.control,
                 out: config.out,
-                peer_exe: config.peer_exe,
+                harness_exe: config.harness_exe,
                 expectations: config.expectations,
                 installations: config.installations,
                 webdriver_urls: config.webdriver_urls,
@@ -440,10 +443,9 @@ impl Worker {
                     name: scenario.peer_name(id),
                     role: role(id),
                     launch,
-                    idle: match implementation {
-                        Implementation::Browser(product) => self.pool.take_idle(product, launch),
-                        Implementation::Rust => None,
-                    },
+                    idle: implementation
+                        .product()
+                        .and_then(|product| self.pool.take_idle(product, launch)),
                 }
             });
             let shared = self.shared.clone();
@@ -600,7 +602,7 @@ impl Worker {
 
     async fn release_backing(&mut self, backing: Backing) {
         match backing {
-            Backing::Rust(guard) => drop(guard),
+            Backing::Process(guard) => drop(guard),
             Backing::Browser(session) => self.pool.release(session).await,
         }
     }
@@ -663,28 +665,32 @@ async fn start_peer(
     } = start;
     let who = format!("{name} ({implementation})");
     let mut ticket = shared.control.register();
-    let mut backing = match implementation {
-        Implementation::Rust => {
-            let mut cmd = tokio::process::Command::new(&shared.peer_exe);
-            cmd.arg("peer")
-                .arg("--control-url")
-                .arg(shared.control.control_url(&ticket));
-            if capture {
-                // The Rust peer logs its DTLS keys (NSS key log format) so that the run's
-                // capture can be decrypted; both Rust peers of a run append to one file.
-                cmd.env("SSLKEYLOGFILE", dir.join("dtls-keys.log"));
+    let record = implementation.record();
+    let mut backing = match &record.start {
+        Start::Process(process) => {
+            let program = match process.program {
+                Program::Harness => &shared.harness_exe,
+            };
+            let mut cmd = tokio::process::Command::new(program);
+            let url = shared.control.control_url(&ticket);
+            cmd.args(process.args.iter().map(|a| a.replace(CONTROL_URL, &url)));
+            if let (true, Some(var)) = (capture, process.keylog_env) {
+                // The peer logs its DTLS keys (NSS key log format) so that the run's capture
+                // can be decrypted; both peers of a run append to one file.
+                cmd.env(var, dir.join("dtls-keys.log"));
             }
-            let log = dir.join(format!("rust-peer-{role}.log"));
-            let guard = ChildGuard::spawn(cmd, "the Rust peer", Some(&log)).map_err(|e| {
+            let log = dir.join(implementation.log_file(role));
+            let guard = ChildGuard::spawn(cmd, record.display_name, Some(&log)).map_err(|e| {
                 let reason = format!(
-                    "cannot start the Rust peer {}: {e}",
-                    shared.peer_exe.display()
+                    "cannot start {} ({}): {e}",
+                    record.display_name,
+                    program.display()
                 );
                 (Stop::new(Outcome::Error, reason), None)
             })?;
-            Backing::Rust(guard)
+            Backing::Process(guard)
         }
-        Implementation::Browser(product) => {
+        Start::WebDriver(product) => {
             let url = shared.control.page_url(&ticket, product.name);
             let t = Instant::now();
             let session = open_page(shared, product, launch, idle, &url)
@@ -696,9 +702,9 @@ async fn start_peer(
     };
     let connected = async {
         match &mut backing {
-            Backing::Rust(child) => tokio::select! {
+            Backing::Process(child) => tokio::select! {
                 link = &mut ticket.connected => link.map_err(|_| Stop::new(Outcome::Error, "control server went away")),
-                exit = child.wait_exit() => Err(Stop::new(Outcome::Crash, format!("{who}: {exit} before connecting; see rust-peer-{role}.log"))),
+                exit = child.wait_exit() => Err(Stop::new(Outcome::Crash, format!("{who}: {exit} before connecting; see {}", implementation.log_file(role)))),
             },
             Backing::Browser(_) => (&mut ticket.connected)
                 .await
@@ -711,13 +717,13 @@ async fn start_peer(
         Err(_) => {
             // A browser loads the page without waiting (page load strategy `none`): a page it
             // could not load shows here.
-            let hint = match implementation {
-                Implementation::Browser(_) => format!(
+            let hint = match record.start {
+                Start::WebDriver(_) => format!(
                     " (could the browser load http://{}/peer.html? a browser on another \
                      machine needs --listen/--advertise with an address it reaches)",
                     shared.control.public()
                 ),
-                Implementation::Rust => String::new(),
+                Start::Process(_) => String::new(),
             };
             let reason = format!(
                 "{who} did not connect to the harness within {}s{hint}",
@@ -752,7 +758,7 @@ async fn start_peer(
                 hello.detail.unwrap_or_default()
             )),
         ),
-        Backing::Rust(_) => (hello.version, hello.detail),
+        Backing::Process(_) => (hello.version, hello.detail),
     };
     let unsupported = hello.unsupported;
     Ok(LivePeer {
@@ -1050,8 +1056,8 @@ impl Session {
     /// Each browser peer's console and the page's own log lines, `console-<peer>.log`.
     fn write_console_logs(&self) {
         for p in &self.peers {
-            if matches!(p.implementation, Implementation::Rust) {
-                continue; // The Rust peer's tracing log is rust-peer-<role>.log.
+            if !p.implementation.is_browser() {
+                continue; // A process peer's own log is <implementation>-peer-<role>.log.
             }
             let mut text = String::new();
             for ((t, e), _) in p.events.iter().zip(&p.arrivals) {
@@ -1324,7 +1330,7 @@ impl Session {
                 let p = &mut self.peers[peer.0];
                 p.disconnected = true;
                 let why = match p.backing.as_mut() {
-                    Some(Backing::Rust(child)) => {
+                    Some(Backing::Process(child)) => {
                         // Give the exit status a moment to be observable.
                         match tokio::time::timeout(Duration::from_millis(500), child.wait_exit())
                             .await
@@ -1333,7 +1339,9 @@ impl Session {
                             Err(_) => "its control connection closed".into(),
                         }
                     }
-                    _ => "its page closed the control connection (browser or page crashed?)".into(),
+                    Some(Backing::Browser(_)) | None => {
+                        "its page closed the control connection (browser or page crashed?)".into()
+                    }
                 };
                 self.log(peer, "from", &serde_json::json!({ "disconnected": why }));
                 Err(Stop::new(

@@ -67,9 +67,10 @@ fn bench_prints_and_writes_every_figure() {
     }
     let ratios = json["ratios"].as_array().unwrap();
     assert_eq!(ratios.len(), 1);
+    assert_eq!(ratios[0]["stack"], "rust");
     assert_eq!(ratios[0]["browser"], "chrome");
-    assert!(ratios[0]["rust_sending_ratio"].as_f64().unwrap() > 0.0);
-    assert!(ratios[0]["rust_receiving_ratio"].as_f64().unwrap() > 0.0);
+    assert!(ratios[0]["sending_ratio"].as_f64().unwrap() > 0.0);
+    assert!(ratios[0]["receiving_ratio"].as_f64().unwrap() > 0.0);
     // What it printed is what it wrote.
     let md = std::fs::read_to_string(tmp.path().join("bench.md")).unwrap();
     assert!(stdout.contains(&md));
