@@ -6,7 +6,8 @@ use interop_protocol::{Command, DataChannelInit, PeerConnectionConfig, Reply};
 use interop_results::Outcome;
 use interop_scenario::plan::{PayloadSpec, PeerCommand, PeerId, SdpMunge};
 
-use super::{command_failed, materialize, role, Session, Stop};
+use super::session::{command_failed, Session};
+use super::{materialize, role, Stop};
 use crate::sdp;
 
 impl Session {
@@ -73,7 +74,7 @@ impl Session {
                     label: label.clone(),
                 };
                 self.plain(peer, command, what).await?;
-                self.peers[peer.0].echoing.insert(label.clone());
+                self.peers[peer.0].log.echoing.insert(label.clone());
                 Ok(())
             }
             PeerCommand::AddMedia {
@@ -137,7 +138,7 @@ impl Session {
             .command(peer, Command::CreatePeerConnection { configuration }, what)
             .await?;
         let p = &mut self.peers[peer.0];
-        p.pc_created_at = Some(t);
+        p.log.pc_created_at = Some(t);
         p.last_local_description = None;
         self.conn.relay.peer_connection_created(peer);
         Ok(())
@@ -156,6 +157,7 @@ impl Session {
         };
         let (t, _) = self.command(peer, command, what).await?;
         self.peers[peer.0]
+            .log
             .created
             .push((label.to_owned(), t, init.clone()));
         Ok(())
@@ -310,7 +312,10 @@ impl Session {
             self.command_result(peer, command, what).await?,
         ) {
             (None, (t, Ok(_))) => {
-                self.peers[peer.0].sent.push((label.to_owned(), t, sha256));
+                self.peers[peer.0]
+                    .log
+                    .sent
+                    .push((label.to_owned(), t, sha256));
                 Ok(())
             }
             (None, (_, Err(e))) => Err(command_failed(&who, what, &e)),

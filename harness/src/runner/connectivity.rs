@@ -10,19 +10,19 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use interop_protocol::{Command, Reply, SessionDescription};
+use interop_protocol::{Command, Event, Reply, SessionDescription};
 use interop_results::Outcome;
 use interop_scenario::plan::{Delivery, PairExpectation, PeerId};
 use serde_json::{json, Value};
-use tokio::time::{Duration, Instant};
 
-use super::{role, Session, Stop};
+use super::session::{Session, COMMAND_TIMEOUT};
+use super::stats::{
+    certificate_key, dtls_role, has_certificate_stats, pair_mismatches, selected_pair,
+};
+use super::wait::{Cadence, Probe, Verdict, Wait};
+use super::{role, Stop};
 use crate::sdp;
 use crate::turn::TurnServer;
-
-/// How often a stats condition is polled while waiting for it.
-const POLL: Duration = Duration::from_millis(250);
 
 /// What the connectivity steps keep for one run.
 #[derive(Default)]
@@ -37,136 +37,6 @@ pub struct ConnState {
     pub turn: Option<TurnServer>,
     /// Findings for the run record, keyed `<role>.<what>`.
     pub observed: BTreeMap<String, Value>,
-}
-
-/// The selected candidate pair in a W3C getStats report (a list of stats objects): the
-/// transport's `selectedCandidatePairId`, else a pair flagged `selected` (Firefox), else the
-/// nominated succeeded pair that carried the most bytes.
-pub fn selected_pair(report: &Value) -> Option<Value> {
-    let items = report.as_array()?;
-    let by_id = |id: &str| items.iter().find(|s| s["id"].as_str() == Some(id));
-    let of_type = |t: &'static str| items.iter().filter(move |s| s["type"].as_str() == Some(t));
-    let pair = of_type("transport")
-        .find_map(|t| t["selectedCandidatePairId"].as_str().and_then(by_id))
-        .or_else(|| of_type("candidate-pair").find(|p| p["selected"].as_bool() == Some(true)))
-        .or_else(|| {
-            of_type("candidate-pair")
-                .filter(|p| {
-                    p["nominated"].as_bool() == Some(true)
-                        && p["state"].as_str() == Some("succeeded")
-                })
-                .max_by_key(|p| {
-                    p["bytesSent"].as_u64().unwrap_or(0) + p["bytesReceived"].as_u64().unwrap_or(0)
-                })
-        })?;
-    let local = pair["localCandidateId"].as_str().and_then(by_id)?;
-    // A peer-reflexive remote candidate may have no stats entry (webrtc 0.21.1): the pair is
-    // still the selected one, its remote side reads `unreported`.
-    let unreported = json!({ "candidateType": "unreported" });
-    let remote = pair["remoteCandidateId"]
-        .as_str()
-        .and_then(by_id)
-        .unwrap_or(&unreported);
-    let address = |c: &Value| {
-        c["address"]
-            .as_str()
-            .or(c["ip"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let family = |a: &str| {
-        if a.ends_with(".local") {
-            "mdns"
-        } else if a.contains(':') {
-            "ipv6"
-        } else {
-            "ipv4"
-        }
-    };
-    let local_address = address(local);
-    let relay_protocol = local["relayProtocol"]
-        .as_str()
-        .filter(|p| matches!(*p, "udp" | "tcp" | "tls"));
-    Some(json!({
-        "local": local["candidateType"],
-        "remote": remote["candidateType"],
-        "protocol": local["protocol"].as_str().map(str::to_ascii_lowercase),
-        "family": family(&local_address),
-        "local_address": format!("{}:{}", local_address, local["port"]),
-        "remote_address": format!("{}:{}", address(remote), remote["port"]),
-        "relay_protocol": relay_protocol,
-    }))
-}
-
-/// Where `pair` (from [`selected_pair`]) differs from `want`.
-pub fn pair_mismatches(pair: &Value, want: &PairExpectation) -> Vec<String> {
-    let checks = [
-        ("local", &want.local),
-        ("remote", &want.remote),
-        ("protocol", &want.protocol),
-        ("family", &want.family),
-        ("relay_protocol", &want.relay_protocol),
-    ];
-    checks
-        .iter()
-        .filter_map(|(key, want)| {
-            let want = want.as_deref()?;
-            let got = pair[*key].as_str().unwrap_or("absent");
-            (got != want).then(|| format!("{key} is {got}, not {want}"))
-        })
-        .collect()
-}
-
-/// The transport's `dtlsRole`, when reported and known.
-pub fn dtls_role(report: &Value) -> Option<String> {
-    report
-        .as_array()?
-        .iter()
-        .filter(|s| s["type"].as_str() == Some("transport"))
-        .find_map(|t| t["dtlsRole"].as_str())
-        .filter(|r| matches!(*r, "client" | "server"))
-        .map(str::to_owned)
-}
-
-/// The key type of the certificate with the transport's `which` id (`localCertificateId` /
-/// `remoteCertificateId`).
-pub fn certificate_key(report: &Value, which: &str) -> Option<String> {
-    let items = report.as_array()?;
-    let id = items
-        .iter()
-        .filter(|s| s["type"].as_str() == Some("transport"))
-        .find_map(|t| t[which].as_str())?;
-    let cert = items.iter().find(|s| s["id"].as_str() == Some(id))?;
-    let encoded = cert["base64Certificate"].as_str()?;
-    // rtc 0.21.1 writes the DER as hex; W3C (and the browsers) as base64.
-    let is_hex = encoded.len() % 2 == 0 && encoded.bytes().all(|b| b.is_ascii_hexdigit());
-    let der = if is_hex {
-        hex::decode(encoded).ok()?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?
-    };
-    Some(der_key_type(&der).to_owned())
-}
-
-/// The public key algorithm of a DER certificate, by the OID of its SubjectPublicKeyInfo.
-pub fn der_key_type(der: &[u8]) -> &'static str {
-    const RSA: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-    ];
-    const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-    let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
-    if has(RSA) {
-        "rsa"
-    } else if has(EC) {
-        "ecdsa"
-    } else if has(ED25519) {
-        "ed25519"
-    } else {
-        "unknown"
-    }
 }
 
 impl Session {
@@ -200,26 +70,9 @@ impl Session {
 
     /// Waits (under the command timeout) until `peer` reports gathering `complete`.
     async fn await_gathering_complete(&mut self, peer: PeerId) -> Result<(), Stop> {
-        let deadline = Instant::now() + super::COMMAND_TIMEOUT;
-        loop {
-            let complete = self.peers[peer.0].events.iter().rev().any(|(_, e)| {
-                matches!(e, interop_protocol::Event::IceGatheringStateChange { state } if state == "complete")
-                    || matches!(e, interop_protocol::Event::IceCandidate { candidate: None })
-            });
-            if complete {
-                return Ok(());
-            }
-            if !self.pump_once(deadline).await? {
-                return Err(Stop::new(
-                    Outcome::Timeout,
-                    format!(
-                        "{}: ICE gathering did not complete within {:?} (vanilla ICE needs every candidate in the description)",
-                        self.peers[peer.0].label(),
-                        super::COMMAND_TIMEOUT
-                    ),
-                ));
-            }
-        }
+        let what = "complete ICE gathering (vanilla ICE needs every candidate in the description)";
+        let wait = Wait::reach(peer, what, COMMAND_TIMEOUT, Cadence::EveryFrame);
+        self.wait_until(wait, GatheringComplete(peer)).await
     }
 
     /// Starts the run's TURN server if needed and returns the ICE server entry for `transport`.
@@ -346,7 +199,8 @@ impl Session {
         ))
     }
 
-    async fn stats_of(&mut self, peer: PeerId) -> Result<Value, Stop> {
+    /// The peer's getStats report (a JSON list of stats objects).
+    pub(super) async fn stats_of(&mut self, peer: PeerId) -> Result<Value, Stop> {
         let (_, reply) = self.command(peer, Command::GetStats, "get stats").await?;
         Ok(match reply {
             Reply::Stats { report } => report,
@@ -354,136 +208,14 @@ impl Session {
         })
     }
 
-    pub(super) async fn expect_selected_pair(
-        &mut self,
-        peer: PeerId,
-        want: &PairExpectation,
-        timeout: Duration,
-    ) -> Result<(), Stop> {
-        let deadline = Instant::now() + timeout;
-        let who = self.peers[peer.0].label();
-        let mut last = "no selected candidate pair in getStats".to_owned();
-        loop {
-            let report = self.stats_of(peer).await?;
-            if let Some(pair) = selected_pair(&report) {
-                self.conn
-                    .observed
-                    .insert(format!("{}.selected_pair", role(peer)), pair.clone());
-                let mismatches = pair_mismatches(&pair, want);
-                if mismatches.is_empty() {
-                    return Ok(());
-                }
-                last = format!("selected pair {pair}: {}", mismatches.join(", "));
-            }
-            if !self.next_poll(deadline).await? {
-                return Err(Stop::new(
-                    Outcome::Fail,
-                    format!("{who}: {last} (after {timeout:?})"),
-                ));
-            }
-        }
-    }
-
-    /// Waits one poll interval, processing frames meanwhile; `false` when `deadline` leaves no
-    /// room for another poll.
-    async fn next_poll(&mut self, deadline: Instant) -> Result<bool, Stop> {
-        if Instant::now() + POLL >= deadline {
-            return Ok(false);
-        }
-        self.idle_until(Instant::now() + POLL).await?;
-        Ok(true)
-    }
-
-    pub(super) async fn expect_dtls_role(
-        &mut self,
-        peer: PeerId,
-        want: &str,
-        timeout: Duration,
-    ) -> Result<(), Stop> {
-        let deadline = Instant::now() + timeout;
-        let who = self.peers[peer.0].label();
-        loop {
-            let report = self.stats_of(peer).await?;
-            let from_stats = dtls_role(&report);
-            let from_wire = self
-                .capture
-                .as_ref()
-                .and_then(|r| r.dtls_client())
-                .map(|client| {
-                    if client == peer.0 {
-                        "client".to_owned()
-                    } else {
-                        "server".to_owned()
-                    }
-                });
-            let seen = from_stats
-                .clone()
-                .map(|r| (r, "its transport stats (dtlsRole)"))
-                .or(from_wire
-                    .clone()
-                    .map(|r| (r, "the wire (who sent the DTLS ClientHello)")));
-            if let Some((got, source)) = seen {
-                self.conn.observed.insert(
-                    format!("{}.dtls_role_seen", role(peer)),
-                    json!({ "role": got, "source": source, "stats": from_stats, "wire": from_wire }),
-                );
-                if got == want {
-                    return Ok(());
-                }
-                return Err(Stop::new(
-                    Outcome::Fail,
-                    format!("{who}: DTLS role is {got}, not {want} (from {source})"),
-                ));
-            }
-            if !self.next_poll(deadline).await? {
-                return Err(Stop::new(
-                    Outcome::Unsupported,
-                    format!(
-                        "{who}: the DTLS role cannot be observed: no dtlsRole in its transport stats and no ClientHello seen on the wire{}",
-                        if self.capture.is_none() { " (capture is off)" } else { "" }
-                    ),
-                ));
-            }
-        }
-    }
-
-    pub(super) async fn expect_certificate(
-        &mut self,
-        peer: PeerId,
-        want: &str,
-        timeout: Duration,
-    ) -> Result<(), Stop> {
-        let deadline = Instant::now() + timeout;
-        let who = self.peers[peer.0].label();
-        loop {
-            let own = self.stats_of(peer).await?;
-            let other = self.stats_of(peer.other()).await?;
-            let as_own = certificate_key(&own, "localCertificateId");
-            let as_seen = certificate_key(&other, "remoteCertificateId");
-            if as_own.is_some() || as_seen.is_some() {
-                self.conn.observed.insert(
-                    format!("{}.certificate", role(peer)),
-                    json!({ "own_stats": as_own, "other_peer_stats": as_seen }),
-                );
-                for got in [&as_seen, &as_own].into_iter().flatten() {
-                    if got != want {
-                        return Err(Stop::new(
-                            Outcome::Fail,
-                            format!("{who}: presents a certificate with an {got} key, not {want} (certificate stats)"),
-                        ));
-                    }
-                }
-                return Ok(());
-            }
-            if !self.next_poll(deadline).await? {
-                return Err(Stop::new(
-                    Outcome::Unsupported,
-                    format!(
-                        "{who}: the certificate cannot be observed: neither peer reports it in certificate stats"
-                    ),
-                ));
-            }
-        }
+    /// Whether `peer` reported `connectionState` `connected` (for gaps: a connected peer
+    /// whose reports still do not show something cannot report it).
+    fn has_connected(&self, peer: PeerId) -> bool {
+        self.peers[peer.0]
+            .log
+            .events
+            .iter()
+            .any(|(_, e)| super::expect::connection_state(e) == Some("connected"))
     }
 
     /// Findings of the connectivity steps for the run record: candidates gathered per peer by
@@ -513,67 +245,164 @@ impl Session {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `peer` reported ICE gathering `complete` (or its end-of-candidates).
+struct GatheringComplete(PeerId);
 
-    fn stats() -> Value {
-        json!([
-            { "type": "transport", "id": "T", "selectedCandidatePairId": "P", "dtlsRole": "client",
-              "localCertificateId": "C1", "remoteCertificateId": "C2" },
-            { "type": "candidate-pair", "id": "P", "localCandidateId": "L", "remoteCandidateId": "R",
-              "nominated": true, "state": "succeeded" },
-            { "type": "local-candidate", "id": "L", "candidateType": "relay", "protocol": "udp",
-              "address": "127.0.0.1", "port": 40001, "relayProtocol": "tcp" },
-            { "type": "remote-candidate", "id": "R", "candidateType": "relay", "protocol": "udp",
-              "address": "127.0.0.1", "port": 40002 },
-            // A DER fragment with the rsaEncryption OID, as base64.
-            { "type": "certificate", "id": "C1", "base64Certificate": "MA0GCSqGSIb3DQEBAQUA" },
-            // The same kind of fragment with id-ecPublicKey, hex-encoded (rtc 0.21.1 does that).
-            { "type": "certificate", "id": "C2", "base64Certificate": "301306072a8648ce3d0201" },
-        ])
+impl Probe for GatheringComplete {
+    type Found = ();
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict, Stop> {
+        let events = &session.peers[self.0 .0].log.events;
+        Ok(Verdict::met_if(events.iter().rev().any(|(_, e)| {
+            matches!(e, Event::IceGatheringStateChange { state } if state == "complete")
+                || matches!(e, Event::IceCandidate { candidate: None })
+        })))
     }
+}
 
-    #[test]
-    fn the_selected_pair_dtls_role_and_certificates_are_read_from_stats() {
-        let report = stats();
-        let pair = selected_pair(&report).unwrap();
-        assert_eq!(pair["local"], "relay");
-        assert_eq!(pair["relay_protocol"], "tcp");
-        assert_eq!(pair["family"], "ipv4");
-        let want = PairExpectation {
-            local: Some("relay".into()),
-            remote: Some("host".into()),
-            ..Default::default()
+/// `expect_selected_candidate_pair`: the pair the peer's getStats selects matches `want`.
+pub(super) struct SelectedPair<'a> {
+    pub peer: PeerId,
+    pub want: &'a PairExpectation,
+}
+
+impl Probe for SelectedPair<'_> {
+    type Found = ();
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict, Stop> {
+        let report = session.stats_of(self.peer).await?;
+        let Some(pair) = selected_pair(&report) else {
+            return Ok(Verdict::Pending(
+                "no selected candidate pair in getStats".into(),
+            ));
         };
-        assert_eq!(pair_mismatches(&pair, &want), ["remote is relay, not host"]);
-        assert_eq!(dtls_role(&report).as_deref(), Some("client"));
-        assert_eq!(
-            certificate_key(&report, "localCertificateId").as_deref(),
-            Some("rsa")
+        session
+            .conn
+            .observed
+            .insert(format!("{}.selected_pair", role(self.peer)), pair.clone());
+        let mismatches = pair_mismatches(&pair, self.want);
+        if mismatches.is_empty() {
+            return Ok(Verdict::Met(()));
+        }
+        Ok(Verdict::Pending(format!(
+            "selected pair {pair}: {}",
+            mismatches.join(", ")
+        )))
+    }
+}
+
+/// `expect_dtls_role`: the role from the peer's transport stats (`dtlsRole`), else from the
+/// wire (who sent the ClientHello, when the capture is on).
+pub(super) struct DtlsRoleProbe<'a> {
+    pub peer: PeerId,
+    pub want: &'a str,
+}
+
+impl Probe for DtlsRoleProbe<'_> {
+    type Found = ();
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict, Stop> {
+        let peer = self.peer;
+        let report = session.stats_of(peer).await?;
+        let from_stats = dtls_role(&report);
+        let from_wire = session
+            .capture
+            .as_ref()
+            .and_then(|r| r.dtls_client())
+            .map(|client| if client == peer.0 { "client" } else { "server" }.to_owned());
+        let seen = from_stats
+            .clone()
+            .map(|r| (r, "its transport stats (dtlsRole)"))
+            .or(from_wire
+                .clone()
+                .map(|r| (r, "the wire (who sent the DTLS ClientHello)")));
+        let Some((got, source)) = seen else {
+            return Ok(Verdict::Pending(
+                "no dtlsRole in its transport stats, no ClientHello on the wire".into(),
+            ));
+        };
+        session.conn.observed.insert(
+            format!("{}.dtls_role_seen", role(peer)),
+            json!({ "role": got, "source": source, "stats": from_stats, "wire": from_wire }),
         );
-        assert_eq!(
-            certificate_key(&report, "remoteCertificateId").as_deref(),
-            Some("ecdsa")
-        );
+        if got == self.want {
+            return Ok(Verdict::Met(()));
+        }
+        Ok(Verdict::Contradicted(format!(
+            "DTLS role is {got}, not {} (from {source})",
+            self.want
+        )))
     }
 
-    #[test]
-    fn firefox_style_pairs_are_found_without_transport_stats() {
-        let report = json!([
-            { "type": "candidate-pair", "id": "P1", "localCandidateId": "L", "remoteCandidateId": "R",
-              "nominated": true, "state": "succeeded", "selected": true },
-            { "type": "local-candidate", "id": "L", "candidateType": "host", "protocol": "tcp",
-              "address": "::1", "port": 9 },
-            { "type": "remote-candidate", "id": "R", "candidateType": "prflx", "protocol": "tcp",
-              "address": "::1", "port": 5000 },
-        ]);
-        let pair = selected_pair(&report).unwrap();
-        assert_eq!(
-            (pair["local"].as_str(), pair["family"].as_str()),
-            (Some("host"), Some("ipv6"))
+    fn gap(&self, session: &Session) -> Option<String> {
+        session.has_connected(self.peer).then(|| {
+            format!(
+                "the DTLS role cannot be observed: connected, yet no dtlsRole in its transport \
+                 stats and no ClientHello seen on the wire{}",
+                if session.capture.is_none() {
+                    " (capture is off)"
+                } else {
+                    ""
+                }
+            )
+        })
+    }
+}
+
+/// `expect_certificate`: the key type of the certificate the peer presents, from its own
+/// certificate stats or the other peer's view of it.
+pub(super) struct CertificateKey<'a> {
+    peer: PeerId,
+    want: &'a str,
+    /// Whether either peer's last report had any `certificate` entry at all.
+    any_certificate_stats: bool,
+}
+
+impl<'a> CertificateKey<'a> {
+    pub fn new(peer: PeerId, want: &'a str) -> Self {
+        CertificateKey {
+            peer,
+            want,
+            any_certificate_stats: false,
+        }
+    }
+}
+
+impl Probe for CertificateKey<'_> {
+    type Found = ();
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict, Stop> {
+        let peer = self.peer;
+        let own = session.stats_of(peer).await?;
+        let other = session.stats_of(peer.other()).await?;
+        self.any_certificate_stats = has_certificate_stats(&own) || has_certificate_stats(&other);
+        let as_own = certificate_key(&own, "localCertificateId");
+        let as_seen = certificate_key(&other, "remoteCertificateId");
+        if as_own.is_none() && as_seen.is_none() {
+            return Ok(Verdict::Pending(
+                "no certificate in either peer's certificate stats".into(),
+            ));
+        }
+        session.conn.observed.insert(
+            format!("{}.certificate", role(peer)),
+            json!({ "own_stats": as_own, "other_peer_stats": as_seen }),
         );
-        assert_eq!(pair["protocol"], "tcp");
-        assert_eq!(dtls_role(&report), None);
+        for got in [&as_seen, &as_own].into_iter().flatten() {
+            if got != self.want {
+                return Ok(Verdict::Contradicted(format!(
+                    "presents a certificate with an {got} key, not {} (certificate stats)",
+                    self.want
+                )));
+            }
+        }
+        Ok(Verdict::Met(()))
+    }
+
+    fn gap(&self, session: &Session) -> Option<String> {
+        (session.has_connected(self.peer) && !self.any_certificate_stats).then(|| {
+            "the certificate cannot be observed: connected, yet neither peer reports it in \
+             certificate stats (no `certificate` entry in either getStats report)"
+                .to_owned()
+        })
     }
 }

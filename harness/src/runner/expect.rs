@@ -1,23 +1,15 @@
 //! Verdicts of the expectations that are judged from a peer's event log alone: connection
 //! states, data channel events and messages. Pure: each function reads the `(t, Event)` log a
 //! peer reported so far and says whether the expectation is met, still pending, or can no
-//! longer be met. The runner's one wait loop (`Session::wait_on_events`) asks again after
-//! every frame until the verdict is final or the deadline passes (`timeout`).
+//! longer be met. The one wait (wait.rs) asks again after every frame until the verdict is
+//! final or the deadline passes (`timeout`).
 
 use std::collections::BTreeSet;
 
 use interop_protocol::{Event, ReceivedMessage};
 use interop_scenario::plan::{ChannelProperties, PayloadSpec};
 
-/// The state of an expectation at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Met,
-    /// Not yet: more events may still make it hold.
-    Pending,
-    /// It can no longer hold (the run fails at once), and why.
-    Contradicted(String),
-}
+pub use super::wait::Verdict;
 
 /// A peer's events, as `(t on its clock, event)` in arrival order.
 pub type EventLog = [(f64, Event)];
@@ -38,11 +30,6 @@ pub fn ice_connection_state(e: &Event) -> Option<&str> {
     }
 }
 
-/// The last state `pick` finds in the log, for timeout messages.
-pub fn last_state(events: &EventLog, pick: fn(&Event) -> Option<&str>) -> Option<&str> {
-    events.iter().rev().find_map(|(_, e)| pick(e))
-}
-
 /// `state` reached; contradicted once the state became `failed` or `closed` instead.
 pub fn reached_state(
     events: &EventLog,
@@ -53,7 +40,7 @@ pub fn reached_state(
     let seen: Vec<&str> = events.iter().filter_map(|(_, e)| pick(e)).collect();
     // For the ICE connection state, `completed` implies `connected` was reached.
     if seen.contains(&state) || (state == "connected" && seen.contains(&"completed")) {
-        return Verdict::Met;
+        return Verdict::Met(());
     }
     match seen.last() {
         Some(&last) if matches!(last, "failed" | "closed") && state != last => {
@@ -61,7 +48,8 @@ pub fn reached_state(
                 "{what} became '{last}' while waiting for '{state}'"
             ))
         }
-        _ => Verdict::Pending,
+        Some(last) => Verdict::Pending(format!("{what} '{last}'")),
+        None => Verdict::Pending(format!("no {what} reported")),
     }
 }
 
@@ -72,9 +60,9 @@ pub fn data_channel(events: &EventLog, label: &str, want: &ChannelProperties) ->
         _ => None,
     });
     match found {
-        None => Verdict::Pending,
+        None => Verdict::pending(),
         Some(e) => match channel_properties_match(e, want) {
-            Ok(()) => Verdict::Met,
+            Ok(()) => Verdict::Met(()),
             Err(diff) => Verdict::Contradicted(format!("remote data channel '{label}' has {diff}")),
         },
     }
@@ -84,7 +72,7 @@ pub fn data_channel(events: &EventLog, label: &str, want: &ChannelProperties) ->
 pub fn channel_open(events: &EventLog, label: &str) -> Verdict {
     for (_, e) in events {
         match e {
-            Event::DataChannelOpen { label: l, .. } if l == label => return Verdict::Met,
+            Event::DataChannelOpen { label: l, .. } if l == label => return Verdict::Met(()),
             _ => {}
         }
     }
@@ -94,13 +82,13 @@ pub fn channel_open(events: &EventLog, label: &str) -> Verdict {
     if closed {
         Verdict::Contradicted(format!("channel '{label}' closed before it opened"))
     } else {
-        Verdict::Pending
+        Verdict::pending()
     }
 }
 
 /// The channel's `closing` event.
 pub fn channel_closing(events: &EventLog, label: &str) -> Verdict {
-    met_if(
+    Verdict::met_if(
         events
             .iter()
             .any(|(_, e)| matches!(e, Event::DataChannelClosing { label: l } if l == label)),
@@ -109,19 +97,11 @@ pub fn channel_closing(events: &EventLog, label: &str) -> Verdict {
 
 /// The channel's `close` event.
 pub fn channel_closed(events: &EventLog, label: &str) -> Verdict {
-    met_if(
+    Verdict::met_if(
         events
             .iter()
             .any(|(_, e)| matches!(e, Event::DataChannelClose { label: l } if l == label)),
     )
-}
-
-fn met_if(met: bool) -> Verdict {
-    if met {
-        Verdict::Met
-    } else {
-        Verdict::Pending
-    }
 }
 
 /// What a message must be: size, kind and SHA-256 of `payload`.
@@ -169,17 +149,17 @@ pub fn message(
         return match unmatched.find(|(_, m)| want.matches(m)) {
             Some((index, _)) => {
                 matched.insert(index);
-                Verdict::Met
+                Verdict::Met(())
             }
-            None => Verdict::Pending,
+            None => Verdict::pending(),
         };
     }
     let Some((index, next)) = unmatched.next() else {
-        return Verdict::Pending;
+        return Verdict::pending();
     };
     matched.insert(index);
     if want.matches(next) {
-        return Verdict::Met;
+        return Verdict::Met(());
     }
     let kind = |binary: bool| if binary { "binary" } else { "text" };
     Verdict::Contradicted(format!(
@@ -278,10 +258,17 @@ mod tests {
         let events = log(vec![state("new"), state("connecting")]);
         assert_eq!(
             reached_state(&events, pick, "x", "connected"),
-            Verdict::Pending
+            Verdict::Pending("x 'connecting'".into())
+        );
+        assert_eq!(
+            reached_state(&log(vec![]), pick, "x", "connected"),
+            Verdict::Pending("no x reported".into())
         );
         let events = log(vec![state("connecting"), state("connected")]);
-        assert_eq!(reached_state(&events, pick, "x", "connected"), Verdict::Met);
+        assert_eq!(
+            reached_state(&events, pick, "x", "connected"),
+            Verdict::Met(())
+        );
         let events = log(vec![state("connecting"), state("failed")]);
         assert_eq!(
             reached_state(&events, pick, "connection state", "connected"),
@@ -290,16 +277,18 @@ mod tests {
             )
         );
         // Waiting for `failed` is met by it, not contradicted.
-        assert_eq!(reached_state(&events, pick, "x", "failed"), Verdict::Met);
+        assert_eq!(
+            reached_state(&events, pick, "x", "failed"),
+            Verdict::Met(())
+        );
         // `completed` implies `connected` (ICE connection state).
         let ice = log(vec![Event::IceConnectionStateChange {
             state: "completed".into(),
         }]);
         assert_eq!(
             reached_state(&ice, ice_connection_state, "x", "connected"),
-            Verdict::Met
+            Verdict::Met(())
         );
-        assert_eq!(last_state(&events, pick), Some("failed"));
     }
 
     #[test]
@@ -311,14 +300,20 @@ mod tests {
             label: "chat".into(),
             id: Some(1),
         };
-        assert_eq!(channel_open(&log(vec![]), "chat"), Verdict::Pending);
-        assert_eq!(channel_open(&log(vec![open.clone()]), "chat"), Verdict::Met);
+        assert_eq!(channel_open(&log(vec![]), "chat"), Verdict::pending());
+        assert_eq!(
+            channel_open(&log(vec![open.clone()]), "chat"),
+            Verdict::Met(())
+        );
         assert!(matches!(
             channel_open(&log(vec![close.clone()]), "chat"),
             Verdict::Contradicted(_)
         ));
-        assert_eq!(channel_closed(&log(vec![close]), "chat"), Verdict::Met);
-        assert_eq!(channel_closing(&log(vec![open]), "chat"), Verdict::Pending);
+        assert_eq!(channel_closed(&log(vec![close]), "chat"), Verdict::Met(()));
+        assert_eq!(
+            channel_closing(&log(vec![open]), "chat"),
+            Verdict::pending()
+        );
     }
 
     #[test]
@@ -337,20 +332,20 @@ mod tests {
         // Any order: `b` matches the second, then `a` the first; a third `a` is pending.
         assert_eq!(
             message(&events, &mut matched, "chat", &want_b, true),
-            Verdict::Met
+            Verdict::Met(())
         );
         assert_eq!(
             message(&events, &mut matched, "chat", &want_a, false),
-            Verdict::Met
+            Verdict::Met(())
         );
         assert_eq!(
             message(&events, &mut matched, "chat", &want_a, true),
-            Verdict::Pending
+            Verdict::pending()
         );
         // Another label's messages do not count.
         assert_eq!(
             message(&events, &mut BTreeSet::new(), "other", &want_a, false),
-            Verdict::Pending
+            Verdict::pending()
         );
     }
 
@@ -375,7 +370,7 @@ mod tests {
         assert!(channel_properties_match(&event, &want).is_ok());
         assert_eq!(
             data_channel(&log(vec![event.clone()]), "x", &want),
-            Verdict::Met
+            Verdict::Met(())
         );
         let wrong = ChannelProperties {
             max_retransmits: Some(1),

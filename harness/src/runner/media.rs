@@ -6,8 +6,9 @@
 //! from the scenario (`add_media: { name: cam }`) is resolved to the m-line both peers share
 //! (its `mid`) through the report of the peer that added it.
 //!
-//! Waiting is polling under a deadline: the peer is asked for a report, and until the next
-//! one the session keeps processing incoming frames (events, candidates), so nothing stalls.
+//! Each media expectation is a [`Probe`] of the one wait (wait.rs), polled: the peer is asked
+//! for a report, and until the next one the session keeps processing incoming frames (events,
+//! candidates), so nothing stalls.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -16,13 +17,12 @@ use interop_protocol::{Command, MediaKind, MediaReport, ReceivedStream, Reply, T
 use interop_results::Outcome;
 use interop_scenario::plan::{MediaExpectation, PeerId};
 use serde_json::json;
-use tokio::time::Instant;
 
-use super::{connection_state, human, role, round, Session, Stop};
+use super::expect::connection_state;
+use super::session::Session;
+use super::wait::{Probe, Verdict, Wait};
+use super::{human, role, round, Stop};
 use crate::sdp;
-
-/// How often a media condition is re-checked while waiting.
-const POLL: Duration = Duration::from_millis(250);
 
 /// Media bookkeeping of one run.
 #[derive(Debug, Default)]
@@ -49,15 +49,6 @@ impl MediaState {
     pub fn used(&self) -> bool {
         !self.owners.is_empty()
     }
-}
-
-/// The state of a media condition at one report.
-enum Verdict {
-    Met(Vec<ReceivedStream>),
-    /// Not (yet) met: what was seen instead.
-    Pending(String),
-    /// Can never be met (wrong codec, wrong size): the run fails at once.
-    Wrong(String),
 }
 
 impl Session {
@@ -118,61 +109,22 @@ impl Session {
         }
     }
 
-    /// Processes incoming frames until `until` (events keep flowing while a step polls).
-    pub(super) async fn idle_until(&mut self, until: Instant) -> Result<(), Stop> {
-        while self.pump_once(until).await? {}
-        Ok(())
-    }
-
+    /// `expect_media`: the media named `name` arrives at `wait.peer` as `expect` says.
     pub(super) async fn expect_media(
         &mut self,
-        peer: PeerId,
         name: &str,
         expect: &MediaExpectation,
-        timeout: Duration,
-        what: &str,
+        wait: Wait<'_>,
     ) -> Result<(), Stop> {
+        let peer = wait.peer;
         if !expect.layers.is_empty() {
-            self.require_simulcast_answer(peer, name, what).await?;
+            self.require_simulcast_answer(peer, name, wait.what).await?;
         }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let verdict = match self.mid_of(name).await? {
-                None => Verdict::Pending(format!(
-                    "the transceiver '{name}' has no mid yet (not negotiated)"
-                )),
-                Some(mid) => {
-                    let report = self.media_report(peer).await?;
-                    evaluate(&report, &mid, expect)
-                }
-            };
-            let label = self.peers[peer.0].label();
-            match verdict {
-                Verdict::Met(streams) => {
-                    self.record_media(peer, name, &streams);
-                    return Ok(());
-                }
-                Verdict::Wrong(reason) => {
-                    return Err(Stop::new(
-                        Outcome::Fail,
-                        format!("{label}: {what}: {reason}"),
-                    ))
-                }
-                Verdict::Pending(status) => {
-                    if Instant::now() >= deadline {
-                        return Err(Stop::new(
-                            Outcome::Timeout,
-                            format!(
-                                "{label}: timed out after {} waiting to {what}; last seen: {status}",
-                                human(timeout)
-                            ),
-                        ));
-                    }
-                    self.idle_until((Instant::now() + POLL).min(deadline))
-                        .await?;
-                }
-            }
-        }
+        let streams = self
+            .wait_until(wait, MediaArrives { peer, name, expect })
+            .await?;
+        self.record_media(peer, name, &streams);
+        Ok(())
     }
 
     /// Simulcast needs the answerer to accept it: an offer with `a=simulcast` answered without
@@ -221,6 +173,7 @@ impl Session {
         let role = peer.role().as_str();
         let key = format!("{role} {name}");
         let connected = self.peers[peer.0]
+            .log
             .events
             .iter()
             .find(|(_, e)| connection_state(e) == Some("connected"))
@@ -260,113 +213,55 @@ impl Session {
             .insert(format!("{role}.received.{name}"), json!(summary));
     }
 
-    pub(super) async fn expect_no_media(
-        &mut self,
-        peer: PeerId,
-        name: &str,
-        during: Duration,
-        what: &str,
-    ) -> Result<(), Stop> {
+    /// `expect_no_media`: no RTP packet of `name` arrives at `wait.peer` during the wait
+    /// (a hold).
+    pub(super) async fn expect_no_media(&mut self, name: &str, wait: Wait<'_>) -> Result<(), Stop> {
+        let (peer, during) = (wait.peer, wait.timeout);
         let mid = self.mid_of(name).await?;
-        let packets = |report: &MediaReport| -> u64 {
-            transceiver(report, mid.as_deref())
-                .map(|t| t.received.iter().map(|s| s.packets).sum())
-                .unwrap_or(0)
+        let before = packets_on(&self.media_report(peer).await?, mid.as_deref());
+        let probe = NoMedia {
+            peer,
+            mid,
+            before,
+            during,
         };
-        let before = self.media_report(peer).await?;
-        let until = Instant::now() + during;
-        self.idle_until(until).await?;
-        let after = self.media_report(peer).await?;
-        let (p0, p1) = (packets(&before), packets(&after));
-        if p1 > p0 {
-            let t = transceiver(&after, mid.as_deref());
-            return Err(Stop::new(
-                Outcome::Fail,
-                format!(
-                    "{}: {what}: {} RTP packets arrived in {} (direction {}, current direction {})",
-                    self.peers[peer.0].label(),
-                    p1 - p0,
-                    human(during),
-                    t.map_or("?", |t| t.direction.as_str()),
-                    t.and_then(|t| t.current_direction.as_deref())
-                        .unwrap_or("none"),
-                ),
-            ));
-        }
+        let after = self.wait_until(wait, probe).await?;
         self.media.observed.insert(
             format!("{}.no_media.{name}", role(peer)),
-            json!({ "packets_before": p0, "packets_after": p1, "during_ms": during.as_millis() as u64 }),
+            json!({ "packets_before": before, "packets_after": after, "during_ms": during.as_millis() as u64 }),
         );
         Ok(())
     }
 
+    /// `expect_key_frame_after_request`: after `request_key_frame`, a new keyframe arrives
+    /// and the sender counted the request (where it can tell).
     pub(super) async fn request_key_frame(
         &mut self,
-        peer: PeerId,
         name: &str,
-        timeout: Duration,
-        what: &str,
+        wait: Wait<'_>,
     ) -> Result<(), Stop> {
+        let (peer, what) = (wait.peer, wait.what);
         let mid = self.negotiated_mid(name, what).await?;
         let sender = peer.other();
-        let keyframes = |r: &MediaReport| -> Option<u64> {
-            let t = transceiver(r, Some(&mid))?;
-            t.received.iter().map(|s| s.keyframes).sum()
-        };
-        let requests = |r: &MediaReport| -> Option<u64> {
-            let t = transceiver(r, Some(&mid))?;
-            sum_known(t.sent.iter().flat_map(|s| [s.pli_received, s.fir_received]))
-        };
-        let k0 = keyframes(&self.media_report(peer).await?);
-        let p0 = requests(&self.media_report(sender).await?);
+        let k0 = keyframes(&self.media_report(peer).await?, &mid);
+        let p0 = key_frame_requests(&self.media_report(sender).await?, &mid);
         if k0.is_none() {
-            return Err(Stop::new(
-                Outcome::Fail,
-                format!(
-                    "{}: {what}: no received stream on mid {mid} reports keyframes",
-                    self.peers[peer.0].label()
-                ),
-            ));
+            let reason = format!("{what}: no received stream on mid {mid} reports keyframes");
+            return Err(self.failure(peer, &reason));
         }
         self.command(peer, Command::RequestKeyFrame { mid: mid.clone() }, what)
             .await?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let k = keyframes(&self.media_report(peer).await?);
-            let p = requests(&self.media_report(sender).await?);
-            let keyframe_came = k > k0;
-            let request_seen = match (p0, p) {
-                (_, None) => true, // the sender cannot tell; the keyframe is the evidence
-                (p0, Some(p)) => p > p0.unwrap_or(0),
-            };
-            if keyframe_came && request_seen {
-                self.media.observed.insert(
-                    format!("{}.key_frame_request.{name}", role(peer)),
-                    json!({
-                        "keyframes_before": k0, "keyframes_after": k,
-                        "sender_pli_fir_before": p0, "sender_pli_fir_after": p,
-                    }),
-                );
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Stop::new(
-                    Outcome::Timeout,
-                    format!(
-                        "{}: timed out after {} waiting to {what}: keyframes received {} -> {}, \
-                         PLI+FIR counted by the sender {} -> {}",
-                        self.peers[peer.0].label(),
-                        human(timeout),
-                        show(k0),
-                        show(k),
-                        show(p0),
-                        show(p),
-                    ),
-                ));
-            }
-            self.idle_until((Instant::now() + POLL).min(deadline))
-                .await?;
-        }
+        let (k, p) = self
+            .wait_until(wait, KeyFrame { peer, mid, k0, p0 })
+            .await?;
+        self.media.observed.insert(
+            format!("{}.key_frame_request.{name}", role(peer)),
+            json!({
+                "keyframes_before": k0, "keyframes_after": k,
+                "sender_pli_fir_before": p0, "sender_pli_fir_after": p,
+            }),
+        );
+        Ok(())
     }
 
     /// The relay, or an error outcome saying the step needs it.
@@ -426,73 +321,21 @@ impl Session {
         Ok(())
     }
 
+    /// `expect_retransmissions`: after the relay dropped packets of `name`, they are
+    /// retransmitted (on the wire; NACKs and retransmissions counted where the peers report).
     pub(super) async fn expect_retransmissions(
         &mut self,
-        peer: PeerId,
         name: &str,
-        timeout: Duration,
-        what: &str,
+        wait: Wait<'_>,
     ) -> Result<(), Stop> {
+        let (peer, what) = (wait.peer, wait.what);
         self.require_relay(what)?;
         let mid = self.negotiated_mid(name, what).await?;
-        let sender = peer.other();
-        let deadline = Instant::now() + timeout;
-        loop {
-            let wire = self
-                .capture
-                .as_ref()
-                .map(|r| r.retransmissions(sender.0))
-                .unwrap_or_default();
-            let receiver = self.media_report(peer).await?;
-            let sent = self.media_report(sender).await?;
-            let nack_sent = transceiver(&receiver, Some(&mid))
-                .and_then(|t| sum_known(t.received.iter().map(|s| s.nack_sent)));
-            let sender_t = transceiver(&sent, Some(&mid));
-            let nack_received =
-                sender_t.and_then(|t| sum_known(t.sent.iter().map(|s| s.nack_received)));
-            let retransmitted =
-                sender_t.and_then(|t| sum_known(t.sent.iter().map(|s| s.retransmitted_packets)));
-            let on_wire = wire.repeated + wire.rtx;
-            let ok = wire.dropped > 0
-                && on_wire > 0
-                && nack_sent.is_none_or(|n| n > 0)
-                && nack_received.is_none_or(|n| n > 0)
-                && retransmitted.is_none_or(|n| n > 0);
-            let status = format!(
-                "relay dropped {} packets, then saw {} retransmitted (same SSRC and sequence) and \
-                 {} RTX packets; receiver NACKs sent {}, sender NACKs received {}, sender \
-                 retransmitted packets {}",
-                wire.dropped,
-                wire.repeated,
-                wire.rtx,
-                show(nack_sent),
-                show(nack_received),
-                show(retransmitted)
-            );
-            if ok {
-                self.media.observed.insert(
-                    format!("{}.retransmissions.{name}", role(peer)),
-                    json!({
-                        "dropped": wire.dropped, "repeated": wire.repeated, "rtx": wire.rtx,
-                        "nack_sent": nack_sent, "nack_received": nack_received,
-                        "retransmitted_packets": retransmitted,
-                    }),
-                );
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Stop::new(
-                    Outcome::Timeout,
-                    format!(
-                        "{}: timed out after {} waiting to {what}: {status}",
-                        self.peers[peer.0].label(),
-                        human(timeout)
-                    ),
-                ));
-            }
-            self.idle_until((Instant::now() + POLL).min(deadline))
-                .await?;
-        }
+        let found = self.wait_until(wait, Retransmitted { peer, mid }).await?;
+        self.media
+            .observed
+            .insert(format!("{}.retransmissions.{name}", role(peer)), found);
+        Ok(())
     }
 
     /// The peer's media report at the end of the run (before it closes), kept for
@@ -541,6 +384,165 @@ impl Session {
 }
 
 /// The sum of the counters that are reported; `None` when no stream reports one.
+/// `expect_media`: what arrives on the transceiver of `name` meets `expect`.
+struct MediaArrives<'a> {
+    peer: PeerId,
+    name: &'a str,
+    expect: &'a MediaExpectation,
+}
+
+impl Probe for MediaArrives<'_> {
+    type Found = Vec<ReceivedStream>;
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict<Self::Found>, Stop> {
+        let Some(mid) = session.mid_of(self.name).await? else {
+            return Ok(Verdict::Pending(format!(
+                "the transceiver '{}' has no mid yet (not negotiated)",
+                self.name
+            )));
+        };
+        let report = session.media_report(self.peer).await?;
+        Ok(evaluate(&report, &mid, self.expect))
+    }
+}
+
+/// `expect_no_media` (a hold): no more RTP packets than `before` on `mid`.
+struct NoMedia {
+    peer: PeerId,
+    mid: Option<String>,
+    before: u64,
+    during: Duration,
+}
+
+impl Probe for NoMedia {
+    /// The packet count at the last look.
+    type Found = u64;
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict<u64>, Stop> {
+        let report = session.media_report(self.peer).await?;
+        let after = packets_on(&report, self.mid.as_deref());
+        if after <= self.before {
+            return Ok(Verdict::Met(after));
+        }
+        let t = transceiver(&report, self.mid.as_deref());
+        Ok(Verdict::Contradicted(format!(
+            "{} RTP packets arrived within {} (direction {}, current direction {})",
+            after - self.before,
+            human(self.during),
+            t.map_or("?", |t| t.direction.as_str()),
+            t.and_then(|t| t.current_direction.as_deref())
+                .unwrap_or("none"),
+        )))
+    }
+}
+
+/// `expect_key_frame_after_request`: more keyframes than `k0`, and more PLI/FIR counted by
+/// the sender than `p0` where it counts them.
+struct KeyFrame {
+    peer: PeerId,
+    mid: String,
+    k0: Option<u64>,
+    p0: Option<u64>,
+}
+
+impl Probe for KeyFrame {
+    /// Keyframes received and requests counted by the sender at the last look.
+    type Found = (Option<u64>, Option<u64>);
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict<Self::Found>, Stop> {
+        let k = keyframes(&session.media_report(self.peer).await?, &self.mid);
+        let sent = session.media_report(self.peer.other()).await?;
+        let p = key_frame_requests(&sent, &self.mid);
+        let request_seen = match (self.p0, p) {
+            (_, None) => true, // the sender cannot tell; the keyframe is the evidence
+            (p0, Some(p)) => p > p0.unwrap_or(0),
+        };
+        if k > self.k0 && request_seen {
+            return Ok(Verdict::Met((k, p)));
+        }
+        Ok(Verdict::Pending(format!(
+            "keyframes received {} -> {}, PLI+FIR counted by the sender {} -> {}",
+            show(self.k0),
+            show(k),
+            show(self.p0),
+            show(p),
+        )))
+    }
+}
+
+/// `expect_retransmissions`: the relay dropped packets and then saw them again (same SSRC and
+/// sequence, or RTX), with NACKs and retransmissions where the peers count them.
+struct Retransmitted {
+    peer: PeerId,
+    mid: String,
+}
+
+impl Probe for Retransmitted {
+    /// The findings for `observed`.
+    type Found = serde_json::Value;
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict<Self::Found>, Stop> {
+        let sender = self.peer.other();
+        let wire = session
+            .capture
+            .as_ref()
+            .map(|r| r.retransmissions(sender.0))
+            .unwrap_or_default();
+        let receiver = session.media_report(self.peer).await?;
+        let sent = session.media_report(sender).await?;
+        let nack_sent = transceiver(&receiver, Some(&self.mid))
+            .and_then(|t| sum_known(t.received.iter().map(|s| s.nack_sent)));
+        let sender_t = transceiver(&sent, Some(&self.mid));
+        let nack_received =
+            sender_t.and_then(|t| sum_known(t.sent.iter().map(|s| s.nack_received)));
+        let retransmitted =
+            sender_t.and_then(|t| sum_known(t.sent.iter().map(|s| s.retransmitted_packets)));
+        let on_wire = wire.repeated + wire.rtx;
+        let ok = wire.dropped > 0
+            && on_wire > 0
+            && nack_sent.is_none_or(|n| n > 0)
+            && nack_received.is_none_or(|n| n > 0)
+            && retransmitted.is_none_or(|n| n > 0);
+        if ok {
+            return Ok(Verdict::Met(json!({
+                "dropped": wire.dropped, "repeated": wire.repeated, "rtx": wire.rtx,
+                "nack_sent": nack_sent, "nack_received": nack_received,
+                "retransmitted_packets": retransmitted,
+            })));
+        }
+        Ok(Verdict::Pending(format!(
+            "relay dropped {} packets, then saw {} retransmitted (same SSRC and sequence) and \
+             {} RTX packets; receiver NACKs sent {}, sender NACKs received {}, sender \
+             retransmitted packets {}",
+            wire.dropped,
+            wire.repeated,
+            wire.rtx,
+            show(nack_sent),
+            show(nack_received),
+            show(retransmitted)
+        )))
+    }
+}
+
+/// RTP packets received on the transceiver of `mid` (0 without one).
+fn packets_on(report: &MediaReport, mid: Option<&str>) -> u64 {
+    transceiver(report, mid)
+        .map(|t| t.received.iter().map(|s| s.packets).sum())
+        .unwrap_or(0)
+}
+
+/// Keyframes received on `mid`, if its streams count them.
+fn keyframes(report: &MediaReport, mid: &str) -> Option<u64> {
+    let t = transceiver(report, Some(mid))?;
+    t.received.iter().map(|s| s.keyframes).sum()
+}
+
+/// PLI + FIR the sender on `mid` counted, if it counts them.
+fn key_frame_requests(report: &MediaReport, mid: &str) -> Option<u64> {
+    let t = transceiver(report, Some(mid))?;
+    sum_known(t.sent.iter().flat_map(|s| [s.pli_received, s.fir_received]))
+}
+
 fn sum_known(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
     values
         .flatten()
@@ -560,7 +562,11 @@ fn transceiver<'a>(report: &'a MediaReport, mid: Option<&str>) -> Option<&'a Tra
 }
 
 /// Whether what `report` says the transceiver `mid` received meets `expect`.
-fn evaluate(report: &MediaReport, mid: &str, expect: &MediaExpectation) -> Verdict {
+fn evaluate(
+    report: &MediaReport,
+    mid: &str,
+    expect: &MediaExpectation,
+) -> Verdict<Vec<ReceivedStream>> {
     let Some(t) = transceiver(report, Some(mid)) else {
         return Verdict::Pending(format!("no transceiver with mid {mid} yet"));
     };
@@ -578,7 +584,7 @@ fn evaluate(report: &MediaReport, mid: &str, expect: &MediaExpectation) -> Verdi
             if let Some(codec) = &s.codec {
                 let name = codec.split('/').nth(1).unwrap_or(codec);
                 if !name.eq_ignore_ascii_case(want_name) {
-                    return Verdict::Wrong(format!(
+                    return Verdict::Contradicted(format!(
                         "received {codec} on mid {mid}, expected {want}"
                     ));
                 }
@@ -754,7 +760,10 @@ mod tests {
             ..Default::default()
         };
         let r = report(MediaKind::Video, vec![stream.clone()]);
-        assert!(matches!(evaluate(&r, "0", &video(15)), Verdict::Wrong(_)));
+        assert!(matches!(
+            evaluate(&r, "0", &video(15)),
+            Verdict::Contradicted(_)
+        ));
         let vp8 = ReceivedStream {
             codec: Some("video/vp8".into()),
             ..stream

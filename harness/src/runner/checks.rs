@@ -1,0 +1,143 @@
+//! The immediate checks of what a run recorded so far (no waiting): the announced
+//! a=max-message-size, the DTLS roles from the descriptions, SCTP stream id parity.
+
+use std::collections::BTreeMap;
+
+use interop_protocol::Event;
+use interop_results::Outcome;
+use interop_scenario::plan::PeerId;
+
+use super::session::Session;
+use super::Stop;
+use crate::sdp;
+
+impl Session {
+    /// `unsupported` when `peer` announces a smaller a=max-message-size than `at_least`.
+    pub(super) fn require_max_message_size(&self, peer: PeerId, at_least: u64) -> Result<(), Stop> {
+        let p = &self.peers[peer.0];
+        let Some(description) = &p.last_local_description else {
+            return Err(Stop::new(
+                Outcome::Fail,
+                format!(
+                    "{}: has no local description to read a=max-message-size from",
+                    p.label()
+                ),
+            ));
+        };
+        let Some(size) = sdp::max_message_size(&description.sdp) else {
+            return Err(Stop::new(
+                Outcome::Fail,
+                format!(
+                    "{}: its {} has no data channel m-section",
+                    p.label(),
+                    description.kind
+                ),
+            ));
+        };
+        if size >= at_least {
+            return Ok(());
+        }
+        let announced = match sdp::announced_max_message_size(&description.sdp) {
+            Some(n) => format!("announces a=max-message-size:{n}"),
+            None => "announces no a=max-message-size (so 65536 applies)".to_string(),
+        };
+        Err(Stop::new(
+            Outcome::Unsupported,
+            format!(
+                "{}: {announced} in its {}: it accepts no message of the {at_least} bytes \
+                 this scenario sends",
+                p.label(),
+                description.kind
+            ),
+        ))
+    }
+
+    /// Whether `peer` is the DTLS client, from the offer and answer exchanged so far.
+    pub(super) fn is_dtls_client(&self, peer: PeerId) -> Option<bool> {
+        let (offerer, offer) = self.offer.as_ref()?;
+        let (_, answer) = self.answer.as_ref()?;
+        let offerer_is_client = sdp::offerer_is_dtls_client(offer, answer)?;
+        Some(if peer == *offerer {
+            offerer_is_client
+        } else {
+            !offerer_is_client
+        })
+    }
+
+    /// RFC 8832 section 6: the DTLS client uses even stream ids, the server odd ones; ids
+    /// are unique per association.
+    pub(super) fn check_stream_ids(&self, peer: PeerId) -> Result<(), Stop> {
+        let p = &self.peers[peer.0];
+        let fail =
+            |reason: String| Err(Stop::new(Outcome::Fail, format!("{}: {reason}", p.label())));
+        let Some(client) = self.is_dtls_client(peer) else {
+            return fail("cannot tell the DTLS roles: no offer and answer with a=setup".into());
+        };
+        let role = if client { "client" } else { "server" };
+        let parity = |even: bool| if even { "even" } else { "odd" };
+        let mut problems = Vec::new();
+        let mut ids: BTreeMap<u16, String> = BTreeMap::new();
+        let mut seen = |id: u16, label: &str, problems: &mut Vec<String>| {
+            if let Some(other) = ids.insert(id, label.to_string()) {
+                problems.push(format!("'{label}' and '{other}' share stream id {id}"));
+            }
+        };
+        let mut checked = 0;
+        for (label, _, init) in &p.log.created {
+            if init.negotiated == Some(true) {
+                if let Some(id) = init.id {
+                    seen(id, label, &mut problems);
+                }
+                continue;
+            }
+            let opened = p.log.events.iter().find_map(|(_, e)| match e {
+                Event::DataChannelOpen { label: l, id } if l == label => Some(*id),
+                _ => None,
+            });
+            if let Some(Some(id)) = opened {
+                checked += 1;
+                seen(id, label, &mut problems);
+                if (id % 2 == 0) != client {
+                    problems.push(format!(
+                        "its own channel '{label}' has id {id}, but the DTLS {role} must use {} ids",
+                        parity(client)
+                    ));
+                }
+            }
+        }
+        for (_, e) in &p.log.events {
+            if let Event::DataChannel {
+                label,
+                id: Some(id),
+                ..
+            } = e
+            {
+                checked += 1;
+                seen(*id, label, &mut problems);
+                if (id % 2 == 0) == client {
+                    problems.push(format!(
+                        "the remote's channel '{label}' has id {id}, but the remote is the DTLS {} and must use {} ids",
+                        if client { "server" } else { "client" },
+                        parity(!client)
+                    ));
+                }
+            }
+        }
+        if checked == 0 {
+            return fail("reported no stream id of any in-band channel".into());
+        }
+        if !problems.is_empty() {
+            let more = if problems.len() > 5 {
+                format!(" (and {} more)", problems.len() - 5)
+            } else {
+                String::new()
+            };
+            problems.truncate(5);
+            return fail(format!(
+                "stream ids break RFC 8832: {}{more}",
+                problems.join("; ")
+            ));
+        }
+        Ok(())
+    }
+}
