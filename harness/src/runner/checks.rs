@@ -7,7 +7,7 @@ use interop_protocol::Event;
 use interop_results::Outcome;
 use interop_scenario::plan::PeerId;
 
-use super::session::Session;
+use super::session::{PeerLog, Session};
 use super::Stop;
 use crate::sdp;
 
@@ -68,76 +68,145 @@ impl Session {
     /// are unique per association.
     pub(super) fn check_stream_ids(&self, peer: PeerId) -> Result<(), Stop> {
         let p = &self.peers[peer.0];
-        let fail =
-            |reason: String| Err(Stop::new(Outcome::Fail, format!("{}: {reason}", p.label())));
+        let fail = |reason: String| Stop::new(Outcome::Fail, format!("{}: {reason}", p.label()));
         let Some(client) = self.is_dtls_client(peer) else {
-            return fail("cannot tell the DTLS roles: no offer and answer with a=setup".into());
+            let reason = "cannot tell the DTLS roles: no offer and answer with a=setup";
+            return Err(fail(reason.into()));
         };
-        let role = if client { "client" } else { "server" };
-        let parity = |even: bool| if even { "even" } else { "odd" };
-        let mut problems = Vec::new();
-        let mut ids: BTreeMap<u16, String> = BTreeMap::new();
-        let mut seen = |id: u16, label: &str, problems: &mut Vec<String>| {
-            if let Some(other) = ids.insert(id, label.to_string()) {
-                problems.push(format!("'{label}' and '{other}' share stream id {id}"));
-            }
-        };
-        let mut checked = 0;
-        for (label, _, init) in &p.log.created {
-            if init.negotiated == Some(true) {
-                if let Some(id) = init.id {
-                    seen(id, label, &mut problems);
-                }
-                continue;
-            }
-            let opened = p.log.events.iter().find_map(|(_, e)| match e {
-                Event::DataChannelOpen { label: l, id } if l == label => Some(*id),
-                _ => None,
-            });
-            if let Some(Some(id)) = opened {
-                checked += 1;
+        stream_id_problems(&p.log, client).map_err(fail)
+    }
+}
+
+/// RFC 8832 section 6 over what a peer logged: its own in-band channels' ids (from their
+/// `open`) have the parity of its DTLS role (`client`: even), the remote's channels the
+/// other parity, and no two channels share an id. Pure.
+fn stream_id_problems(log: &PeerLog, client: bool) -> Result<(), String> {
+    let p = log;
+    let fail = Err::<(), String>;
+    let role = if client { "client" } else { "server" };
+    let parity = |even: bool| if even { "even" } else { "odd" };
+    let mut problems = Vec::new();
+    let mut ids: BTreeMap<u16, String> = BTreeMap::new();
+    let mut seen = |id: u16, label: &str, problems: &mut Vec<String>| {
+        if let Some(other) = ids.insert(id, label.to_string()) {
+            problems.push(format!("'{label}' and '{other}' share stream id {id}"));
+        }
+    };
+    let mut checked = 0;
+    for (label, _, init) in &p.created {
+        if init.negotiated == Some(true) {
+            if let Some(id) = init.id {
                 seen(id, label, &mut problems);
-                if (id % 2 == 0) != client {
-                    problems.push(format!(
-                        "its own channel '{label}' has id {id}, but the DTLS {role} must use {} ids",
-                        parity(client)
-                    ));
-                }
+            }
+            continue;
+        }
+        let opened = p.events.iter().find_map(|(_, e)| match e {
+            Event::DataChannelOpen { label: l, id } if l == label => Some(*id),
+            _ => None,
+        });
+        if let Some(Some(id)) = opened {
+            checked += 1;
+            seen(id, label, &mut problems);
+            if (id % 2 == 0) != client {
+                problems.push(format!(
+                    "its own channel '{label}' has id {id}, but the DTLS {role} must use {} ids",
+                    parity(client)
+                ));
             }
         }
-        for (_, e) in &p.log.events {
-            if let Event::DataChannel {
+    }
+    for (_, e) in &p.events {
+        if let Event::DataChannel {
+            label,
+            id: Some(id),
+            ..
+        } = e
+        {
+            checked += 1;
+            seen(*id, label, &mut problems);
+            if (id % 2 == 0) == client {
+                problems.push(format!(
+            "the remote's channel '{label}' has id {id}, but the remote is the DTLS {} and must use {} ids",
+            if client { "server" } else { "client" },
+            parity(!client)
+            ));
+            }
+        }
+    }
+    if checked == 0 {
+        return fail("reported no stream id of any in-band channel".into());
+    }
+    if !problems.is_empty() {
+        let more = if problems.len() > 5 {
+            format!(" (and {} more)", problems.len() - 5)
+        } else {
+            String::new()
+        };
+        problems.truncate(5);
+        return fail(format!(
+            "stream ids break RFC 8832: {}{more}",
+            problems.join("; ")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use interop_protocol::DataChannelInit;
+
+    use super::*;
+
+    fn open(label: &str, id: u16) -> (f64, Event) {
+        let label = label.into();
+        (
+            0.0,
+            Event::DataChannelOpen {
                 label,
                 id: Some(id),
-                ..
-            } = e
-            {
-                checked += 1;
-                seen(*id, label, &mut problems);
-                if (id % 2 == 0) == client {
-                    problems.push(format!(
-                        "the remote's channel '{label}' has id {id}, but the remote is the DTLS {} and must use {} ids",
-                        if client { "server" } else { "client" },
-                        parity(!client)
-                    ));
-                }
-            }
-        }
-        if checked == 0 {
-            return fail("reported no stream id of any in-band channel".into());
-        }
-        if !problems.is_empty() {
-            let more = if problems.len() > 5 {
-                format!(" (and {} more)", problems.len() - 5)
-            } else {
-                String::new()
-            };
-            problems.truncate(5);
-            return fail(format!(
-                "stream ids break RFC 8832: {}{more}",
-                problems.join("; ")
-            ));
-        }
-        Ok(())
+            },
+        )
+    }
+
+    fn remote(label: &str, id: u16) -> (f64, Event) {
+        let event = Event::DataChannel {
+            label: label.into(),
+            id: Some(id),
+            ordered: true,
+            protocol: String::new(),
+            negotiated: false,
+            max_retransmits: None,
+            max_packet_life_time: None,
+        };
+        (0.0, event)
+    }
+
+    fn created(labels: &[&str]) -> Vec<(String, f64, DataChannelInit)> {
+        labels
+            .iter()
+            .map(|l| (l.to_string(), 0.0, DataChannelInit::default()))
+            .collect()
+    }
+
+    #[test]
+    fn stream_ids_follow_the_dtls_role_and_are_unique() {
+        let client = PeerLog {
+            created: created(&["a", "b"]),
+            events: vec![open("a", 0), open("b", 2), remote("r", 1)],
+            ..PeerLog::default()
+        };
+        assert_eq!(stream_id_problems(&client, true), Ok(()));
+        // The same log from a DTLS server breaks the rule both ways.
+        let err = stream_id_problems(&client, false).unwrap_err();
+        assert!(err.contains("its own channel 'a' has id 0"), "{err}");
+        assert!(err.contains("the remote's channel 'r' has id 1"), "{err}");
+        let shared = PeerLog {
+            events: vec![remote("x", 1), remote("y", 1)],
+            ..PeerLog::default()
+        };
+        let err = stream_id_problems(&shared, true).unwrap_err();
+        assert!(err.contains("'y' and 'x' share stream id 1"), "{err}");
+        let err = stream_id_problems(&PeerLog::default(), true).unwrap_err();
+        assert!(err.contains("no stream id"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ use super::session::{Backing, LivePeer};
 use super::{Shared, Stop};
 use crate::browser::BrowserSession;
 use crate::capture::{Capture, CaptureMode};
-use crate::control::Incoming;
+use crate::control::{Incoming, PeerLink, SlotTicket as Ticket};
 use crate::implementations::{Implementation, Program, Start, CONTROL_URL};
 use crate::process::ChildGuard;
 
@@ -70,88 +70,29 @@ pub(super) async fn start_peer(
     dir: &Path,
     capture: bool,
 ) -> Result<LivePeer, (Stop, Option<Backing>)> {
-    let PeerStart {
-        implementation,
-        name,
-        role,
-        launch,
-        idle,
-    } = start;
-    let who = format!("{name} ({implementation})");
+    let implementation = start.implementation;
+    let who = format!("{} ({implementation})", start.name);
     let mut ticket = shared.control.register();
-    let record = implementation.record();
-    let mut backing = match &record.start {
-        Start::Process(process) => {
-            let program = match process.program {
-                Program::Harness => &shared.harness_exe,
-            };
-            let mut cmd = tokio::process::Command::new(program);
-            let url = shared.control.control_url(&ticket);
-            cmd.args(process.args.iter().map(|a| a.replace(CONTROL_URL, &url)));
-            if let (true, Some(var)) = (capture, process.keylog_env) {
-                // The peer logs its DTLS keys (NSS key log format) so that the run's capture
-                // can be decrypted; both peers of a run append to one file.
-                cmd.env(var, dir.join("dtls-keys.log"));
-            }
-            let log = dir.join(implementation.log_file(role));
-            let guard = ChildGuard::spawn(cmd, record.display_name, Some(&log)).map_err(|e| {
-                let reason = format!(
-                    "cannot start {} ({}): {e}",
-                    record.display_name,
-                    program.display()
-                );
-                (Stop::new(Outcome::Error, reason), None)
-            })?;
-            Backing::Process(guard)
-        }
-        Start::WebDriver(product) => {
-            let url = shared.control.page_url(&ticket, product.name);
-            let t = Instant::now();
-            let session = open_page(shared, product, launch, idle, &url)
-                .await
-                .map_err(|e| (Stop::new(Outcome::Error, format!("{who}: {e}")), None))?;
-            tracing::debug!(took = ?t.elapsed(), "{who}: page loaded");
-            Backing::Browser(session)
-        }
-    };
-    let connected = async {
-        match &mut backing {
-            Backing::Process(child) => tokio::select! {
-                link = &mut ticket.connected => link.map_err(|_| Stop::new(Outcome::Error, "control server went away")),
-                exit = child.wait_exit() => Err(Stop::new(Outcome::Crash, format!("{who}: {exit} before connecting; see {}", implementation.log_file(role)))),
-            },
-            Backing::Browser(_) => (&mut ticket.connected)
-                .await
-                .map_err(|_| Stop::new(Outcome::Error, "control server went away")),
-        }
-    };
-    let mut link = match tokio::time::timeout(PEER_START_TIMEOUT, connected).await {
-        Ok(Ok(link)) => link,
-        Ok(Err(stop)) => return Err((stop, Some(backing))),
-        Err(_) => {
-            // A browser loads the page without waiting (page load strategy `none`): a page it
-            // could not load shows here.
-            let hint = match record.start {
-                Start::WebDriver(_) => format!(
-                    " (could the browser load http://{}/peer.html? a browser on another \
-                     machine needs --listen/--advertise with an address it reaches)",
-                    shared.control.public()
-                ),
-                Start::Process(_) => String::new(),
-            };
-            let reason = format!(
-                "{who} did not connect to the harness within {}s{hint}",
-                PEER_START_TIMEOUT.as_secs()
-            );
-            return Err((Stop::new(Outcome::Error, reason), Some(backing)));
-        }
+    let (name, role) = (start.name, start.role);
+    let mut backing = launch(shared, start, &ticket, dir, capture, &who)
+        .await
+        .map_err(|stop| (stop, None))?;
+    let mut link = match connect(
+        shared,
+        &mut ticket,
+        &mut backing,
+        implementation,
+        role,
+        &who,
+    )
+    .await
+    {
+        Ok(link) => link,
+        Err(stop) => return Err((stop, Some(backing))),
     };
     tracing::debug!("{who}: connected");
     let hello = match tokio::time::timeout(PEER_START_TIMEOUT, link.incoming.recv()).await {
-        Ok(Some(Incoming::Message(PeerMessage::Hello(hello)))) => {
-            tracing::debug!("{who}: hello");
-            hello
-        }
+        Ok(Some(Incoming::Message(PeerMessage::Hello(hello)))) => hello,
         other => {
             let what = match other {
                 Err(_) => "no hello in time".to_string(),
@@ -162,6 +103,7 @@ pub(super) async fn start_peer(
             return Err((stop, Some(backing)));
         }
     };
+    tracing::debug!("{who}: hello");
     let (version, detail) = match &backing {
         // The session's capabilities carry the exact build; the page only knows its UA.
         Backing::Browser(s) => (
@@ -179,14 +121,108 @@ pub(super) async fn start_peer(
         version,
         detail,
     };
+    let unsupported = hello.unsupported;
     Ok(LivePeer::new(
         name,
         implementation,
         info,
         link,
         backing,
-        hello.unsupported,
+        unsupported,
     ))
+}
+
+/// Starts what the implementation's record says: its process (with the control URL, and the
+/// DTLS key log when the run captures), or its page in a browser session.
+async fn launch(
+    shared: &Shared,
+    start: PeerStart<'_>,
+    ticket: &Ticket,
+    dir: &Path,
+    capture: bool,
+    who: &str,
+) -> Result<Backing, Stop> {
+    let implementation = start.implementation;
+    let record = implementation.record();
+    match &record.start {
+        Start::Process(process) => {
+            let program = match process.program {
+                Program::Harness => &shared.harness_exe,
+            };
+            let mut cmd = tokio::process::Command::new(program);
+            let url = shared.control.control_url(ticket);
+            cmd.args(process.args.iter().map(|a| a.replace(CONTROL_URL, &url)));
+            if let (true, Some(var)) = (capture, process.keylog_env) {
+                // The peer logs its DTLS keys (NSS key log format) so that the run's capture
+                // can be decrypted; both peers of a run append to one file.
+                cmd.env(var, dir.join("dtls-keys.log"));
+            }
+            let log = dir.join(implementation.log_file(start.role));
+            let guard = ChildGuard::spawn(cmd, record.display_name, Some(&log)).map_err(|e| {
+                let reason = format!(
+                    "cannot start {} ({}): {e}",
+                    record.display_name,
+                    program.display()
+                );
+                Stop::new(Outcome::Error, reason)
+            })?;
+            Ok(Backing::Process(guard))
+        }
+        Start::WebDriver(product) => {
+            let url = shared.control.page_url(ticket, product.name);
+            let t = Instant::now();
+            let session = open_page(shared, product, start.launch, start.idle, &url)
+                .await
+                .map_err(|e| Stop::new(Outcome::Error, format!("{who}: {e}")))?;
+            tracing::debug!(took = ?t.elapsed(), "{who}: page loaded");
+            Ok(Backing::Browser(session))
+        }
+    }
+}
+
+/// Waits (under [`PEER_START_TIMEOUT`]) for the peer's control connection; a process that
+/// exits first is a `crash`.
+async fn connect(
+    shared: &Shared,
+    ticket: &mut Ticket,
+    backing: &mut Backing,
+    implementation: Implementation,
+    role: &str,
+    who: &str,
+) -> Result<PeerLink, Stop> {
+    let gone = || Stop::new(Outcome::Error, "control server went away");
+    let connected = async {
+        match backing {
+            Backing::Process(child) => tokio::select! {
+                link = &mut ticket.connected => link.map_err(|_| gone()),
+                exit = child.wait_exit() => Err(Stop::new(
+                    Outcome::Crash,
+                    format!("{who}: {exit} before connecting; see {}", implementation.log_file(role)),
+                )),
+            },
+            Backing::Browser(_) => (&mut ticket.connected).await.map_err(|_| gone()),
+        }
+    };
+    match tokio::time::timeout(PEER_START_TIMEOUT, connected).await {
+        Ok(connected) => connected,
+        Err(_) => {
+            // A browser loads the page without waiting (page load strategy `none`): a page it
+            // could not load shows here.
+            let hint = match implementation.record().start {
+                Start::WebDriver(_) => format!(
+                    " (could the browser load http://{}/peer.html? a browser on another \
+                     machine needs --listen/--advertise with an address it reaches)",
+                    shared.control.public()
+                ),
+                Start::Process(_) => String::new(),
+            };
+            let reason = format!(
+                "{who} did not connect to the harness within {}s{hint}",
+                PEER_START_TIMEOUT.as_secs()
+            );
+            Err(Stop::new(Outcome::Error, reason))
+        }
+    }
 }
 
 /// Loads `url` in a browser session: the idle one if it still answers, else a new one.

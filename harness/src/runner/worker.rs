@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use interop_results::{FailedStep, Implementation as ImplInfo, Outcome, RunRecord, Timings};
-use interop_scenario::plan::{Action, PeerCommand, PeerId};
+use interop_scenario::plan::{Action, PeerCommand, PeerId, Scenario};
 use tokio::time::Instant;
 
 use super::session::{Backing, LivePeer, Session};
@@ -43,145 +44,26 @@ impl Worker {
         let t0 = Instant::now();
         let rel_dir = cell.artefact_dir();
         let dir = self.shared.out.join(&rel_dir);
-        let scenario = &cell.scenario;
-        let mut failed_step = None;
         let mut infos = [cell.offerer, cell.answerer].map(|i| ImplInfo {
             name: i.name().to_string(),
             version: "unknown".into(),
             detail: None,
         });
-
-        let result: Result<(Option<Session>, Option<Stop>), Stop> = async {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                Stop::new(
-                    Outcome::Error,
-                    format!("cannot create {}: {e}", dir.display()),
-                )
-            })?;
-            let transcript = File::create(dir.join("transcript.jsonl"))
-                .map_err(|e| Stop::new(Outcome::Error, format!("cannot create transcript: {e}")))?;
-            let capture = open_capture(self.capture, scenario, &dir, t0)?;
-            // Both peers start at once: a browser's page load and a Rust peer's process
-            // start are most of a run's overhead.
-            let starts = [PeerId::OFFERER, PeerId::ANSWERER].map(|id| {
-                let implementation = [cell.offerer, cell.answerer][id.0];
-                let launch = launch_settings(scenario, id);
-                PeerStart {
-                    implementation,
-                    name: scenario.peer_name(id),
-                    role: role(id),
-                    launch,
-                    idle: implementation
-                        .product()
-                        .and_then(|product| self.pool.take_idle(product, launch)),
-                }
-            });
-            let shared = self.shared.clone();
-            let [o, a] = starts;
-            let (offerer, answerer) = tokio::join!(
-                start_peer(&shared, o, &dir, self.capture != CaptureMode::Off),
-                start_peer(&shared, a, &dir, self.capture != CaptureMode::Off)
-            );
-            tracing::debug!(t = ?t0.elapsed(), "peers started");
-            let (offerer, answerer) = match (offerer, answerer) {
-                (Ok(o), Ok(a)) => (o, a),
-                (o, a) => {
-                    let mut first_stop = None;
-                    for (k, started) in [o, a].into_iter().enumerate() {
-                        match started {
-                            Ok(peer) => {
-                                infos[k] = peer.info.clone();
-                                self.release(peer).await;
-                            }
-                            Err((stop, backing)) => {
-                                if let Some(b) = backing {
-                                    self.release_backing(b).await;
-                                }
-                                first_stop.get_or_insert(stop);
-                            }
-                        }
-                    }
-                    return Err(first_stop.expect("one peer failed to start"));
-                }
-            };
-            infos = [offerer.info.clone(), answerer.info.clone()];
-            let mut session =
-                Session::new([offerer, answerer], transcript, dir.clone(), t0, capture);
-            let mut stop = None;
-            for (index, step) in scenario.steps.iter().enumerate() {
-                if matches!(step.action, Action::Command(PeerCommand::Close)) {
-                    session.end_stats(step.peer.0).await;
-                }
-                let result = session.execute(step).await;
-                session.steps_ended_at = session.elapsed_ms();
-                session.stats_when_connected().await;
-                if let Err(s) = result {
-                    failed_step = Some(FailedStep {
-                        index,
-                        line: step.line,
-                        peer: scenario.peer_name(step.peer).to_string(),
-                        step: step.action.to_string(),
-                    });
-                    stop = Some(s);
-                    break;
-                }
+        let (failed_step, stop, finished) = match self.start(cell, &dir, t0, &mut infos).await {
+            Ok(mut session) => {
+                let (failed_step, stop) = run_steps(&mut session, &cell.scenario).await;
+                tracing::debug!(t = ?t0.elapsed(), "steps done");
+                let finished = self.finish(session).await;
+                tracing::debug!(t = ?t0.elapsed(), "released");
+                (failed_step, stop, finished)
             }
-            Ok((Some(session), stop))
-        }
-        .await;
-
-        let (session, stop) = match result {
-            Ok((session, stop)) => (session, stop),
-            Err(stop) => (None, Some(stop)),
+            Err(stop) => (None, Some(stop), Finished::default()),
         };
-        let mut timings = Timings::default();
-        let mut notes = Vec::new();
-        let mut observed = BTreeMap::new();
-        if let Some(mut session) = session {
-            timings = session.timings();
-            observed = session.observed();
-            observed.append(&mut session.connectivity_observed());
-            notes = session
-                .peers
-                .iter()
-                .flat_map(|p| p.notes.iter().map(move |n| format!("{}: {n}", p.label())))
-                .collect();
-            tracing::debug!(t = ?t0.elapsed(), "steps done");
-            session.end_stats(0).await;
-            session.end_stats(1).await;
-            session.finish_media().await;
-            observed.append(&mut session.media.observed);
-            timings.first_rtp_ms = std::mem::take(&mut session.media.first_rtp_ms);
-            timings.first_frame_ms = std::mem::take(&mut session.media.first_frame_ms);
-            session.write_console_logs();
-            session.write_negotiation();
-            session.teardown().await;
-            let _ = session.transcript.flush();
-            if let Some(capture) = session.capture.take() {
-                capture.finish();
-                timings.phases_ms = session.write_timeline(&capture);
-                let totals = capture.totals();
-                observed.insert(
-                    "capture.way".into(),
-                    serde_json::json!(capture.way().name()),
-                );
-                observed.insert(
-                    "capture.datagrams".into(),
-                    serde_json::json!(totals.datagrams),
-                );
-                observed.insert("capture.bytes".into(), serde_json::json!(totals.bytes));
-                notes.extend(
-                    capture
-                        .problems()
-                        .into_iter()
-                        .map(|p| format!("capture: {p}")),
-                );
-            }
-            let [a, b] = session.peers;
-            self.release(a).await;
-            self.release(b).await;
-            tracing::debug!(t = ?t0.elapsed(), "released");
-        }
+        let Finished {
+            mut timings,
+            observed,
+            notes,
+        } = finished;
         timings.wall_ms = round(t0.elapsed().as_secs_f64() * 1000.0);
         let (outcome, reason) = match stop {
             None => (Outcome::Pass, None),
@@ -205,6 +87,128 @@ impl Worker {
         record.observed = observed;
         self.shared.set_expected(cell, &mut record);
         record
+    }
+
+    /// The run's folder, transcript and capture, and both peers started at once (a browser's
+    /// page load and a process start are most of a run's overhead). `infos` gets what the
+    /// peers that said Hello are; on failure whatever started is released.
+    async fn start(
+        &mut self,
+        cell: &Cell,
+        dir: &Path,
+        t0: Instant,
+        infos: &mut [ImplInfo; 2],
+    ) -> Result<Session, Stop> {
+        let scenario = &cell.scenario;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Stop::new(
+                Outcome::Error,
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+        let transcript = File::create(dir.join("transcript.jsonl"))
+            .map_err(|e| Stop::new(Outcome::Error, format!("cannot create transcript: {e}")))?;
+        let capture = open_capture(self.capture, scenario, dir, t0)?;
+        let [o, a] = [PeerId::OFFERER, PeerId::ANSWERER].map(|id| {
+            let implementation = [cell.offerer, cell.answerer][id.0];
+            let launch = launch_settings(scenario, id);
+            PeerStart {
+                implementation,
+                name: scenario.peer_name(id),
+                role: role(id),
+                launch,
+                idle: implementation
+                    .product()
+                    .and_then(|product| self.pool.take_idle(product, launch)),
+            }
+        });
+        let shared = self.shared.clone();
+        let keylog = self.capture != CaptureMode::Off;
+        let started = tokio::join!(
+            start_peer(&shared, o, dir, keylog),
+            start_peer(&shared, a, dir, keylog)
+        );
+        tracing::debug!(t = ?t0.elapsed(), "peers started");
+        let (offerer, answerer) = match started {
+            (Ok(o), Ok(a)) => (o, a),
+            (o, a) => return Err(self.abandon([o, a], infos).await),
+        };
+        *infos = [offerer.info.clone(), answerer.info.clone()];
+        let dir = dir.to_path_buf();
+        Ok(Session::new(
+            [offerer, answerer],
+            transcript,
+            dir,
+            t0,
+            capture,
+        ))
+    }
+
+    /// Releases what started of a run whose other peer did not; the first reason comes back.
+    async fn abandon(
+        &mut self,
+        started: [Result<LivePeer, (Stop, Option<Backing>)>; 2],
+        infos: &mut [ImplInfo; 2],
+    ) -> Stop {
+        let mut first_stop = None;
+        for (k, started) in started.into_iter().enumerate() {
+            match started {
+                Ok(peer) => {
+                    infos[k] = peer.info.clone();
+                    self.release(peer).await;
+                }
+                Err((stop, backing)) => {
+                    if let Some(b) = backing {
+                        self.release_backing(b).await;
+                    }
+                    first_stop.get_or_insert(stop);
+                }
+            }
+        }
+        first_stop.expect("one peer failed to start")
+    }
+
+    /// After the steps: what the run observed and timed, the final snapshots and artefacts,
+    /// teardown, the capture's totals, and both peers released.
+    async fn finish(&mut self, mut session: Session) -> Finished {
+        let mut timings = session.timings();
+        let mut observed = session.observed();
+        observed.append(&mut session.connectivity_observed());
+        let mut notes: Vec<String> = session
+            .peers
+            .iter()
+            .flat_map(|p| p.notes.iter().map(move |n| format!("{}: {n}", p.label())))
+            .collect();
+        session.end_stats(0).await;
+        session.end_stats(1).await;
+        session.finish_media().await;
+        observed.append(&mut session.media.observed);
+        timings.first_rtp_ms = std::mem::take(&mut session.media.first_rtp_ms);
+        timings.first_frame_ms = std::mem::take(&mut session.media.first_frame_ms);
+        session.write_console_logs();
+        session.write_negotiation();
+        session.teardown().await;
+        let _ = session.transcript.flush();
+        if let Some(capture) = session.capture.take() {
+            capture.finish();
+            timings.phases_ms = session.write_timeline(&capture);
+            let totals = capture.totals();
+            let way = capture.way().name();
+            observed.insert("capture.way".into(), serde_json::json!(way));
+            let datagrams = serde_json::json!(totals.datagrams);
+            observed.insert("capture.datagrams".into(), datagrams);
+            observed.insert("capture.bytes".into(), serde_json::json!(totals.bytes));
+            let problems = capture.problems().into_iter();
+            notes.extend(problems.map(|p| format!("capture: {p}")));
+        }
+        let [a, b] = session.peers;
+        self.release(a).await;
+        self.release(b).await;
+        Finished {
+            timings,
+            observed,
+            notes,
+        }
     }
 
     async fn release(&mut self, mut peer: LivePeer) {
@@ -253,4 +257,39 @@ pub(super) fn record(
         artefacts,
         observed: BTreeMap::new(),
     }
+}
+
+/// What a finished run leaves for its record besides the outcome.
+#[derive(Default)]
+struct Finished {
+    timings: Timings,
+    observed: BTreeMap<String, serde_json::Value>,
+    /// Problems that explain a failure (relay errors, malformed frames, capture problems).
+    notes: Vec<String>,
+}
+
+/// The scenario's steps in order until one stops the run: which step, and why. The final
+/// getStats snapshot of a peer is taken before a step closes its peer connection.
+async fn run_steps(
+    session: &mut Session,
+    scenario: &Scenario,
+) -> (Option<FailedStep>, Option<Stop>) {
+    for (index, step) in scenario.steps.iter().enumerate() {
+        if matches!(step.action, Action::Command(PeerCommand::Close)) {
+            session.end_stats(step.peer.0).await;
+        }
+        let result = session.execute(step).await;
+        session.steps_ended_at = session.elapsed_ms();
+        session.stats_when_connected().await;
+        if let Err(stop) = result {
+            let failed = FailedStep {
+                index,
+                line: step.line,
+                peer: scenario.peer_name(step.peer).to_string(),
+                step: step.action.to_string(),
+            };
+            return (Some(failed), Some(stop));
+        }
+    }
+    (None, None)
 }
