@@ -69,14 +69,7 @@ impl Session {
             }
             PeerCommand::Close => self.plain(peer, Command::Close, what).await,
             PeerCommand::GetStats => self.get_stats(peer, what).await,
-            PeerCommand::Echo { label } => {
-                let command = Command::Echo {
-                    label: label.clone(),
-                };
-                self.plain(peer, command, what).await?;
-                self.peers[peer.0].log.echoing.insert(label.clone());
-                Ok(())
-            }
+            PeerCommand::Echo { label } => self.echo(peer, label, what).await,
             PeerCommand::AddMedia {
                 name,
                 kind,
@@ -115,6 +108,16 @@ impl Session {
                 self.plain(peer, Command::RemoveTrack { name }, what).await
             }
         }
+    }
+
+    /// `echo` on `label`, remembered for the round-trip timings.
+    async fn echo(&mut self, peer: PeerId, label: &str, what: &str) -> Result<(), Stop> {
+        let command = Command::Echo {
+            label: label.to_string(),
+        };
+        self.plain(peer, command, what).await?;
+        self.peers[peer.0].log.echoing.insert(label.to_string());
+        Ok(())
     }
 
     /// A command whose reply carries nothing the harness keeps.
