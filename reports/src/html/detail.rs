@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use interop_results::{Outcome, RunRecord, Timings};
+use interop_results::{ExpectationRef, Outcome, RunRecord, Timings};
 
 use super::layout::{Column, Layout};
 use super::markup::{
@@ -63,6 +63,20 @@ pub(super) fn detail(
         let list: Vec<&str> = r.known_intermittent.iter().map(|o| o.as_str()).collect();
         let _ = writeln!(out, "<p>Known intermittent: {}</p>", esc(&list.join(", ")));
     }
+    reason_and_step(out, r);
+    if let Some(e) = &r.expectation {
+        expectation(out, r, e);
+    }
+    peers(out, r);
+    timings(out, &r.timings);
+    observed(out, r);
+    artefacts(out, r, artefact_base);
+    earlier_runs(out, earlier);
+    out.push_str("</section>\n");
+}
+
+/// The reason and the failed step, when the record has them.
+fn reason_and_step(out: &mut String, r: &RunRecord) {
     if let Some(reason) = &r.reason {
         let _ = writeln!(
             out,
@@ -80,39 +94,45 @@ pub(super) fn detail(
             esc(&s.step)
         );
     }
-    if let Some(e) = &r.expectation {
-        let _ = write!(
+}
+
+/// The expectation entry that predicted the outcome: its reason, source and bug link.
+fn expectation(out: &mut String, r: &RunRecord, e: &ExpectationRef) {
+    let _ = write!(
+        out,
+        "<h3>Expectation</h3>\n<div class=\"expectation\"><p>{}</p>\n<p>source: <code>{}</code>",
+        esc(&e.reason),
+        esc(&e.source)
+    );
+    match e.bug.as_deref() {
+        Some(bug) => match web_link(bug) {
+            Some(url) => {
+                let _ = write!(
+                    out,
+                    " · bug: <a href=\"{}\" rel=\"noreferrer\">{}</a>",
+                    esc(url),
+                    esc(bug)
+                );
+            }
+            None => {
+                let _ = write!(out, " · bug: {}", esc(bug));
+            }
+        },
+        None => out.push_str(" · no bug link"),
+    }
+    out.push_str("</p>\n");
+    if r.outcome == Outcome::Pass && r.is_unexpected() {
+        let _ = writeln!(
             out,
-            "<h3>Expectation</h3>\n<div class=\"expectation\"><p>{}</p>\n<p>source: <code>{}</code>",
-            esc(&e.reason),
+            "<p class=\"hint\">It passes now: remove or update the entry at <code>{}</code>.</p>",
             esc(&e.source)
         );
-        match e.bug.as_deref() {
-            Some(bug) => match web_link(bug) {
-                Some(url) => {
-                    let _ = write!(
-                        out,
-                        " · bug: <a href=\"{}\" rel=\"noreferrer\">{}</a>",
-                        esc(url),
-                        esc(bug)
-                    );
-                }
-                None => {
-                    let _ = write!(out, " · bug: {}", esc(bug));
-                }
-            },
-            None => out.push_str(" · no bug link"),
-        }
-        out.push_str("</p>\n");
-        if r.outcome == Outcome::Pass && r.is_unexpected() {
-            let _ = writeln!(
-                out,
-                "<p class=\"hint\">It passes now: remove or update the entry at <code>{}</code>.</p>",
-                esc(&e.source)
-            );
-        }
-        out.push_str("</div>\n");
     }
+    out.push_str("</div>\n");
+}
+
+/// The parameters, both peers with their versions, and when the run started.
+fn peers(out: &mut String, r: &RunRecord) {
     if !r.parameters.is_empty() {
         let _ = writeln!(
             out,
@@ -138,7 +158,10 @@ pub(super) fn detail(
         "<tr><th>started</th><td>{}</td></tr>\n</table>",
         esc(&r.started_at)
     );
-    timings(out, &r.timings);
+}
+
+/// The observed facts, each value as JSON.
+fn observed(out: &mut String, r: &RunRecord) {
     if !r.observed.is_empty() {
         out.push_str("<h3>Observed</h3>\n<table class=\"kv observed\">\n");
         for (key, value) in &r.observed {
@@ -152,6 +175,10 @@ pub(super) fn detail(
         }
         out.push_str("</table>\n");
     }
+}
+
+/// Links to the run's folder and its usual files, under `artefact_base`.
+fn artefacts(out: &mut String, r: &RunRecord, artefact_base: &str) {
     let folder = format!(
         "{artefact_base}{}/",
         url_path(r.artefacts.trim_end_matches('/'))
@@ -175,6 +202,10 @@ pub(super) fn detail(
         );
     }
     out.push_str("</ul>\n");
+}
+
+/// The earlier outcomes of a re-run cell.
+fn earlier_runs(out: &mut String, earlier: &[&RunRecord]) {
     if !earlier.is_empty() {
         let list: Vec<String> = earlier
             .iter()
@@ -186,7 +217,6 @@ pub(super) fn detail(
             esc(&list.join(", "))
         );
     }
-    out.push_str("</section>\n");
 }
 
 pub(super) fn timings(out: &mut String, t: &Timings) {
