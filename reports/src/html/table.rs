@@ -22,6 +22,17 @@ pub(super) fn table(out: &mut String, records: &[RunRecord], layout: &Layout) {
         "<table class=\"compat\" style=\"min-width:{}px\">",
         260 + 92 * layout.columns.len()
     );
+    head(out, layout);
+    for (feature, scenarios) in &layout.features {
+        feature_group(out, records, layout, feature, scenarios);
+    }
+    out.push_str(
+        "</table>\n<p class=\"muted\" id=\"no-match\" hidden>No run matches the filters.</p>\n",
+    );
+}
+
+/// The two header rows: one group per offerer, then one answerer per column.
+fn head(out: &mut String, layout: &Layout) {
     out.push_str(
         "<thead><tr><th rowspan=\"2\" class=\"corner\">scenario \
          <span class=\"muted\">by feature</span><br><span class=\"muted\">offerer → answerer</span></th>",
@@ -60,75 +71,85 @@ pub(super) fn table(out: &mut String, records: &[RunRecord], layout: &Layout) {
         );
     }
     out.push_str("</tr></thead>\n");
-    for (feature, scenarios) in &layout.features {
-        let unexpected = scenarios
-            .iter()
-            .flat_map(|s| (0..layout.columns.len()).map(move |c| (*s, c)))
-            .filter_map(|key| layout.cells.get(&key).and_then(|v| v.last()))
-            .filter(|&&i| records[i].is_unexpected())
-            .count();
-        let _ = write!(
-            out,
-            "<tbody class=\"feature\" data-feature=\"{0}\">\n<tr class=\"group\"><th \
-             scope=\"rowgroup\"><span class=\"feature-name\">{0}</span> \
-             <span class=\"count\">{1} scenario{2}</span>{3}</th>",
-            esc(feature),
-            scenarios.len(),
-            if scenarios.len() == 1 { "" } else { "s" },
-            if unexpected > 0 {
-                format!(" <span class=\"badge bad\">{unexpected} unexpected</span>")
-            } else {
-                String::new()
-            }
-        );
-        for c in 0..layout.columns.len() {
-            let _ = write!(out, "<td class=\"gap\" data-col=\"{c}\"></td>");
+}
+
+/// A feature's `<tbody>`: its group row (scenario count, unexpected badge), then its scenarios.
+fn feature_group(
+    out: &mut String,
+    records: &[RunRecord],
+    layout: &Layout,
+    feature: &str,
+    scenarios: &[&str],
+) {
+    let unexpected = scenarios
+        .iter()
+        .flat_map(|s| (0..layout.columns.len()).map(move |c| (*s, c)))
+        .filter_map(|key| layout.cells.get(&key).and_then(|v| v.last()))
+        .filter(|&&i| records[i].is_unexpected())
+        .count();
+    let _ = write!(
+        out,
+        "<tbody class=\"feature\" data-feature=\"{0}\">\n<tr class=\"group\"><th \
+         scope=\"rowgroup\"><span class=\"feature-name\">{0}</span> \
+         <span class=\"count\">{1} scenario{2}</span>{3}</th>",
+        esc(feature),
+        scenarios.len(),
+        if scenarios.len() == 1 { "" } else { "s" },
+        if unexpected > 0 {
+            format!(" <span class=\"badge bad\">{unexpected} unexpected</span>")
+        } else {
+            String::new()
         }
-        out.push_str("</tr>\n");
-        for scenario in scenarios {
-            // Any record of the row names its parameters.
-            let first = (0..layout.columns.len())
-                .find_map(|c| layout.cells.get(&(*scenario, c)))
-                .and_then(|v| v.last())
-                .map(|&i| &records[i]);
-            let (name, tags) = match first {
-                Some(r) => (
-                    base_name(r).unwrap_or(&r.scenario),
-                    parameter_tags(&r.parameters),
-                ),
-                None => (*scenario, String::new()),
-            };
-            let _ = write!(
-                out,
-                "<tr class=\"scenario\" data-row=\"{0}\"><th scope=\"row\" title=\"{0}\">\
-                 <span class=\"scenario-name\">{1}</span>{2}</th>",
-                esc(scenario),
-                esc(name),
-                if tags.is_empty() {
-                    String::new()
-                } else {
-                    format!("<span class=\"params\">{tags}</span>")
-                }
-            );
-            for (c, col) in layout.columns.iter().enumerate() {
-                match layout.cells.get(&(*scenario, c)).and_then(|v| v.last()) {
-                    Some(&i) => cell(out, i, &records[i], c, layout),
-                    None => {
-                        let _ = write!(
-                            out,
-                            "<td class=\"cell none\" data-col=\"{c}\" title=\"{}: not run\">-</td>",
-                            esc(&layout.column_label(*col))
-                        );
-                    }
-                }
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</tbody>\n");
-    }
-    out.push_str(
-        "</table>\n<p class=\"muted\" id=\"no-match\" hidden>No run matches the filters.</p>\n",
     );
+    for c in 0..layout.columns.len() {
+        let _ = write!(out, "<td class=\"gap\" data-col=\"{c}\"></td>");
+    }
+    out.push_str("</tr>\n");
+    for scenario in scenarios {
+        scenario_row(out, records, layout, scenario);
+    }
+    out.push_str("</tbody>\n");
+}
+
+/// A scenario's row: its name and parameter tags, then a cell per column.
+fn scenario_row(out: &mut String, records: &[RunRecord], layout: &Layout, scenario: &str) {
+    // Any record of the row names its parameters.
+    let first = (0..layout.columns.len())
+        .find_map(|c| layout.cells.get(&(scenario, c)))
+        .and_then(|v| v.last())
+        .map(|&i| &records[i]);
+    let (name, tags) = match first {
+        Some(r) => (
+            base_name(r).unwrap_or(&r.scenario),
+            parameter_tags(&r.parameters),
+        ),
+        None => (scenario, String::new()),
+    };
+    let _ = write!(
+        out,
+        "<tr class=\"scenario\" data-row=\"{0}\"><th scope=\"row\" title=\"{0}\">\
+         <span class=\"scenario-name\">{1}</span>{2}</th>",
+        esc(scenario),
+        esc(name),
+        if tags.is_empty() {
+            String::new()
+        } else {
+            format!("<span class=\"params\">{tags}</span>")
+        }
+    );
+    for (c, col) in layout.columns.iter().enumerate() {
+        match layout.cells.get(&(scenario, c)).and_then(|v| v.last()) {
+            Some(&i) => cell(out, i, &records[i], c, layout),
+            None => {
+                let _ = write!(
+                    out,
+                    "<td class=\"cell none\" data-col=\"{c}\" title=\"{}: not run\">-</td>",
+                    esc(&layout.column_label(*col))
+                );
+            }
+        }
+    }
+    out.push_str("</tr>\n");
 }
 
 /// `✓ pass`, or the outcome word over its mark and verdict: `unsupported` / `☑ expected`.
