@@ -53,52 +53,76 @@ pub(super) fn seed_section(out: &mut String, records: &[RunRecord]) {
             esc(group)
         );
         for (name, version) in &columns {
-            let found = support.iter().find(|s| {
-                (s.feature == *group || s.feature == *label)
-                    && s.implementation == *name
-                    && s.version == *version
-            });
-            let attributes = format!(
-                "data-seed-feature=\"{}\" data-implementation=\"{}\" data-version=\"{}\"",
-                esc(group),
-                esc(name),
-                esc(version)
-            );
-            let Some(s) = found else {
-                let _ = write!(
-                    out,
-                    "<td class=\"s-none\" {attributes} data-status=\"none\" \
-                     title=\"no run of this feature counted for {} {}\">-</td>",
-                    esc(name),
-                    esc(version)
-                );
-                continue;
-            };
-            let (class, word) = match s.status {
-                bcd::SupportStatus::Full => ("s-full", "yes"),
-                bcd::SupportStatus::Partial => ("s-partial", "partial"),
-                bcd::SupportStatus::No => ("s-no", "no"),
-            };
-            let reference = if s.notes.is_empty() {
-                String::new()
-            } else {
-                footnotes.push((format!("{label}, {name} {version}"), &s.notes));
-                let n = footnotes.len();
-                format!("<sup><a href=\"#seed-note-{n}\">[{n}]</a></sup>")
-            };
-            let _ = write!(
+            seed_cell(
                 out,
-                "<td class=\"{class}\" {attributes} data-status=\"{}\" title=\"{}\">\
-                 {word} {}/{}{reference}</td>",
-                s.status.as_str(),
-                esc(&s.notes.join("\n")),
-                s.passed,
-                s.total
+                &support,
+                (*label, *group),
+                (*name, *version),
+                &mut footnotes,
             );
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n");
+    footnotes_list(out, &footnotes);
+    out.push_str("</section>\n");
+}
+
+/// One cell of the seed's table: `yes 5/5`, `partial 7/9 [1]` (its notes pushed to
+/// `footnotes`), or `-` when no run counted for it.
+fn seed_cell<'s>(
+    out: &mut String,
+    support: &'s [bcd::Support],
+    (label, group): (&str, &str),
+    (name, version): (&str, &str),
+    footnotes: &mut Vec<(String, &'s [String])>,
+) {
+    let found = support.iter().find(|s| {
+        (s.feature == group || s.feature == label)
+            && s.implementation == name
+            && s.version == version
+    });
+    let attributes = format!(
+        "data-seed-feature=\"{}\" data-implementation=\"{}\" data-version=\"{}\"",
+        esc(group),
+        esc(name),
+        esc(version)
+    );
+    let Some(s) = found else {
+        let _ = write!(
+            out,
+            "<td class=\"s-none\" {attributes} data-status=\"none\" \
+             title=\"no run of this feature counted for {} {}\">-</td>",
+            esc(name),
+            esc(version)
+        );
+        return;
+    };
+    let (class, word) = match s.status {
+        bcd::SupportStatus::Full => ("s-full", "yes"),
+        bcd::SupportStatus::Partial => ("s-partial", "partial"),
+        bcd::SupportStatus::No => ("s-no", "no"),
+    };
+    let reference = if s.notes.is_empty() {
+        String::new()
+    } else {
+        footnotes.push((format!("{label}, {name} {version}"), &s.notes));
+        let n = footnotes.len();
+        format!("<sup><a href=\"#seed-note-{n}\">[{n}]</a></sup>")
+    };
+    let _ = write!(
+        out,
+        "<td class=\"{class}\" {attributes} data-status=\"{}\" title=\"{}\">\
+         {word} {}/{}{reference}</td>",
+        s.status.as_str(),
+        esc(&s.notes.join("\n")),
+        s.passed,
+        s.total
+    );
+}
+
+/// The footnotes under the seed's table, numbered as the cells refer to them.
+fn footnotes_list(out: &mut String, footnotes: &[(String, &[String])]) {
     if !footnotes.is_empty() {
         out.push_str("<ol class=\"notes\">\n");
         for (n, (what, notes)) in footnotes.iter().enumerate() {
@@ -110,5 +134,4 @@ pub(super) fn seed_section(out: &mut String, records: &[RunRecord]) {
         }
         out.push_str("</ol>\n");
     }
-    out.push_str("</section>\n");
 }
