@@ -8,8 +8,8 @@ use std::time::Instant;
 use base64::Engine;
 use bytes::BytesMut;
 use interop_protocol::{
-    Command, DataChannelInit, IceCandidate, Payload, PeerConnectionConfig, PeerError, Reply,
-    SessionDescription,
+    Command, DataChannelInit, IceCandidate, MediaKind, MediaSource, Payload, PeerConnectionConfig,
+    PeerError, Reply, SessionDescription, SimulcastLayer,
 };
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::shared::ifaces::ifaces;
@@ -206,74 +206,29 @@ impl Peer {
 }
 
 impl Connection {
+    /// Carries out one command on the connection: each arm is the one method of that name.
     async fn handle(&mut self, command: Command) -> CommandResult {
         match command {
             Command::CreateDataChannel { label, init } => {
                 self.create_data_channel(label, &init).await
             }
-            Command::CreateOffer => {
-                let offer = self.pc.create_offer(None).await.map_err(peer_error)?;
-                self.created(offer)
-            }
-            Command::CreateAnswer => {
-                let answer = self.pc.create_answer(None).await.map_err(peer_error)?;
-                let reply = Reply::Description {
-                    description: self.reported(&answer).await,
-                };
-                self.last_created = Some(answer);
-                Ok(reply)
-            }
+            Command::CreateOffer => self.create_offer().await,
+            Command::CreateAnswer => self.create_answer().await,
             Command::SetLocalDescription { description } => {
                 self.set_local_description(description.as_ref()).await
             }
-            Command::GetLocalDescription => match self.pc.local_description().await {
-                Some(local) => Ok(Reply::Description {
-                    description: self.reported(&local).await,
-                }),
-                None => Err(named_error(
-                    "InvalidStateError",
-                    "there is no local description",
-                )),
-            },
-            Command::Rollback => {
-                let rollback = RTCSessionDescription::rollback(None).map_err(peer_error)?;
-                self.pc
-                    .set_local_description(rollback)
-                    .await
-                    .map_err(peer_error)?;
-                Ok(Reply::Done)
-            }
-            Command::RestartIce => {
-                // The crate stages the restart; the next `create_offer` carries new credentials
-                // and `set_local_description` applies it, gathering again on the same sockets
-                // (`discard_local_candidates_during_ice_restart` is off).
-                self.pc.restart_ice().await.map_err(peer_error)?;
-                Ok(Reply::Done)
-            }
+            Command::GetLocalDescription => self.get_local_description().await,
+            Command::Rollback => self.rollback().await,
+            Command::RestartIce => self.restart_ice().await,
             Command::SetRemoteDescription { description } => {
-                let description = w3c::to_rtc_description(&description)?;
-                self.pc
-                    .set_remote_description(description)
-                    .await
-                    .map_err(peer_error)?;
-                Ok(Reply::Done)
+                self.set_remote_description(&description).await
             }
             Command::AddIceCandidate { candidate } => {
                 self.add_ice_candidate(candidate.as_ref()).await
             }
             Command::Send { label, data } => self.send(&label, data).await,
-            Command::CloseDataChannel { label } => {
-                self.channel(&label)?
-                    .channel
-                    .close()
-                    .await
-                    .map_err(peer_error)?;
-                Ok(Reply::Done)
-            }
-            Command::Echo { label } => {
-                self.context.channels.set_echo(&label);
-                Ok(Reply::Done)
-            }
+            Command::CloseDataChannel { label } => self.close_data_channel(&label).await,
+            Command::Echo { label } => self.echo(&label),
             Command::SendBulk {
                 label,
                 bytes,
@@ -281,37 +236,9 @@ impl Connection {
                 seed,
                 high_water,
                 low_water,
-            } => {
-                let started = Instant::now();
-                let params = SendBulk::new(label, bytes, chunk, seed, high_water, low_water)?;
-                let target = self.channel(&params.label)?;
-                tokio::spawn(bulk::send(
-                    target,
-                    params,
-                    self.context.outbox.clone(),
-                    started,
-                ));
-                Ok(Reply::Done)
-            }
-            Command::ReceiveBulk { label, bytes } => {
-                if bytes == 0 {
-                    return Err(named_error("TypeError", "receive_bulk needs bytes > 0"));
-                }
-                if self
-                    .context
-                    .channels
-                    .set_receive_bulk(&label, BulkReceive::new(bytes))
-                {
-                    self.context.outbox.log(
-                        "warn",
-                        format!("receive_bulk on {label:?} replaced an unfinished one"),
-                    );
-                }
-                Ok(Reply::Done)
-            }
-            Command::GetStats => Ok(Reply::Stats {
-                report: self.stats().await,
-            }),
+            } => self.send_bulk(label, bytes, chunk, seed, high_water, low_water),
+            Command::ReceiveBulk { label, bytes } => self.receive_bulk(label, bytes),
+            Command::GetStats => self.get_stats().await,
             Command::AddMedia {
                 name,
                 kind,
@@ -320,47 +247,185 @@ impl Connection {
                 source,
                 simulcast,
             } => {
-                self.media
-                    .add_media(
-                        &self.pc,
-                        &self.context,
-                        name,
-                        kind,
-                        &direction,
-                        &codecs,
-                        &source,
-                        &simulcast,
-                    )
-                    .await?;
-                Ok(Reply::Done)
+                self.add_media(name, kind, &direction, &codecs, &source, &simulcast)
+                    .await
             }
             Command::SetDirection { name, direction } => {
-                self.media.set_direction(&name, &direction).await?;
-                Ok(Reply::Done)
+                self.set_direction(&name, &direction).await
             }
-            Command::ReplaceTrack { name, source } => {
-                self.media.replace_track(&name, &source).await?;
-                Ok(Reply::Done)
-            }
-            Command::RemoveTrack { name } => {
-                self.media.remove_track(&self.pc, &name).await?;
-                Ok(Reply::Done)
-            }
-            Command::RequestKeyFrame { mid } => {
-                self.media
-                    .request_key_frame(&self.pc, &self.context, &mid)
-                    .await?;
-                Ok(Reply::Done)
-            }
-            Command::GetMediaReport => Ok(Reply::Media {
-                report: self.media.report(&self.pc, &self.context).await,
-            }),
+            Command::ReplaceTrack { name, source } => self.replace_track(&name, &source).await,
+            Command::RemoveTrack { name } => self.remove_track(&name).await,
+            Command::RequestKeyFrame { mid } => self.request_key_frame(&mid).await,
+            Command::GetMediaReport => self.get_media_report().await,
             // Handled by `Peer`, which owns the connection's lifetime.
             Command::CreatePeerConnection { .. } | Command::Close => Err(named_error(
                 "InvalidStateError",
                 "internal: lifecycle command routed to the connection",
             )),
         }
+    }
+
+    async fn create_offer(&mut self) -> CommandResult {
+        let offer = self.pc.create_offer(None).await.map_err(peer_error)?;
+        self.created(offer)
+    }
+
+    async fn create_answer(&mut self) -> CommandResult {
+        let answer = self.pc.create_answer(None).await.map_err(peer_error)?;
+        let reply = Reply::Description {
+            description: self.reported(&answer).await,
+        };
+        self.last_created = Some(answer);
+        Ok(reply)
+    }
+
+    async fn get_local_description(&self) -> CommandResult {
+        match self.pc.local_description().await {
+            Some(local) => Ok(Reply::Description {
+                description: self.reported(&local).await,
+            }),
+            None => Err(named_error(
+                "InvalidStateError",
+                "there is no local description",
+            )),
+        }
+    }
+
+    async fn rollback(&self) -> CommandResult {
+        let rollback = RTCSessionDescription::rollback(None).map_err(peer_error)?;
+        self.pc
+            .set_local_description(rollback)
+            .await
+            .map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    async fn restart_ice(&self) -> CommandResult {
+        // The crate stages the restart; the next `create_offer` carries new credentials
+        // and `set_local_description` applies it, gathering again on the same sockets
+        // (`discard_local_candidates_during_ice_restart` is off).
+        self.pc.restart_ice().await.map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    async fn set_remote_description(&self, description: &SessionDescription) -> CommandResult {
+        let description = w3c::to_rtc_description(description)?;
+        self.pc
+            .set_remote_description(description)
+            .await
+            .map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    async fn close_data_channel(&self, label: &str) -> CommandResult {
+        self.channel(label)?
+            .channel
+            .close()
+            .await
+            .map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    fn echo(&self, label: &str) -> CommandResult {
+        self.context.channels.set_echo(label);
+        Ok(Reply::Done)
+    }
+
+    /// Starts a bulk send; its progress and result are events, not the reply.
+    fn send_bulk(
+        &self,
+        label: String,
+        bytes: u64,
+        chunk: u32,
+        seed: u32,
+        high_water: u64,
+        low_water: u64,
+    ) -> CommandResult {
+        let started = Instant::now();
+        let params = SendBulk::new(label, bytes, chunk, seed, high_water, low_water)?;
+        let target = self.channel(&params.label)?;
+        tokio::spawn(bulk::send(
+            target,
+            params,
+            self.context.outbox.clone(),
+            started,
+        ));
+        Ok(Reply::Done)
+    }
+
+    fn receive_bulk(&self, label: String, bytes: u64) -> CommandResult {
+        if bytes == 0 {
+            return Err(named_error("TypeError", "receive_bulk needs bytes > 0"));
+        }
+        if self
+            .context
+            .channels
+            .set_receive_bulk(&label, BulkReceive::new(bytes))
+        {
+            self.context.outbox.log(
+                "warn",
+                format!("receive_bulk on {label:?} replaced an unfinished one"),
+            );
+        }
+        Ok(Reply::Done)
+    }
+
+    async fn get_stats(&self) -> CommandResult {
+        Ok(Reply::Stats {
+            report: self.stats().await,
+        })
+    }
+
+    async fn add_media(
+        &mut self,
+        name: String,
+        kind: MediaKind,
+        direction: &str,
+        codecs: &[String],
+        source: &MediaSource,
+        simulcast: &[SimulcastLayer],
+    ) -> CommandResult {
+        self.media
+            .add_media(
+                &self.pc,
+                &self.context,
+                name,
+                kind,
+                direction,
+                codecs,
+                source,
+                simulcast,
+            )
+            .await?;
+        Ok(Reply::Done)
+    }
+
+    async fn set_direction(&mut self, name: &str, direction: &str) -> CommandResult {
+        self.media.set_direction(name, direction).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn replace_track(&mut self, name: &str, source: &MediaSource) -> CommandResult {
+        self.media.replace_track(name, source).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn remove_track(&mut self, name: &str) -> CommandResult {
+        self.media.remove_track(&self.pc, name).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn request_key_frame(&self, mid: &str) -> CommandResult {
+        self.media
+            .request_key_frame(&self.pc, &self.context, mid)
+            .await?;
+        Ok(Reply::Done)
+    }
+
+    async fn get_media_report(&self) -> CommandResult {
+        Ok(Reply::Media {
+            report: self.media.report(&self.pc, &self.context).await,
+        })
     }
 
     /// A local description as reported to the harness: an answer's `a=setup` says the DTLS
