@@ -28,9 +28,11 @@
 //! channel tasks, what the crate cannot report), `channels` (channels and per-label modes by
 //! label), `bulk` (bulk send with backpressure, bulk receive digest), `certificate`
 //! (`generateCertificate`: ECDSA P-256 / RSA-2048 certificates), `dtls_setup` (`a=setup` as the
-//! crate really decides the DTLS role), `w3c` (names and type conversions, unit-tested), `media` (media commands, the sent files, what is sent and
-//! received; see its module doc), `loopback_guard` (a workaround keeping loopback and non-loopback
-//! candidates from pairing; see there).
+//! crate really decides the DTLS role), `w3c` (names and type conversions, unit-tested),
+//! `stats` (`getStats()` normalised to W3C where the crate deviates, unit-tested), `media`
+//! (media commands, the sent files, what is sent and received; see its module doc),
+//! `loopback_guard` (a workaround keeping loopback and non-loopback candidates from pairing;
+//! see there).
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -48,6 +50,7 @@ mod loopback_guard;
 mod media;
 mod outbox;
 mod peer;
+mod stats;
 mod w3c;
 
 use outbox::{Clock, Outbox};

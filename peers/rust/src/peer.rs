@@ -8,14 +8,14 @@ use std::time::Instant;
 use base64::Engine;
 use bytes::BytesMut;
 use interop_protocol::{
-    Command, DataChannelInit, IceCandidate, Payload, PeerConnectionConfig, PeerError, Reply,
-    SessionDescription,
+    Command, DataChannelInit, IceCandidate, MediaKind, MediaSource, Payload, PeerConnectionConfig,
+    PeerError, Reply, SessionDescription, SimulcastLayer,
 };
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::shared::ifaces::ifaces;
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, RTCSdpType,
-    RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
+    RTCSessionDescription, Registry, SettingEngineBuilder, StatsSelector,
 };
 
 use crate::bulk::{self, BulkReceive, SendBulk};
@@ -27,6 +27,7 @@ use crate::loopback_guard::LoopbackGuard;
 use crate::media::tap::{MediaTap, TAP_SLOT};
 use crate::media::{Media, MediaShared};
 use crate::outbox::Outbox;
+use crate::stats;
 use crate::w3c::{self, named_error, peer_error};
 use rtc::interceptor::Slot;
 
@@ -206,74 +207,29 @@ impl Peer {
 }
 
 impl Connection {
+    /// Carries out one command on the connection: each arm is the one method of that name.
     async fn handle(&mut self, command: Command) -> CommandResult {
         match command {
             Command::CreateDataChannel { label, init } => {
                 self.create_data_channel(label, &init).await
             }
-            Command::CreateOffer => {
-                let offer = self.pc.create_offer(None).await.map_err(peer_error)?;
-                self.created(offer)
-            }
-            Command::CreateAnswer => {
-                let answer = self.pc.create_answer(None).await.map_err(peer_error)?;
-                let reply = Reply::Description {
-                    description: self.reported(&answer).await,
-                };
-                self.last_created = Some(answer);
-                Ok(reply)
-            }
+            Command::CreateOffer => self.create_offer().await,
+            Command::CreateAnswer => self.create_answer().await,
             Command::SetLocalDescription { description } => {
                 self.set_local_description(description.as_ref()).await
             }
-            Command::GetLocalDescription => match self.pc.local_description().await {
-                Some(local) => Ok(Reply::Description {
-                    description: self.reported(&local).await,
-                }),
-                None => Err(named_error(
-                    "InvalidStateError",
-                    "there is no local description",
-                )),
-            },
-            Command::Rollback => {
-                let rollback = RTCSessionDescription::rollback(None).map_err(peer_error)?;
-                self.pc
-                    .set_local_description(rollback)
-                    .await
-                    .map_err(peer_error)?;
-                Ok(Reply::Done)
-            }
-            Command::RestartIce => {
-                // The crate stages the restart; the next `create_offer` carries new credentials
-                // and `set_local_description` applies it, gathering again on the same sockets
-                // (`discard_local_candidates_during_ice_restart` is off).
-                self.pc.restart_ice().await.map_err(peer_error)?;
-                Ok(Reply::Done)
-            }
+            Command::GetLocalDescription => self.get_local_description().await,
+            Command::Rollback => self.rollback().await,
+            Command::RestartIce => self.restart_ice().await,
             Command::SetRemoteDescription { description } => {
-                let description = w3c::to_rtc_description(&description)?;
-                self.pc
-                    .set_remote_description(description)
-                    .await
-                    .map_err(peer_error)?;
-                Ok(Reply::Done)
+                self.set_remote_description(&description).await
             }
             Command::AddIceCandidate { candidate } => {
                 self.add_ice_candidate(candidate.as_ref()).await
             }
             Command::Send { label, data } => self.send(&label, data).await,
-            Command::CloseDataChannel { label } => {
-                self.channel(&label)?
-                    .channel
-                    .close()
-                    .await
-                    .map_err(peer_error)?;
-                Ok(Reply::Done)
-            }
-            Command::Echo { label } => {
-                self.context.channels.set_echo(&label);
-                Ok(Reply::Done)
-            }
+            Command::CloseDataChannel { label } => self.close_data_channel(&label).await,
+            Command::Echo { label } => self.echo(&label),
             Command::SendBulk {
                 label,
                 bytes,
@@ -281,37 +237,9 @@ impl Connection {
                 seed,
                 high_water,
                 low_water,
-            } => {
-                let started = Instant::now();
-                let params = SendBulk::new(label, bytes, chunk, seed, high_water, low_water)?;
-                let target = self.channel(&params.label)?;
-                tokio::spawn(bulk::send(
-                    target,
-                    params,
-                    self.context.outbox.clone(),
-                    started,
-                ));
-                Ok(Reply::Done)
-            }
-            Command::ReceiveBulk { label, bytes } => {
-                if bytes == 0 {
-                    return Err(named_error("TypeError", "receive_bulk needs bytes > 0"));
-                }
-                if self
-                    .context
-                    .channels
-                    .set_receive_bulk(&label, BulkReceive::new(bytes))
-                {
-                    self.context.outbox.log(
-                        "warn",
-                        format!("receive_bulk on {label:?} replaced an unfinished one"),
-                    );
-                }
-                Ok(Reply::Done)
-            }
-            Command::GetStats => Ok(Reply::Stats {
-                report: self.stats().await,
-            }),
+            } => self.send_bulk(label, bytes, chunk, seed, high_water, low_water),
+            Command::ReceiveBulk { label, bytes } => self.receive_bulk(label, bytes),
+            Command::GetStats => self.get_stats().await,
             Command::AddMedia {
                 name,
                 kind,
@@ -320,47 +248,185 @@ impl Connection {
                 source,
                 simulcast,
             } => {
-                self.media
-                    .add_media(
-                        &self.pc,
-                        &self.context,
-                        name,
-                        kind,
-                        &direction,
-                        &codecs,
-                        &source,
-                        &simulcast,
-                    )
-                    .await?;
-                Ok(Reply::Done)
+                self.add_media(name, kind, &direction, &codecs, &source, &simulcast)
+                    .await
             }
             Command::SetDirection { name, direction } => {
-                self.media.set_direction(&name, &direction).await?;
-                Ok(Reply::Done)
+                self.set_direction(&name, &direction).await
             }
-            Command::ReplaceTrack { name, source } => {
-                self.media.replace_track(&name, &source).await?;
-                Ok(Reply::Done)
-            }
-            Command::RemoveTrack { name } => {
-                self.media.remove_track(&self.pc, &name).await?;
-                Ok(Reply::Done)
-            }
-            Command::RequestKeyFrame { mid } => {
-                self.media
-                    .request_key_frame(&self.pc, &self.context, &mid)
-                    .await?;
-                Ok(Reply::Done)
-            }
-            Command::GetMediaReport => Ok(Reply::Media {
-                report: self.media.report(&self.pc, &self.context).await,
-            }),
+            Command::ReplaceTrack { name, source } => self.replace_track(&name, &source).await,
+            Command::RemoveTrack { name } => self.remove_track(&name).await,
+            Command::RequestKeyFrame { mid } => self.request_key_frame(&mid).await,
+            Command::GetMediaReport => self.get_media_report().await,
             // Handled by `Peer`, which owns the connection's lifetime.
             Command::CreatePeerConnection { .. } | Command::Close => Err(named_error(
                 "InvalidStateError",
                 "internal: lifecycle command routed to the connection",
             )),
         }
+    }
+
+    async fn create_offer(&mut self) -> CommandResult {
+        let offer = self.pc.create_offer(None).await.map_err(peer_error)?;
+        self.created(offer)
+    }
+
+    async fn create_answer(&mut self) -> CommandResult {
+        let answer = self.pc.create_answer(None).await.map_err(peer_error)?;
+        let reply = Reply::Description {
+            description: self.reported(&answer).await,
+        };
+        self.last_created = Some(answer);
+        Ok(reply)
+    }
+
+    async fn get_local_description(&self) -> CommandResult {
+        match self.pc.local_description().await {
+            Some(local) => Ok(Reply::Description {
+                description: self.reported(&local).await,
+            }),
+            None => Err(named_error(
+                "InvalidStateError",
+                "there is no local description",
+            )),
+        }
+    }
+
+    async fn rollback(&self) -> CommandResult {
+        let rollback = RTCSessionDescription::rollback(None).map_err(peer_error)?;
+        self.pc
+            .set_local_description(rollback)
+            .await
+            .map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    async fn restart_ice(&self) -> CommandResult {
+        // The crate stages the restart; the next `create_offer` carries new credentials
+        // and `set_local_description` applies it, gathering again on the same sockets
+        // (`discard_local_candidates_during_ice_restart` is off).
+        self.pc.restart_ice().await.map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    async fn set_remote_description(&self, description: &SessionDescription) -> CommandResult {
+        let description = w3c::to_rtc_description(description)?;
+        self.pc
+            .set_remote_description(description)
+            .await
+            .map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    async fn close_data_channel(&self, label: &str) -> CommandResult {
+        self.channel(label)?
+            .channel
+            .close()
+            .await
+            .map_err(peer_error)?;
+        Ok(Reply::Done)
+    }
+
+    fn echo(&self, label: &str) -> CommandResult {
+        self.context.channels.set_echo(label);
+        Ok(Reply::Done)
+    }
+
+    /// Starts a bulk send; its progress and result are events, not the reply.
+    fn send_bulk(
+        &self,
+        label: String,
+        bytes: u64,
+        chunk: u32,
+        seed: u32,
+        high_water: u64,
+        low_water: u64,
+    ) -> CommandResult {
+        let started = Instant::now();
+        let params = SendBulk::new(label, bytes, chunk, seed, high_water, low_water)?;
+        let target = self.channel(&params.label)?;
+        tokio::spawn(bulk::send(
+            target,
+            params,
+            self.context.outbox.clone(),
+            started,
+        ));
+        Ok(Reply::Done)
+    }
+
+    fn receive_bulk(&self, label: String, bytes: u64) -> CommandResult {
+        if bytes == 0 {
+            return Err(named_error("TypeError", "receive_bulk needs bytes > 0"));
+        }
+        if self
+            .context
+            .channels
+            .set_receive_bulk(&label, BulkReceive::new(bytes))
+        {
+            self.context.outbox.log(
+                "warn",
+                format!("receive_bulk on {label:?} replaced an unfinished one"),
+            );
+        }
+        Ok(Reply::Done)
+    }
+
+    async fn get_stats(&self) -> CommandResult {
+        Ok(Reply::Stats {
+            report: self.stats().await,
+        })
+    }
+
+    async fn add_media(
+        &mut self,
+        name: String,
+        kind: MediaKind,
+        direction: &str,
+        codecs: &[String],
+        source: &MediaSource,
+        simulcast: &[SimulcastLayer],
+    ) -> CommandResult {
+        self.media
+            .add_media(
+                &self.pc,
+                &self.context,
+                name,
+                kind,
+                direction,
+                codecs,
+                source,
+                simulcast,
+            )
+            .await?;
+        Ok(Reply::Done)
+    }
+
+    async fn set_direction(&mut self, name: &str, direction: &str) -> CommandResult {
+        self.media.set_direction(name, direction).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn replace_track(&mut self, name: &str, source: &MediaSource) -> CommandResult {
+        self.media.replace_track(name, source).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn remove_track(&mut self, name: &str) -> CommandResult {
+        self.media.remove_track(&self.pc, name).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn request_key_frame(&self, mid: &str) -> CommandResult {
+        self.media
+            .request_key_frame(&self.pc, &self.context, mid)
+            .await?;
+        Ok(Reply::Done)
+    }
+
+    async fn get_media_report(&self) -> CommandResult {
+        Ok(Reply::Media {
+            report: self.media.report(&self.pc, &self.context).await,
+        })
     }
 
     /// A local description as reported to the harness: an answer's `a=setup` says the DTLS
@@ -578,12 +644,10 @@ impl Connection {
     }
 
     /// `getStats()` as a list of stats objects, each with the W3C `type`, `id`, `timestamp`
-    /// and member names (the crate's stats dictionaries serialize that way).
+    /// and member names (the crate's stats dictionaries serialize that way; see `stats`).
     async fn stats(&self) -> serde_json::Value {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
-        let mut entries: Vec<serde_json::Value> = report.iter().map(stats_entry).collect();
-        link_candidate_pairs(&mut entries);
-        serde_json::Value::Array(entries)
+        stats::w3c_report(report.iter())
     }
 }
 
@@ -600,174 +664,4 @@ fn mdns_local_ip() -> Option<std::net::IpAddr> {
         };
         usable.then_some(ip)
     })
-}
-
-fn stats_entry(entry: &RTCStatsReportEntry) -> serde_json::Value {
-    let value = match entry {
-        RTCStatsReportEntry::PeerConnection(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::Transport(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::IceCandidatePair(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::LocalCandidate(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::RemoteCandidate(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::Certificate(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::Codec(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::DataChannel(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::InboundRtp(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::OutboundRtp(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::RemoteInboundRtp(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::RemoteOutboundRtp(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::AudioSource(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::VideoSource(s) => serde_json::to_value(s),
-        RTCStatsReportEntry::AudioPlayout(s) => serde_json::to_value(s),
-        // A kind added after 0.21.1: keep at least its identity.
-        _ => Ok(serde_json::Value::Null),
-    };
-    match value {
-        Ok(serde_json::Value::Null) | Err(_) => serde_json::json!({
-            "type": entry.stats_type(),
-            "id": entry.id(),
-        }),
-        Ok(mut value) => {
-            seconds_to_milliseconds(&mut value);
-            if matches!(entry, RTCStatsReportEntry::Certificate(_)) {
-                hex_certificate_to_base64(&mut value);
-            }
-            value
-        }
-    }
-}
-
-/// W3C: a candidate pair's `localCandidateId` / `remoteCandidateId` are the ids of candidate
-/// stats in the same report. rtc 0.21.1 names the pair's ends by the bare candidate id
-/// (`rtc-0.21.1/src/statistics/accumulator/mod.rs:546`) but the candidate stats
-/// `RTCLocalIceCandidate_<id>` / `RTCRemoteIceCandidate_<id>` (`peer_connection/internal.rs:1382`,
-/// `:1353`), so the references dangle. Pointed at the existing ids here; references that
-/// already resolve are left alone.
-fn link_candidate_pairs(entries: &mut [serde_json::Value]) {
-    let ids: std::collections::HashSet<String> = entries
-        .iter()
-        .filter_map(|e| e["id"].as_str().map(str::to_owned))
-        .collect();
-    for entry in entries.iter_mut() {
-        if entry["type"] != "candidate-pair" {
-            continue;
-        }
-        for (member, prefix) in [
-            ("localCandidateId", "RTCLocalIceCandidate_"),
-            ("remoteCandidateId", "RTCRemoteIceCandidate_"),
-        ] {
-            let Some(id) = entry[member].as_str() else {
-                continue;
-            };
-            let prefixed = format!("{prefix}{id}");
-            if !ids.contains(id) && ids.contains(&prefixed) {
-                entry[member] = serde_json::json!(prefixed);
-            }
-        }
-    }
-}
-
-/// W3C `RTCCertificateStats.base64Certificate` is the base64 of the DER certificate; rtc
-/// 0.21.1 fills it with `hex::encode(der)` (`rtc-0.21.1/src/peer_connection/handler/dtls.rs:145`
-/// for the local certificate, `:180` for the remote one). Re-encoded here. A value that is not
-/// hex is left alone: base64 of DER (a SEQUENCE, 0x30) starts with `M`, never a hex digit, so a
-/// fixed crate passes through unchanged.
-fn hex_certificate_to_base64(stats: &mut serde_json::Value) {
-    if let Some(value) = stats.get_mut("base64Certificate") {
-        if let Some(der) = value.as_str().and_then(|hex| hex::decode(hex).ok()) {
-            *value = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(der));
-        }
-    }
-}
-
-/// The stats members that are W3C `DOMHighResTimeStamp`s.
-const TIMESTAMP_MEMBERS: [&str; 5] = [
-    "timestamp",
-    "lastPacketSentTimestamp",
-    "lastPacketReceivedTimestamp",
-    "remoteTimestamp",
-    "estimatedPlayoutTimestamp",
-];
-
-/// W3C stats timestamps are milliseconds since the Unix epoch; `rtc-shared` 0.21.1
-/// (`serde::instant_to_epoch`) writes seconds (with millisecond resolution) despite documenting
-/// milliseconds. Scaled here so the report compares with a browser's.
-fn seconds_to_milliseconds(stats: &mut serde_json::Value) {
-    for member in TIMESTAMP_MEMBERS {
-        if let Some(value) = stats.get_mut(member) {
-            if let Some(seconds) = value.as_f64() {
-                *value = serde_json::json!((seconds * 1000.0).round());
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_timestamps_become_milliseconds() {
-        let mut stats = serde_json::json!({
-            "type": "candidate-pair",
-            "id": "p",
-            "timestamp": 1795591542.434,
-            "lastPacketSentTimestamp": 1795591542.5,
-            "bytesSent": 10,
-        });
-        seconds_to_milliseconds(&mut stats);
-        assert_eq!(stats["timestamp"], 1795591542434.0);
-        assert_eq!(stats["lastPacketSentTimestamp"], 1795591542500.0);
-        assert_eq!(stats["bytesSent"], 10, "other members are left alone");
-    }
-
-    #[test]
-    fn candidate_pairs_point_at_the_candidate_stats() {
-        let mut entries = vec![
-            serde_json::json!({"type": "candidate-pair", "id": "p",
-                "localCandidateId": "candidate:a", "remoteCandidateId": "candidate:b"}),
-            serde_json::json!({"type": "local-candidate", "id": "RTCLocalIceCandidate_candidate:a"}),
-            serde_json::json!({"type": "remote-candidate", "id": "RTCRemoteIceCandidate_candidate:b"}),
-            serde_json::json!({"type": "candidate-pair", "id": "q",
-                "localCandidateId": "RTCLocalIceCandidate_candidate:a", "remoteCandidateId": "gone"}),
-        ];
-        link_candidate_pairs(&mut entries);
-        assert_eq!(
-            entries[0]["localCandidateId"],
-            "RTCLocalIceCandidate_candidate:a"
-        );
-        assert_eq!(
-            entries[0]["remoteCandidateId"],
-            "RTCRemoteIceCandidate_candidate:b"
-        );
-        assert_eq!(
-            entries[3]["localCandidateId"],
-            "RTCLocalIceCandidate_candidate:a"
-        );
-        assert_eq!(
-            entries[3]["remoteCandidateId"], "gone",
-            "unresolvable: left alone"
-        );
-    }
-
-    #[test]
-    fn certificate_stats_carry_base64_der() {
-        let der = [0x30u8, 0x82, 0x01, 0x0a, 0xff, 0x00];
-        let mut stats = serde_json::json!({
-            "type": "certificate",
-            "id": "c",
-            "fingerprint": "ab:cd",
-            "base64Certificate": hex::encode(der),
-        });
-        hex_certificate_to_base64(&mut stats);
-        assert_eq!(stats["base64Certificate"], "MIIBCv8A");
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(stats["base64Certificate"].as_str().unwrap())
-            .unwrap();
-        assert_eq!(decoded, der);
-        // Already base64 (a fixed crate): unchanged.
-        hex_certificate_to_base64(&mut stats);
-        assert_eq!(stats["base64Certificate"], "MIIBCv8A");
-        assert_eq!(stats["fingerprint"], "ab:cd");
-    }
 }

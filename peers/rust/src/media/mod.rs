@@ -30,7 +30,8 @@ use interop_protocol::{
 };
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -181,6 +182,39 @@ impl Media {
         simulcast: &[SimulcastLayer],
     ) -> Result<()> {
         let direction = direction(direction_name)?;
+        self.refuse_add(&name, simulcast)?;
+        let preferences = codecs::preferences(kind, codecs)?;
+        let size = source_size(kind, source)?;
+        let sends = direction.has_send();
+
+        let mut transceivers = pc.get_transceivers().await;
+        transceivers.sort_by_key(|t| t.id());
+        let reusable = self.reusable(pc, context, kind, &transceivers).await;
+        let (transceiver, sending) = match (reusable, sends) {
+            (Some(transceiver), false) => reuse_receiving(transceiver, direction).await?,
+            (Some(transceiver), true) => {
+                refuse_unreachable_reuse(pc, context, &transceivers, &transceiver, kind).await?;
+                reuse_sending(pc, transceiver, &name, kind, direction).await?
+            }
+            (None, false) => add_receiving(pc, kind, direction).await?,
+            (None, true) => add_sending(pc, &name, kind, direction).await?,
+        };
+        // What the core binds the sent stream to the interceptors with: see `pin_codec`.
+        let pinned = preferences
+            .first()
+            .map(|p| p.rtp_codec.clone())
+            .unwrap_or_else(|| codecs::default_codec(kind));
+        if !preferences.is_empty() {
+            set_preferences(&transceiver, sending.as_ref(), preferences, codecs, kind).await?;
+        }
+        self.claimed.insert(transceiver.id());
+        let named = name_transceiver(context, name, kind, transceiver, sending, pinned, size);
+        self.named.push(named.await?);
+        Ok(())
+    }
+
+    /// What makes an `add_media` fail before anything is touched: a name in use, or simulcast.
+    fn refuse_add(&self, name: &str, simulcast: &[SimulcastLayer]) -> Result<()> {
         if self.named.iter().any(|n| n.name == name) {
             return Err(named_error(
                 "InvalidAccessError",
@@ -195,160 +229,28 @@ impl Media {
                  (webrtc 0.21.1 itself accepts RTCRtpTransceiverInit.send_encodings with rids)",
             ));
         }
-        let preferences = codecs::preferences(kind, codecs)?;
-        let size = source_size(kind, source)?;
-        let sends = direction.has_send();
+        Ok(())
+    }
 
-        // W3C addTrack's reuse, narrowed as the protocol says: a transceiver the remote
-        // description created (not one add_media made or claimed) whose sender never had a
-        // track.
-        let mut transceivers = pc.get_transceivers().await;
-        transceivers.sort_by_key(|t| t.id());
-        let mut reusable = None;
-        for t in &transceivers {
+    /// W3C addTrack's reuse, narrowed as the protocol says: a transceiver the remote
+    /// description created (not one add_media made or claimed) whose sender never had a
+    /// track. `transceivers` in `id` order; the first such one of `kind`.
+    async fn reusable(
+        &self,
+        pc: &Arc<dyn PeerConnection>,
+        context: &Context,
+        kind: MediaKind,
+        transceivers: &[Arc<dyn RtpTransceiver>],
+    ) -> Option<Arc<dyn RtpTransceiver>> {
+        for t in transceivers {
             if self.claimed.contains(&t.id()) || t.sender().await.ok().flatten().is_some() {
                 continue;
             }
             if transceiver_kind(pc, context, t).await == Some(kind) {
-                reusable = Some(t.clone());
-                break;
+                return Some(t.clone());
             }
         }
-
-        let (transceiver, sending) = match (reusable, sends) {
-            (Some(transceiver), false) => {
-                transceiver
-                    .set_direction(direction)
-                    .await
-                    .map_err(peer_error)?;
-                (transceiver, None)
-            }
-            (Some(transceiver), true) => {
-                // The crate attaches a track to an existing transceiver only through
-                // add_track, which takes the FIRST non-stopped sender-less transceiver of the
-                // kind (rtc 0.21.1 peer_connection/mod.rs, add_track). It must be ours.
-                for t in &transceivers {
-                    if t.id() == transceiver.id() {
-                        break;
-                    }
-                    if t.sender().await.ok().flatten().is_none()
-                        && transceiver_kind(pc, context, t).await == Some(kind)
-                    {
-                        return Err(named_error(
-                            "NotSupportedError",
-                            format!(
-                                "webrtc 0.21.1 add_track attaches a track to the first \
-                                 sender-less {} transceiver, which is not the one to reuse \
-                                 (mid {:?}); reuse of a later one cannot be expressed",
-                                kind.as_str(),
-                                transceiver.mid().await.ok().flatten()
-                            ),
-                        ));
-                    }
-                }
-                let (track, ssrc) = new_track(&name, kind, 0);
-                let sender = pc
-                    .add_track(track.clone() as Arc<dyn TrackLocal>)
-                    .await
-                    .map_err(peer_error)?;
-                transceiver
-                    .set_direction(direction)
-                    .await
-                    .map_err(peer_error)?;
-                (transceiver, Some((sender, track, ssrc)))
-            }
-            (None, false) => {
-                // The crate's add_transceiver_from_kind takes recvonly only without
-                // sendEncodings; inactive is recvonly then set.
-                let transceiver = pc
-                    .add_transceiver_from_kind(
-                        rtc_kind(kind),
-                        Some(RTCRtpTransceiverInit {
-                            direction: RTCRtpTransceiverDirection::Recvonly,
-                            streams: vec![],
-                            send_encodings: vec![],
-                        }),
-                    )
-                    .await
-                    .map_err(peer_error)?;
-                if direction != RTCRtpTransceiverDirection::Recvonly {
-                    transceiver
-                        .set_direction(direction)
-                        .await
-                        .map_err(peer_error)?;
-                }
-                (transceiver, None)
-            }
-            (None, true) => {
-                let (track, ssrc) = new_track(&name, kind, 0);
-                let transceiver = pc
-                    .add_transceiver_from_track(
-                        track.clone() as Arc<dyn TrackLocal>,
-                        Some(RTCRtpTransceiverInit {
-                            direction,
-                            streams: vec![],
-                            send_encodings: vec![],
-                        }),
-                    )
-                    .await
-                    .map_err(peer_error)?;
-                let sender = transceiver
-                    .sender()
-                    .await
-                    .map_err(peer_error)?
-                    .ok_or_else(|| {
-                        named_error("OperationError", "the new transceiver has no sender")
-                    })?;
-                (transceiver, Some((sender, track, ssrc)))
-            }
-        };
-        // What the core binds the sent stream to the interceptors with: see `pin_codec`.
-        let pinned = preferences
-            .first()
-            .map(|p| p.rtp_codec.clone())
-            .unwrap_or_else(|| codecs::default_codec(kind));
-        if !preferences.is_empty() {
-            // The crate keeps the payload types of the preferences as given (see
-            // `codecs::renumber`): give it those its sender already uses.
-            let current = match &sending {
-                Some((sender, _, _)) => sender
-                    .get_parameters()
-                    .await
-                    .map(|p| p.rtp_parameters.codecs)
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
-            transceiver
-                .set_codec_preferences(codecs::renumber(preferences, &current))
-                .await
-                .map_err(|e| {
-                    named_error(
-                        "NotSupportedError",
-                        format!(
-                            "set_codec_preferences({codecs:?}) failed: {e}; {}",
-                            codecs::registered_summary(kind)
-                        ),
-                    )
-                })?;
-        }
-        self.claimed.insert(transceiver.id());
-        let mut named = Named {
-            name: name.clone(),
-            kind,
-            transceiver: transceiver.clone(),
-            sending: None,
-            sent: None,
-        };
-        if let Some((sender, track, ssrc)) = sending {
-            pin_codec(&sender, &name, kind, ssrc, &pinned).await?;
-            let (mut sending, record) =
-                start_player(context, &name, transceiver, sender, track, ssrc, size).await;
-            sending.codec = pinned;
-            named.sending = Some(sending);
-            named.sent = Some(record);
-        }
-        self.named.push(named);
-        Ok(())
+        None
     }
 
     /// `transceiver.direction = direction`.
@@ -534,6 +436,193 @@ impl Media {
         }
         report
     }
+}
+
+/// A sender `add_media` made: the sender, its bound track and the track's SSRC.
+type NewSender = (Arc<dyn RtpSender>, Arc<TrackLocalStaticRTP>, u32);
+
+/// The transceiver `add_media` uses, and its new sender when it sends.
+type Attached = (Arc<dyn RtpTransceiver>, Option<NewSender>);
+
+/// `add_media` reusing a transceiver without sending: only its direction changes.
+async fn reuse_receiving(
+    transceiver: Arc<dyn RtpTransceiver>,
+    direction: RTCRtpTransceiverDirection,
+) -> Result<Attached> {
+    transceiver
+        .set_direction(direction)
+        .await
+        .map_err(peer_error)?;
+    Ok((transceiver, None))
+}
+
+/// The crate attaches a track to an existing transceiver only through add_track, which takes
+/// the FIRST non-stopped sender-less transceiver of the kind (rtc 0.21.1
+/// peer_connection/mod.rs, add_track). It must be `transceiver`; refused otherwise.
+async fn refuse_unreachable_reuse(
+    pc: &Arc<dyn PeerConnection>,
+    context: &Context,
+    transceivers: &[Arc<dyn RtpTransceiver>],
+    transceiver: &Arc<dyn RtpTransceiver>,
+    kind: MediaKind,
+) -> Result<()> {
+    for t in transceivers {
+        if t.id() == transceiver.id() {
+            break;
+        }
+        if t.sender().await.ok().flatten().is_none()
+            && transceiver_kind(pc, context, t).await == Some(kind)
+        {
+            return Err(named_error(
+                "NotSupportedError",
+                format!(
+                    "webrtc 0.21.1 add_track attaches a track to the first \
+                     sender-less {} transceiver, which is not the one to reuse \
+                     (mid {:?}); reuse of a later one cannot be expressed",
+                    kind.as_str(),
+                    transceiver.mid().await.ok().flatten()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `add_media` reusing a transceiver to send: `add_track` (which lands on it, see
+/// [`refuse_unreachable_reuse`]), then the direction.
+async fn reuse_sending(
+    pc: &Arc<dyn PeerConnection>,
+    transceiver: Arc<dyn RtpTransceiver>,
+    name: &str,
+    kind: MediaKind,
+    direction: RTCRtpTransceiverDirection,
+) -> Result<Attached> {
+    let (track, ssrc) = new_track(name, kind, 0);
+    let sender = pc
+        .add_track(track.clone() as Arc<dyn TrackLocal>)
+        .await
+        .map_err(peer_error)?;
+    transceiver
+        .set_direction(direction)
+        .await
+        .map_err(peer_error)?;
+    Ok((transceiver, Some((sender, track, ssrc))))
+}
+
+/// `add_media` adding a transceiver that does not send.
+async fn add_receiving(
+    pc: &Arc<dyn PeerConnection>,
+    kind: MediaKind,
+    direction: RTCRtpTransceiverDirection,
+) -> Result<Attached> {
+    // The crate's add_transceiver_from_kind takes recvonly only without
+    // sendEncodings; inactive is recvonly then set.
+    let transceiver = pc
+        .add_transceiver_from_kind(
+            rtc_kind(kind),
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                streams: vec![],
+                send_encodings: vec![],
+            }),
+        )
+        .await
+        .map_err(peer_error)?;
+    if direction != RTCRtpTransceiverDirection::Recvonly {
+        transceiver
+            .set_direction(direction)
+            .await
+            .map_err(peer_error)?;
+    }
+    Ok((transceiver, None))
+}
+
+/// `add_media` adding a transceiver that sends, from a new track.
+async fn add_sending(
+    pc: &Arc<dyn PeerConnection>,
+    name: &str,
+    kind: MediaKind,
+    direction: RTCRtpTransceiverDirection,
+) -> Result<Attached> {
+    let (track, ssrc) = new_track(name, kind, 0);
+    let transceiver = pc
+        .add_transceiver_from_track(
+            track.clone() as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction,
+                streams: vec![],
+                send_encodings: vec![],
+            }),
+        )
+        .await
+        .map_err(peer_error)?;
+    let sender = transceiver
+        .sender()
+        .await
+        .map_err(peer_error)?
+        .ok_or_else(|| named_error("OperationError", "the new transceiver has no sender"))?;
+    Ok((transceiver, Some((sender, track, ssrc))))
+}
+
+/// `transceiver.setCodecPreferences(preferences)`, `codecs` as the harness named them.
+async fn set_preferences(
+    transceiver: &Arc<dyn RtpTransceiver>,
+    sending: Option<&NewSender>,
+    preferences: Vec<RTCRtpCodecParameters>,
+    codecs: &[String],
+    kind: MediaKind,
+) -> Result<()> {
+    // The crate keeps the payload types of the preferences as given (see
+    // `codecs::renumber`): give it those its sender already uses.
+    let current = match sending {
+        Some((sender, _, _)) => sender
+            .get_parameters()
+            .await
+            .map(|p| p.rtp_parameters.codecs)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    transceiver
+        .set_codec_preferences(codecs::renumber(preferences, &current))
+        .await
+        .map_err(|e| {
+            named_error(
+                "NotSupportedError",
+                format!(
+                    "set_codec_preferences({codecs:?}) failed: {e}; {}",
+                    codecs::registered_summary(kind)
+                ),
+            )
+        })
+}
+
+/// The [`Named`] entry for a transceiver `add_media` set up; a sending one gets its codec
+/// pinned and its player started.
+async fn name_transceiver(
+    context: &Context,
+    name: String,
+    kind: MediaKind,
+    transceiver: Arc<dyn RtpTransceiver>,
+    sending: Option<NewSender>,
+    pinned: RTCRtpCodec,
+    size: Option<(u32, u32)>,
+) -> Result<Named> {
+    let mut named = Named {
+        name: name.clone(),
+        kind,
+        transceiver: transceiver.clone(),
+        sending: None,
+        sent: None,
+    };
+    if let Some((sender, track, ssrc)) = sending {
+        pin_codec(&sender, &name, kind, ssrc, &pinned).await?;
+        let (mut sending, record) =
+            start_player(context, &name, transceiver, sender, track, ssrc, size).await;
+        sending.codec = pinned;
+        named.sending = Some(sending);
+        named.sent = Some(record);
+    }
+    Ok(named)
 }
 
 fn sent_stream(kind: MediaKind, record: &SentRecord, tap: &TapCounters) -> SentStream {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rtc::rtp;
 use rtc::rtp::packetizer::Payloader;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RTCRtpSendParameters};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -77,14 +78,58 @@ fn is_repair(mime: &str) -> bool {
         .any(|suffix| mime.ends_with(suffix))
 }
 
+/// RTP numbering and pace: the sequence number and timestamp run on across loops, restarts
+/// and file changes; `next_frame` is when the next frame is due.
+struct RtpClock {
+    sequence: u16,
+    timestamp: u32,
+    next_frame: Instant,
+}
+
+impl RtpClock {
+    fn new() -> Self {
+        let sequence = rand_u16();
+        let timestamp = (u32::from(rand_u16()) << 16) | u32::from(rand_u16());
+        RtpClock {
+            sequence,
+            timestamp,
+            next_frame: Instant::now(),
+        }
+    }
+
+    /// Past the frame `play` is at (sent or not: the timestamp runs on while not sending, as
+    /// a live source's would), to the next one and its deadline.
+    fn advance(&mut self, play: &mut Playing) {
+        let frame_duration = play.clip.frame_duration;
+        self.timestamp = self
+            .timestamp
+            .wrapping_add(play.clip.frames[play.next].ticks);
+        play.next = (play.next + 1) % play.clip.frames.len();
+        self.next_frame += frame_duration;
+        let now = Instant::now();
+        if self.next_frame + frame_duration * 5 < now {
+            // Far behind (a stalled runtime): resume the pace from now instead of bursting.
+            self.next_frame = now;
+        }
+    }
+}
+
+/// The first negotiated codec that is not a repair format: the one media is sent with.
+fn negotiated_codec(parameters: &RTCRtpSendParameters) -> Option<RTCRtpCodecParameters> {
+    parameters
+        .rtp_parameters
+        .codecs
+        .iter()
+        .find(|c| !is_repair(&c.rtp_codec.mime_type))
+        .cloned()
+}
+
 impl Player {
     pub async fn run(mut self) {
-        let mut sequence: u16 = rand_u16();
-        let mut timestamp: u32 = (u32::from(rand_u16()) << 16) | u32::from(rand_u16());
+        let mut clock = RtpClock::new();
         let mut playing: Option<Playing> = None;
         let mut answered = self.tap.get(self.ssrc).keyframe_requests();
         let mut complained: Option<String> = None;
-        let mut next_frame = Instant::now();
         loop {
             if !*self.connected.borrow_and_update() {
                 if self.connected.changed().await.is_err() {
@@ -96,140 +141,139 @@ impl Player {
             let Ok(parameters) = self.sender.get_parameters().await else {
                 return;
             };
-            let negotiated = parameters
-                .rtp_parameters
-                .codecs
-                .iter()
-                .find(|c| !is_repair(&c.rtp_codec.mime_type))
-                .cloned();
-            let Some(negotiated) = negotiated else {
+            let Some(negotiated) = negotiated_codec(&parameters) else {
                 tokio::time::sleep(RECHECK).await;
                 continue;
             };
-            let requested_size = *self.size.borrow();
-            let current = playing
-                .as_ref()
-                .map(|p| (p.clip.codec.mime(), p.payload_type, p.requested_size));
-            let wanted = Codec::from_mime(&negotiated.rtp_codec.mime_type);
-            let Some(codec) = wanted else {
-                let problem = format!(
-                    "{}: negotiated {} but the Rust peer has no file for it; sending nothing",
-                    self.name, negotiated.rtp_codec.mime_type
-                );
+            if let Err(problem) = self.follow(&negotiated, &mut playing, &mut clock) {
                 if complained.as_ref() != Some(&problem) {
                     self.outbox.log("error", problem.clone());
                     complained = Some(problem);
                 }
                 tokio::time::sleep(RECHECK * 10).await;
                 continue;
-            };
-            if current != Some((codec.mime(), negotiated.payload_type, requested_size)) {
-                let loaded = source::load(codec, requested_size).and_then(|clip| {
-                    let payloader = negotiated
-                        .rtp_codec
-                        .payloader()
-                        .map_err(|e| format!("no payloader for {}: {e}", codec.mime()))?;
-                    Ok((clip, payloader))
-                });
-                match loaded {
-                    Ok((clip, payloader)) => {
-                        {
-                            let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-                            stats.codec = Some(codec);
-                            stats.payload_type = Some(negotiated.payload_type);
-                            stats.file = Some(clip.file);
-                        }
-                        playing = Some(Playing {
-                            clip,
-                            payload_type: negotiated.payload_type,
-                            payloader,
-                            // A new file starts at its keyframe, as an encoder restarts.
-                            next: 0,
-                            requested_size,
-                        });
-                        next_frame = Instant::now();
-                    }
-                    Err(problem) => {
-                        let problem = format!("{}: {problem}", self.name);
-                        if complained.as_ref() != Some(&problem) {
-                            self.outbox.log("error", problem.clone());
-                            complained = Some(problem);
-                        }
-                        tokio::time::sleep(RECHECK * 10).await;
-                        continue;
-                    }
-                }
             }
             let Some(play) = playing.as_mut() else {
                 continue;
             };
-            let frame_duration = play.clip.frame_duration;
             let sending = self
                 .transceiver
                 .current_direction()
                 .await
                 .is_ok_and(|d| d.has_send());
-            if sending {
-                let requests = self.tap.get(self.ssrc).keyframe_requests();
-                let restart = requests > answered && play.clip.codec.is_video();
-                if requests > answered {
-                    answered = requests;
-                }
-                if restart {
-                    play.next = 0;
-                }
-                let frame = &play.clip.frames[play.next];
-                let payloads = match play.payloader.payload(RTP_MTU - RTP_HEADER, &frame.data) {
-                    Ok(payloads) => payloads,
-                    Err(e) => {
-                        self.outbox
-                            .log("error", format!("{}: packetizing failed: {e}", self.name));
-                        Vec::new()
-                    }
-                };
-                let count = payloads.len();
-                for (i, payload) in payloads.into_iter().enumerate() {
-                    let packet = rtp::Packet {
-                        header: rtp::header::Header {
-                            version: 2,
-                            marker: i + 1 == count,
-                            payload_type: play.payload_type,
-                            sequence_number: sequence,
-                            timestamp,
-                            ssrc: self.ssrc,
-                            ..Default::default()
-                        },
-                        payload,
-                    };
-                    sequence = sequence.wrapping_add(1);
-                    if self.track.write_rtp(packet).await.is_err() {
-                        // Unbound: the track was removed or the connection closed.
-                        return;
-                    }
-                }
-                let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-                if restart {
-                    stats.keyframe_requests_answered += 1;
-                }
-                if play.clip.codec.is_video() {
-                    stats.frames += 1;
-                    if let Some(key) = &frame.keyframe {
-                        stats.keyframes += 1;
-                        stats.size = key.width.zip(key.height);
-                    }
-                }
+            if sending && !self.send_frame(play, &mut clock, &mut answered).await {
+                // Unbound: the track was removed or the connection closed.
+                return;
             }
-            // The timestamp runs on while not sending, as a live source's would.
-            timestamp = timestamp.wrapping_add(play.clip.frames[play.next].ticks);
-            play.next = (play.next + 1) % play.clip.frames.len();
-            next_frame += frame_duration;
-            let now = Instant::now();
-            if next_frame + frame_duration * 5 < now {
-                // Far behind (a stalled runtime): resume the pace from now instead of bursting.
-                next_frame = now;
-            }
-            tokio::time::sleep_until(next_frame).await;
+            clock.advance(play);
+            tokio::time::sleep_until(clock.next_frame).await;
         }
+    }
+
+    /// Makes `playing` the file of the `negotiated` codec and the requested size, loading it
+    /// when either changed (a new file starts at its keyframe, as an encoder restarts). The
+    /// error is the problem to log: no file or payloader for the codec.
+    fn follow(
+        &self,
+        negotiated: &RTCRtpCodecParameters,
+        playing: &mut Option<Playing>,
+        clock: &mut RtpClock,
+    ) -> Result<(), String> {
+        let requested_size = *self.size.borrow();
+        let current = playing
+            .as_ref()
+            .map(|p| (p.clip.codec.mime(), p.payload_type, p.requested_size));
+        let Some(codec) = Codec::from_mime(&negotiated.rtp_codec.mime_type) else {
+            return Err(format!(
+                "{}: negotiated {} but the Rust peer has no file for it; sending nothing",
+                self.name, negotiated.rtp_codec.mime_type
+            ));
+        };
+        if current == Some((codec.mime(), negotiated.payload_type, requested_size)) {
+            return Ok(());
+        }
+        let loaded = source::load(codec, requested_size).and_then(|clip| {
+            let payloader = negotiated
+                .rtp_codec
+                .payloader()
+                .map_err(|e| format!("no payloader for {}: {e}", codec.mime()))?;
+            Ok((clip, payloader))
+        });
+        let (clip, payloader) = loaded.map_err(|problem| format!("{}: {problem}", self.name))?;
+        {
+            let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            stats.codec = Some(codec);
+            stats.payload_type = Some(negotiated.payload_type);
+            stats.file = Some(clip.file);
+        }
+        *playing = Some(Playing {
+            clip,
+            payload_type: negotiated.payload_type,
+            payloader,
+            next: 0,
+            requested_size,
+        });
+        clock.next_frame = Instant::now();
+        Ok(())
+    }
+
+    /// Sends the frame `play` is at, after going back to the keyframe if a keyframe request
+    /// came in since the last frame (`answered` counts those seen). `false` when the track is
+    /// no longer bound.
+    async fn send_frame(
+        &self,
+        play: &mut Playing,
+        clock: &mut RtpClock,
+        answered: &mut u64,
+    ) -> bool {
+        let requests = self.tap.get(self.ssrc).keyframe_requests();
+        let restart = requests > *answered && play.clip.codec.is_video();
+        if requests > *answered {
+            *answered = requests;
+        }
+        if restart {
+            play.next = 0;
+        }
+        let frame = &play.clip.frames[play.next];
+        let payloads = match play.payloader.payload(RTP_MTU - RTP_HEADER, &frame.data) {
+            Ok(payloads) => payloads,
+            Err(e) => {
+                self.outbox
+                    .log("error", format!("{}: packetizing failed: {e}", self.name));
+                Vec::new()
+            }
+        };
+        let count = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let packet = rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker: i + 1 == count,
+                    payload_type: play.payload_type,
+                    sequence_number: clock.sequence,
+                    timestamp: clock.timestamp,
+                    ssrc: self.ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            clock.sequence = clock.sequence.wrapping_add(1);
+            if self.track.write_rtp(packet).await.is_err() {
+                return false;
+            }
+        }
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        if restart {
+            stats.keyframe_requests_answered += 1;
+        }
+        if play.clip.codec.is_video() {
+            stats.frames += 1;
+            if let Some(key) = &frame.keyframe {
+                stats.keyframes += 1;
+                stats.size = key.width.zip(key.height);
+            }
+        }
+        true
     }
 }
 
