@@ -214,8 +214,17 @@ fn a_missing_browser_is_a_setup_error_naming_the_install_command() {
 fn help_explains_commands_and_exit_codes() {
     let output = interop().arg("--help").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for needle in ["run", "list", "validate", "Exit codes", "130"] {
+    for needle in ["run", "list", "validate", "Exit codes", "CI=true"] {
         assert!(stdout.contains(needle), "--help lacks {needle}:\n{stdout}");
+    }
+    // The codes come from the contract crate's one list, all of them.
+    for (code, _) in interop_results::exit_code::ALL {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("  {code:<4} "))),
+            "--help lacks exit code {code}:\n{stdout}"
+        );
     }
     let output = interop().args(["run", "--help"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -485,4 +494,32 @@ fn a_tree_without_expectations_says_none_were_found() {
         stderr.contains("note: 1 scenario file under ") && stderr.contains("could not be loaded"),
         "{stderr}"
     );
+}
+
+/// The README's exit-code table is the contract crate's list, code for code and word for word.
+#[test]
+fn readme_exit_codes_are_the_contract_crates() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("### Exit codes")
+        .nth(1)
+        .expect("README has an Exit codes section");
+    let rows: Vec<(i32, String)> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("|---"))
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').splitn(2, '|').collect();
+            (
+                cells[0].trim().parse().unwrap(),
+                cells[1].trim().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(i32, String)> = interop_results::exit_code::ALL
+        .iter()
+        .map(|(code, meaning)| (*code, meaning.to_string()))
+        .collect();
+    assert_eq!(rows, want);
 }

@@ -42,6 +42,80 @@ pub mod exit_code {
     pub const RUN_FAILED: i32 = 1;
     /// Interrupted (SIGINT / Ctrl-C, or SIGTERM); results of finished runs are on disk.
     pub const INTERRUPTED: i32 = 130;
+
+    /// Every exit code with what it means, in Markdown (backticks for names). The one list:
+    /// `interop --help` prints it ([`help`]) and a test holds the README's table to it.
+    pub const ALL: [(i32, &str); 6] = [
+        (
+            SUCCESS,
+            "every run ended as expected - `pass`, or the non-pass outcome an expectation file \
+             gives (`run`); no regression (`diff`); or the command succeeded (`list`, \
+             `validate`, `report`, `merge`)",
+        ),
+        (
+            RUN_FAILED,
+            "every run ended and at least one result was unexpected (including an unexpected \
+             pass); `diff`: a cell that passed in OLD does not pass in NEW",
+        ),
+        (
+            USAGE,
+            "command-line usage error; a folder given to `report`, `merge` or `diff` holds no \
+             readable `results.jsonl`, or `merge`'s output folder already holds results",
+        ),
+        (
+            INVALID_SCENARIO,
+            "a scenario file is invalid; nothing was launched",
+        ),
+        (
+            SETUP_ERROR,
+            "setup error: a browser or driver is missing, a listener could not bind, an output \
+             folder cannot be written",
+        ),
+        (
+            INTERRUPTED,
+            "interrupted (Ctrl-C / SIGINT, or SIGTERM); every child is killed, finished runs \
+             are in `results.jsonl`, the reports (`summary.md`, `index.html`...) cover them",
+        ),
+    ];
+
+    /// [`ALL`] as plain text for `--help`: one code per entry, meanings wrapped at `width`
+    /// columns and indented under the first line.
+    pub fn help(width: usize) -> String {
+        let mut out = String::from("Exit codes:\n");
+        for (code, meaning) in ALL {
+            let mut line = format!("  {code:<4} ");
+            let indent = line.len();
+            for word in meaning.replace('`', "").split_whitespace() {
+                if line.len() + word.len() > width && line.len() > indent {
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                    line = " ".repeat(indent);
+                }
+                line.push_str(word);
+                line.push(' ');
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn help_lists_every_code_once_within_the_width() {
+            let help = super::help(60);
+            for (code, _) in super::ALL {
+                let starts = help
+                    .lines()
+                    .filter(|l| l.starts_with(&format!("  {code:<4} ")));
+                assert_eq!(starts.count(), 1, "{code} in:\n{help}");
+            }
+            assert!(help.lines().all(|l| l.len() <= 60), "{help}");
+            assert!(!help.contains('`'), "{help}");
+            assert!(help.contains("nothing was launched"), "{help}");
+        }
+    }
 }
 
 /// How a run ended. Richer than pass/fail so that a red cell says which layer failed.
