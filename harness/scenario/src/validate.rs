@@ -108,68 +108,9 @@ pub(crate) fn validate(
         media: HashMap::new(),
     };
 
-    let (name, name_at, name_from_file) = match &raw.name {
-        Some(name) => {
-            c.identifier(name, "name", "scenario name");
-            (name.value.clone(), at(name), false)
-        }
-        None => {
-            let stem = src
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let start = Pos { line: 1, column: 1 };
-            if !is_identifier(&stem) {
-                c.error(
-                    start,
-                    Some("name"),
-                    format!(
-                        "the scenario name `{}` comes from the file name and may only contain \
-                         `a-z`, `0-9` and `-`; rename the file or set `name:`",
-                        short(&stem)
-                    ),
-                );
-            }
-            (stem, start, true)
-        }
-    };
-
-    let feature = match &raw.feature {
-        Some(feature) => {
-            c.identifier(feature, "feature", "feature");
-            feature.value.clone()
-        }
-        None => {
-            c.missing(
-                root,
-                "feature",
-                "the feature group the scenario reports under, like `data-channels`",
-            );
-            String::new()
-        }
-    };
-
-    let description = match &raw.description {
-        Some(d) if d.value.trim().is_empty() => {
-            c.error(
-                at(d),
-                Some("description"),
-                "`description` must not be empty",
-            );
-            String::new()
-        }
-        Some(d) => d.value.trim().to_owned(),
-        None => {
-            c.missing(
-                root,
-                "description",
-                "one or more sentences saying what the scenario checks",
-            );
-            String::new()
-        }
-    };
-
+    let (name, name_at, name_from_file) = c.scenario_name(raw.name.as_ref());
+    let feature = c.feature(root, raw.feature.as_ref());
+    let description = c.description(root, raw.description.as_ref());
     let peer_names = match &raw.peers {
         Some(peers) => c.peers(peers),
         None => {
@@ -181,31 +122,12 @@ pub(crate) fn validate(
             [String::new(), String::new()]
         }
     };
-
     let timeout = raw
         .timeout
         .as_ref()
         .and_then(|t| c.duration(t, "timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
-
-    let mut steps = Vec::new();
-    match &raw.steps {
-        Some(list) if list.value.is_empty() => {
-            c.error(
-                at(list),
-                Some("steps"),
-                "`steps` must contain at least one step",
-            );
-        }
-        Some(list) => {
-            c.note_created_labels(&list.value);
-            c.note_added_media(&list.value);
-            for (index, step) in list.value.iter().enumerate() {
-                c.step(index, step, timeout, &mut steps);
-            }
-        }
-        None => c.missing(root, "steps", "the list of steps to run"),
-    }
+    let steps = c.steps(root, raw.steps.as_ref(), timeout);
 
     if !c.errors.is_empty() {
         let mut errors = c.errors;
@@ -226,6 +148,110 @@ pub(crate) fn validate(
         name_at,
         name_from_file,
     })
+}
+
+/// The top-level keys of [`validate`] other than `peers` and `timeout`.
+impl Checker<'_> {
+    /// `name:`, or the file's stem without it: the name, where it is, and whether it came from
+    /// the file name.
+    fn scenario_name(&mut self, name: Option<&SString>) -> (String, Pos, bool) {
+        match name {
+            Some(name) => {
+                self.identifier(name, "name", "scenario name");
+                (name.value.clone(), at(name), false)
+            }
+            None => {
+                let stem = self
+                    .src
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let start = Pos { line: 1, column: 1 };
+                if !is_identifier(&stem) {
+                    self.error(
+                        start,
+                        Some("name"),
+                        format!(
+                            "the scenario name `{}` comes from the file name and may only contain \
+                             `a-z`, `0-9` and `-`; rename the file or set `name:`",
+                            short(&stem)
+                        ),
+                    );
+                }
+                (stem, start, true)
+            }
+        }
+    }
+
+    /// `feature:` (required).
+    fn feature(&mut self, root: Pos, feature: Option<&SString>) -> String {
+        match feature {
+            Some(feature) => {
+                self.identifier(feature, "feature", "feature");
+                feature.value.clone()
+            }
+            None => {
+                self.missing(
+                    root,
+                    "feature",
+                    "the feature group the scenario reports under, like `data-channels`",
+                );
+                String::new()
+            }
+        }
+    }
+
+    /// `description:` (required, not empty), trimmed.
+    fn description(&mut self, root: Pos, description: Option<&SString>) -> String {
+        match description {
+            Some(d) if d.value.trim().is_empty() => {
+                self.error(
+                    at(d),
+                    Some("description"),
+                    "`description` must not be empty",
+                );
+                String::new()
+            }
+            Some(d) => d.value.trim().to_owned(),
+            None => {
+                self.missing(
+                    root,
+                    "description",
+                    "one or more sentences saying what the scenario checks",
+                );
+                String::new()
+            }
+        }
+    }
+
+    /// `steps:` (required, at least one), each checked with `timeout` as its default.
+    fn steps(
+        &mut self,
+        root: Pos,
+        steps: Option<&Spanned<Vec<Spanned<RawStep>>>>,
+        timeout: Duration,
+    ) -> Vec<Step> {
+        let mut out = Vec::new();
+        match steps {
+            Some(list) if list.value.is_empty() => {
+                self.error(
+                    at(list),
+                    Some("steps"),
+                    "`steps` must contain at least one step",
+                );
+            }
+            Some(list) => {
+                self.note_created_labels(&list.value);
+                self.note_added_media(&list.value);
+                for (index, step) in list.value.iter().enumerate() {
+                    self.step(index, step, timeout, &mut out);
+                }
+            }
+            None => self.missing(root, "steps", "the list of steps to run"),
+        }
+        out
+    }
 }
 
 pub(crate) fn at<T>(spanned: &Spanned<T>) -> Pos {
