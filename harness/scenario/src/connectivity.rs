@@ -51,54 +51,8 @@ impl Checker<'_> {
         default_timeout: Duration,
     ) -> Option<(Vec<PeerId>, Action)> {
         match step {
-            ConnectivityStep::Candidates(args) => {
-                let peers = self.peer(&args.peer);
-                let mut ok = true;
-                let delivery = match args.delivery.as_ref() {
-                    None => Delivery::Trickle,
-                    Some(d) => {
-                        ok &= self.one_of(d, "delivery", "candidate delivery", DELIVERIES);
-                        match d.value.as_str() {
-                            "sdp" => Delivery::Sdp,
-                            "held" => Delivery::Held,
-                            _ => Delivery::Trickle,
-                        }
-                    }
-                };
-                let family = self.optional_one_of(
-                    args.family.as_ref(),
-                    "family",
-                    "address family",
-                    FAMILIES,
-                    &mut ok,
-                );
-                let protocol = self.optional_one_of(
-                    args.protocol.as_ref(),
-                    "protocol",
-                    "transport",
-                    PROTOCOLS,
-                    &mut ok,
-                );
-                let policy = CandidatePolicy {
-                    delivery,
-                    family,
-                    protocol,
-                    end_of_candidates: args.end_of_candidates.unwrap_or(false),
-                };
-                ok.then_some((peers, Action::Relay(RelayStep::Candidates(policy))))
-            }
-            ConnectivityStep::ReleaseCandidates(args) => {
-                let peers = self.peer(&args.peer);
-                let mut ok = true;
-                let order =
-                    self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
-                ok.then_some((
-                    peers,
-                    Action::Relay(RelayStep::ReleaseCandidates {
-                        reverse: order.as_deref() == Some("reverse"),
-                    }),
-                ))
-            }
+            ConnectivityStep::Candidates(args) => self.candidates_step(args),
+            ConnectivityStep::ReleaseCandidates(args) => self.release_candidates_step(args),
             ConnectivityStep::RestartIce(args) => Some((
                 self.peer(&args.peer),
                 Action::Command(PeerCommand::RestartIce),
@@ -112,101 +66,178 @@ impl Checker<'_> {
                 Action::Command(PeerCommand::Rollback),
             )),
             ConnectivityStep::ExpectSelectedCandidatePair(args) => {
-                let peers = self.peer(&args.peer);
-                let mut ok = true;
-                let want = PairExpectation {
-                    local: self.optional_one_of(
-                        args.local.as_ref(),
-                        "local",
-                        "candidate type",
-                        CANDIDATE_TYPES,
-                        &mut ok,
-                    ),
-                    remote: self.optional_one_of(
-                        args.remote.as_ref(),
-                        "remote",
-                        "candidate type",
-                        CANDIDATE_TYPES,
-                        &mut ok,
-                    ),
-                    protocol: self.optional_one_of(
-                        args.protocol.as_ref(),
-                        "protocol",
-                        "transport",
-                        PROTOCOLS,
-                        &mut ok,
-                    ),
-                    family: self.optional_one_of(
-                        args.family.as_ref(),
-                        "family",
-                        "address family",
-                        FAMILIES,
-                        &mut ok,
-                    ),
-                    relay_protocol: self.optional_one_of(
-                        args.relay_protocol.as_ref(),
-                        "relay_protocol",
-                        "TURN transport",
-                        RELAY_PROTOCOLS,
-                        &mut ok,
-                    ),
-                };
-                if let (Some(rp), Some(local)) = (&args.relay_protocol, &want.local) {
-                    if local != "relay" {
-                        ok = false;
-                        self.error(
-                            at(rp),
-                            Some("relay_protocol"),
-                            format!("`relay_protocol` applies to a `relay` local candidate, not `{local}`"),
-                        );
-                    }
-                }
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                ok.then_some((
-                    peers,
-                    Action::Expect {
-                        what: Expectation::SelectedCandidatePair { want },
-                        timeout,
-                    },
-                ))
+                self.selected_pair_step(args, default_timeout)
             }
-            ConnectivityStep::ExpectDtlsRole(args) => {
-                let peers = self.peer(&args.peer);
-                let ok = self.one_of(&args.role, "role", "DTLS role", DTLS_ROLES);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                ok.then(|| {
-                    (
-                        peers,
-                        Action::Expect {
-                            what: Expectation::DtlsRole {
-                                role: args.role.value.clone(),
-                            },
-                            timeout,
-                        },
-                    )
-                })
-            }
+            ConnectivityStep::ExpectDtlsRole(args) => self.dtls_role_step(args, default_timeout),
             ConnectivityStep::ExpectCertificate(args) => {
-                let peers = self.peer(&args.peer);
-                let ok = self.one_of(&args.key, "key", "certificate key", CERTIFICATE_KEYS);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                ok.then(|| {
-                    (
-                        peers,
-                        Action::Expect {
-                            what: Expectation::Certificate {
-                                key: args.key.value.clone(),
-                            },
-                            timeout,
-                        },
-                    )
-                })
+                self.certificate_step(args, default_timeout)
             }
             ConnectivityStep::ExpectHostCandidates(args) => Some((
                 self.peer(&args.peer),
                 Action::Check(Check::HostCandidates { mdns: args.mdns }),
             )),
         }
+    }
+
+    /// `candidates`: how the harness delivers what the peer gathers.
+    fn candidates_step(&mut self, args: &RawCandidates) -> Option<(Vec<PeerId>, Action)> {
+        let peers = self.peer(&args.peer);
+        let mut ok = true;
+        let delivery = match args.delivery.as_ref() {
+            None => Delivery::Trickle,
+            Some(d) => {
+                ok &= self.one_of(d, "delivery", "candidate delivery", DELIVERIES);
+                match d.value.as_str() {
+                    "sdp" => Delivery::Sdp,
+                    "held" => Delivery::Held,
+                    _ => Delivery::Trickle,
+                }
+            }
+        };
+        let family = self.optional_one_of(
+            args.family.as_ref(),
+            "family",
+            "address family",
+            FAMILIES,
+            &mut ok,
+        );
+        let protocol = self.optional_one_of(
+            args.protocol.as_ref(),
+            "protocol",
+            "transport",
+            PROTOCOLS,
+            &mut ok,
+        );
+        let policy = CandidatePolicy {
+            delivery,
+            family,
+            protocol,
+            end_of_candidates: args.end_of_candidates.unwrap_or(false),
+        };
+        ok.then_some((peers, Action::Relay(RelayStep::Candidates(policy))))
+    }
+
+    /// `release_candidates`: delivers the held candidates, in `order`.
+    fn release_candidates_step(
+        &mut self,
+        args: &RawReleaseCandidates,
+    ) -> Option<(Vec<PeerId>, Action)> {
+        let peers = self.peer(&args.peer);
+        let mut ok = true;
+        let order = self.optional_one_of(args.order.as_ref(), "order", "order", ORDERS, &mut ok);
+        ok.then_some((
+            peers,
+            Action::Relay(RelayStep::ReleaseCandidates {
+                reverse: order.as_deref() == Some("reverse"),
+            }),
+        ))
+    }
+
+    /// `expect_selected_candidate_pair`: `relay_protocol` only with a `relay` local candidate.
+    fn selected_pair_step(
+        &mut self,
+        args: &RawExpectPair,
+        default_timeout: Duration,
+    ) -> Option<(Vec<PeerId>, Action)> {
+        let peers = self.peer(&args.peer);
+        let mut ok = true;
+        let want = PairExpectation {
+            local: self.optional_one_of(
+                args.local.as_ref(),
+                "local",
+                "candidate type",
+                CANDIDATE_TYPES,
+                &mut ok,
+            ),
+            remote: self.optional_one_of(
+                args.remote.as_ref(),
+                "remote",
+                "candidate type",
+                CANDIDATE_TYPES,
+                &mut ok,
+            ),
+            protocol: self.optional_one_of(
+                args.protocol.as_ref(),
+                "protocol",
+                "transport",
+                PROTOCOLS,
+                &mut ok,
+            ),
+            family: self.optional_one_of(
+                args.family.as_ref(),
+                "family",
+                "address family",
+                FAMILIES,
+                &mut ok,
+            ),
+            relay_protocol: self.optional_one_of(
+                args.relay_protocol.as_ref(),
+                "relay_protocol",
+                "TURN transport",
+                RELAY_PROTOCOLS,
+                &mut ok,
+            ),
+        };
+        if let (Some(rp), Some(local)) = (&args.relay_protocol, &want.local) {
+            if local != "relay" {
+                ok = false;
+                self.error(
+                    at(rp),
+                    Some("relay_protocol"),
+                    format!("`relay_protocol` applies to a `relay` local candidate, not `{local}`"),
+                );
+            }
+        }
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        ok.then_some((
+            peers,
+            Action::Expect {
+                what: Expectation::SelectedCandidatePair { want },
+                timeout,
+            },
+        ))
+    }
+
+    fn dtls_role_step(
+        &mut self,
+        args: &RawExpectDtlsRole,
+        default_timeout: Duration,
+    ) -> Option<(Vec<PeerId>, Action)> {
+        let peers = self.peer(&args.peer);
+        let ok = self.one_of(&args.role, "role", "DTLS role", DTLS_ROLES);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        ok.then(|| {
+            (
+                peers,
+                Action::Expect {
+                    what: Expectation::DtlsRole {
+                        role: args.role.value.clone(),
+                    },
+                    timeout,
+                },
+            )
+        })
+    }
+
+    fn certificate_step(
+        &mut self,
+        args: &RawExpectCertificate,
+        default_timeout: Duration,
+    ) -> Option<(Vec<PeerId>, Action)> {
+        let peers = self.peer(&args.peer);
+        let ok = self.one_of(&args.key, "key", "certificate key", CERTIFICATE_KEYS);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        ok.then(|| {
+            (
+                peers,
+                Action::Expect {
+                    what: Expectation::Certificate {
+                        key: args.key.value.clone(),
+                    },
+                    timeout,
+                },
+            )
+        })
     }
 
     /// A `setup` value of `set_local_description`.

@@ -484,63 +484,75 @@ fn check_shape(src: &Source<'_>, root: &SNode) -> Vec<ScenarioError> {
                 continue;
             };
             for (k, entry) in keys.iter().enumerate() {
-                let key = entry.key.value.text();
-                let at = pos(&entry.key.referenced);
-                if let Some(first) = keys[..k].iter().find(|e| e.key.value.text() == key) {
-                    errors.push(src.error(
-                        at,
-                        Some(&key),
-                        format!(
-                            "duplicate key `{}` in {what}; it is already set on line {}",
-                            short(&key),
-                            pos(&first.key.referenced).line
-                        ),
-                    ));
-                }
-                if !ENTRY_KEYS.contains(&key.as_str()) {
-                    errors.push(src.error(
-                        at,
-                        Some(&key),
-                        format!(
-                            "unknown key `{}` in {what}{}",
-                            short(&key),
-                            expected_one_of(&key, ENTRY_KEYS)
-                        ),
-                    ));
-                } else if matches!(entry.value.value, Node::Null) {
-                    errors.push(src.error(
-                        at,
-                        Some(&key),
-                        format!("missing value for `{}` in {what}", short(&key)),
-                    ));
-                } else if key == "intermittent" {
-                    // A list of outcomes (or one outcome); pass 1 checks the items.
-                    if matches!(entry.value.value, Node::Map(_)) {
-                        errors.push(src.error(
-                            pos(&entry.value.referenced),
-                            Some(&key),
-                            format!(
-                                "wrong type for `intermittent` in {what}: expected a list of \
-                                 outcomes like `[pass]`, found {}",
-                                entry.value.value.describe()
-                            ),
-                        ));
-                    }
-                } else if matches!(entry.value.value, Node::Seq(_) | Node::Map(_)) {
-                    errors.push(src.error(
-                        pos(&entry.value.referenced),
-                        Some(&key),
-                        format!(
-                            "wrong type for `{}` in {what}: expected a string, found {}",
-                            short(&key),
-                            entry.value.value.describe()
-                        ),
-                    ));
-                }
+                check_entry_key(src, &what, &keys[..k], entry, &mut errors);
             }
         }
     }
     errors
+}
+
+/// One key of an entry (`earlier`: the keys before it): not repeated, known, with a value of
+/// the right shape.
+fn check_entry_key(
+    src: &Source<'_>,
+    what: &str,
+    earlier: &[tree::Entry],
+    entry: &tree::Entry,
+    errors: &mut Vec<ScenarioError>,
+) {
+    let key = entry.key.value.text();
+    let at = pos(&entry.key.referenced);
+    if let Some(first) = earlier.iter().find(|e| e.key.value.text() == key) {
+        errors.push(src.error(
+            at,
+            Some(&key),
+            format!(
+                "duplicate key `{}` in {what}; it is already set on line {}",
+                short(&key),
+                pos(&first.key.referenced).line
+            ),
+        ));
+    }
+    if !ENTRY_KEYS.contains(&key.as_str()) {
+        errors.push(src.error(
+            at,
+            Some(&key),
+            format!(
+                "unknown key `{}` in {what}{}",
+                short(&key),
+                expected_one_of(&key, ENTRY_KEYS)
+            ),
+        ));
+    } else if matches!(entry.value.value, Node::Null) {
+        errors.push(src.error(
+            at,
+            Some(&key),
+            format!("missing value for `{}` in {what}", short(&key)),
+        ));
+    } else if key == "intermittent" {
+        // A list of outcomes (or one outcome); pass 1 checks the items.
+        if matches!(entry.value.value, Node::Map(_)) {
+            errors.push(src.error(
+                pos(&entry.value.referenced),
+                Some(&key),
+                format!(
+                    "wrong type for `intermittent` in {what}: expected a list of \
+                         outcomes like `[pass]`, found {}",
+                    entry.value.value.describe()
+                ),
+            ));
+        }
+    } else if matches!(entry.value.value, Node::Seq(_) | Node::Map(_)) {
+        errors.push(src.error(
+            pos(&entry.value.referenced),
+            Some(&key),
+            format!(
+                "wrong type for `{}` in {what}: expected a string, found {}",
+                short(&key),
+                entry.value.value.describe()
+            ),
+        ));
+    }
 }
 
 // ---- pass 1: raw types --------------------------------------------------------------------
@@ -588,140 +600,8 @@ fn check_entries(src: &Source<'_>, raw: RawFile) -> Result<Vec<Entry>, Vec<Scena
     let mut entries = Vec::new();
     for (name, items) in raw.0 {
         for (index, item) in items.into_iter().enumerate() {
-            let entry_at = pos(&item.referenced);
-            let what = entry_phrase(index + 1, &name.value);
-            let raw = item.value;
-            let missing = |key: &str, errors: &mut Vec<ScenarioError>| {
-                errors.push(src.error(
-                    entry_at,
-                    Some(key),
-                    format!("missing required key `{key}` in {what}"),
-                ));
-            };
-
-            let role = raw
-                .role
-                .as_ref()
-                .and_then(|role| match role.value.as_str() {
-                    "offerer" => Some(Role::Offerer),
-                    "answerer" => Some(Role::Answerer),
-                    other => {
-                        errors.push(src.error(
-                            pos(&role.referenced),
-                            Some("as"),
-                            format!(
-                                "unknown role `{}` for `as` in {what}{}",
-                                short(other),
-                                expected_one_of(other, ROLES)
-                            ),
-                        ));
-                        None
-                    }
-                });
-            let with = raw.with.as_ref().and_then(|with| {
-                if with.value.trim().is_empty() {
-                    errors.push(src.error(
-                        pos(&with.referenced),
-                        Some("with"),
-                        format!("empty `with` in {what}; name an implementation or remove it"),
-                    ));
-                    None
-                } else {
-                    Some((with.value.clone(), pos(&with.referenced)))
-                }
-            });
-            let outcome = match &raw.expected {
-                None => {
-                    missing("expected", &mut errors);
-                    None
-                }
-                Some(expected) => {
-                    // `expected: pass` only makes sense for a cell that is known to fail
-                    // now and then: it needs `intermittent`.
-                    let intermittent = raw
-                        .intermittent
-                        .as_ref()
-                        .is_some_and(|l| !l.value.is_empty());
-                    if expected.value == Outcome::Pass.as_str() && intermittent {
-                        Some(Outcome::Pass)
-                    } else {
-                        parse_outcome(src, expected, &what, &mut errors)
-                    }
-                }
-            };
-            let mut known_intermittent = Vec::new();
-            for item in raw.intermittent.iter().flat_map(|list| list.value.iter()) {
-                let text = item.value.as_str();
-                match Outcome::ALL.iter().find(|o| o.as_str() == text) {
-                    Some(o) if Some(*o) == outcome => errors.push(src.error(
-                        pos(&item.referenced),
-                        Some("intermittent"),
-                        format!("`{text}` in `intermittent` of {what} is already `expected`"),
-                    )),
-                    Some(o) if known_intermittent.contains(o) => {}
-                    Some(o) => known_intermittent.push(*o),
-                    None => {
-                        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
-                        errors.push(src.error(
-                            pos(&item.referenced),
-                            Some("intermittent"),
-                            format!(
-                                "unknown outcome `{}` in `intermittent` of {what}{}",
-                                short(text),
-                                expected_one_of(text, &names)
-                            ),
-                        ));
-                    }
-                }
-            }
-            let reason = match &raw.reason {
-                None => {
-                    missing("reason", &mut errors);
-                    None
-                }
-                Some(reason) if reason.value.trim().is_empty() => {
-                    errors.push(src.error(
-                        pos(&reason.referenced),
-                        Some("reason"),
-                        format!("empty `reason` in {what}; say why this outcome is expected"),
-                    ));
-                    None
-                }
-                Some(reason) => Some(reason.value.trim().to_owned()),
-            };
-            let bug = raw.bug.as_ref().and_then(|bug| {
-                let url = bug.value.trim();
-                let scheme = url.starts_with("https://") || url.starts_with("http://");
-                if scheme && url.len() > "https://".len() && !url.contains(char::is_whitespace) {
-                    Some(url.to_owned())
-                } else {
-                    errors.push(src.error(
-                        pos(&bug.referenced),
-                        Some("bug"),
-                        format!(
-                            "`bug` in {what} must be a URL starting with `https://` or \
-                             `http://`, found `{}`",
-                            short(&bug.value)
-                        ),
-                    ));
-                    None
-                }
-            });
-
-            if let (Some(outcome), Some(reason)) = (outcome, reason) {
-                entries.push(Entry {
-                    file: 0,
-                    scenario: name.value.clone(),
-                    scenario_at: pos(&name.referenced),
-                    number: index + 1,
-                    at: entry_at,
-                    role,
-                    with,
-                    outcome,
-                    known_intermittent,
-                    reason,
-                    bug,
-                });
+            if let Some(entry) = check_entry(src, &name, index, item, &mut errors) {
+                entries.push(entry);
             }
         }
     }
@@ -729,6 +609,186 @@ fn check_entries(src: &Source<'_>, raw: RawFile) -> Result<Vec<Entry>, Vec<Scena
         Ok(entries)
     } else {
         Err(errors)
+    }
+}
+
+/// Entry `index` (0-based) of scenario `name`; `None` when it lacks an outcome or a reason.
+fn check_entry(
+    src: &Source<'_>,
+    name: &SString,
+    index: usize,
+    item: Spanned<RawEntry>,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<Entry> {
+    let entry_at = pos(&item.referenced);
+    let what = entry_phrase(index + 1, &name.value);
+    let raw = item.value;
+    let missing = |key: &str, errors: &mut Vec<ScenarioError>| {
+        errors.push(src.error(
+            entry_at,
+            Some(key),
+            format!("missing required key `{key}` in {what}"),
+        ));
+    };
+
+    let role = raw
+        .role
+        .as_ref()
+        .and_then(|role| entry_role(src, role, &what, errors));
+    let with = raw.with.as_ref().and_then(|with| {
+        if with.value.trim().is_empty() {
+            errors.push(src.error(
+                pos(&with.referenced),
+                Some("with"),
+                format!("empty `with` in {what}; name an implementation or remove it"),
+            ));
+            None
+        } else {
+            Some((with.value.clone(), pos(&with.referenced)))
+        }
+    });
+    let outcome = match &raw.expected {
+        None => {
+            missing("expected", errors);
+            None
+        }
+        Some(expected) => {
+            // `expected: pass` only makes sense for a cell that is known to fail
+            // now and then: it needs `intermittent`.
+            let intermittent = raw
+                .intermittent
+                .as_ref()
+                .is_some_and(|l| !l.value.is_empty());
+            if expected.value == Outcome::Pass.as_str() && intermittent {
+                Some(Outcome::Pass)
+            } else {
+                parse_outcome(src, expected, &what, errors)
+            }
+        }
+    };
+    let known_intermittent = known_intermittent(src, &raw, outcome, &what, errors);
+    let reason = match &raw.reason {
+        None => {
+            missing("reason", errors);
+            None
+        }
+        Some(reason) if reason.value.trim().is_empty() => {
+            errors.push(src.error(
+                pos(&reason.referenced),
+                Some("reason"),
+                format!("empty `reason` in {what}; say why this outcome is expected"),
+            ));
+            None
+        }
+        Some(reason) => Some(reason.value.trim().to_owned()),
+    };
+    let bug = raw
+        .bug
+        .as_ref()
+        .and_then(|bug| entry_bug(src, bug, &what, errors));
+
+    let (Some(outcome), Some(reason)) = (outcome, reason) else {
+        return None;
+    };
+    Some(Entry {
+        file: 0,
+        scenario: name.value.clone(),
+        scenario_at: pos(&name.referenced),
+        number: index + 1,
+        at: entry_at,
+        role,
+        with,
+        outcome,
+        known_intermittent,
+        reason,
+        bug,
+    })
+}
+
+/// `as:` of an entry.
+fn entry_role(
+    src: &Source<'_>,
+    role: &SString,
+    what: &str,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<Role> {
+    match role.value.as_str() {
+        "offerer" => Some(Role::Offerer),
+        "answerer" => Some(Role::Answerer),
+        other => {
+            errors.push(src.error(
+                pos(&role.referenced),
+                Some("as"),
+                format!(
+                    "unknown role `{}` for `as` in {what}{}",
+                    short(other),
+                    expected_one_of(other, ROLES)
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// `intermittent:` of an entry whose `expected` is `outcome`: known outcomes other than it,
+/// each once.
+fn known_intermittent(
+    src: &Source<'_>,
+    raw: &RawEntry,
+    outcome: Option<Outcome>,
+    what: &str,
+    errors: &mut Vec<ScenarioError>,
+) -> Vec<Outcome> {
+    let mut known_intermittent = Vec::new();
+    for item in raw.intermittent.iter().flat_map(|list| list.value.iter()) {
+        let text = item.value.as_str();
+        match Outcome::ALL.iter().find(|o| o.as_str() == text) {
+            Some(o) if Some(*o) == outcome => errors.push(src.error(
+                pos(&item.referenced),
+                Some("intermittent"),
+                format!("`{text}` in `intermittent` of {what} is already `expected`"),
+            )),
+            Some(o) if known_intermittent.contains(o) => {}
+            Some(o) => known_intermittent.push(*o),
+            None => {
+                let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+                errors.push(src.error(
+                    pos(&item.referenced),
+                    Some("intermittent"),
+                    format!(
+                        "unknown outcome `{}` in `intermittent` of {what}{}",
+                        short(text),
+                        expected_one_of(text, &names)
+                    ),
+                ));
+            }
+        }
+    }
+    known_intermittent
+}
+
+/// `bug:` of an entry: an `http(s)://` URL.
+fn entry_bug(
+    src: &Source<'_>,
+    bug: &SString,
+    what: &str,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<String> {
+    let url = bug.value.trim();
+    let scheme = url.starts_with("https://") || url.starts_with("http://");
+    if scheme && url.len() > "https://".len() && !url.contains(char::is_whitespace) {
+        Some(url.to_owned())
+    } else {
+        errors.push(src.error(
+            pos(&bug.referenced),
+            Some("bug"),
+            format!(
+                "`bug` in {what} must be a URL starting with `https://` or \
+                 `http://`, found `{}`",
+                short(&bug.value)
+            ),
+        ));
+        None
     }
 }
 

@@ -103,35 +103,7 @@ impl Checker<'_> {
                     }),
                 ))
             }
-            MediaStep::ReplaceTrack(args) => {
-                let peer = self.one_peer(&args.peer, "peer");
-                let name = self.owned_name(&args.name, index, kind, peer);
-                let source = self.source(args.width.as_ref(), args.height.as_ref());
-                if let Some(name) = &name {
-                    if self.media[name].kind == Some(MediaKind::Audio)
-                        && (args.width.is_some() || args.height.is_some())
-                    {
-                        let at = at(args
-                            .width
-                            .as_ref()
-                            .or(args.height.as_ref())
-                            .expect("one is set"));
-                        self.error(
-                            at,
-                            Some("width"),
-                            format!("`{name}` is audio: a size is only for video"),
-                        );
-                        return None;
-                    }
-                }
-                Some((
-                    peer?,
-                    Action::Command(PeerCommand::ReplaceTrack {
-                        name: name?,
-                        source: source?,
-                    }),
-                ))
-            }
+            MediaStep::ReplaceTrack(args) => self.replace_track_step(index, args, kind),
             MediaStep::RemoveTrack(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.owned_name(&args.name, index, kind, peer);
@@ -150,63 +122,7 @@ impl Checker<'_> {
                 let what = Expectation::Retransmissions { name };
                 Some((peer, Action::Expect { what, timeout }))
             }
-            MediaStep::ExpectMedia(args) => {
-                let peer = self.one_peer(&args.peer, "peer");
-                let name = self.known_name(&args.name, index);
-                let media_kind = name.as_ref().and_then(|n| self.media[n].kind);
-                let codec = args.codec.as_ref().and_then(|c| self.codec(c, media_kind));
-                let video = media_kind != Some(MediaKind::Audio);
-                if let (false, Some(frames)) = (video, &args.frames) {
-                    let message = "`frames` is for video; audio is checked by `packets`";
-                    self.error(at(frames), Some("frames"), message);
-                }
-                let size_given = args.width.is_some() || args.height.is_some();
-                if !video && size_given {
-                    let value = args
-                        .width
-                        .as_ref()
-                        .or(args.height.as_ref())
-                        .expect("one is set");
-                    self.error(
-                        at(value),
-                        Some("width"),
-                        "`width` and `height` are for video",
-                    );
-                }
-                let size = self.source(args.width.as_ref(), args.height.as_ref());
-                let layers = match &args.layers {
-                    Some(layers) if !video => {
-                        self.error(at(layers), Some("layers"), "`layers` are for video");
-                        Vec::new()
-                    }
-                    Some(layers) => self.rids(layers),
-                    None => Vec::new(),
-                };
-                let (frames, packets) = if video {
-                    (DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_PACKETS)
-                } else {
-                    (0, DEFAULT_AUDIO_PACKETS)
-                };
-                let expect = MediaExpectation {
-                    codec,
-                    frames: args.frames.as_ref().map_or(frames, |f| f.value),
-                    packets: args.packets.as_ref().map_or(packets, |p| p.value),
-                    width: size.as_ref().and_then(|s| s.width),
-                    height: size.as_ref().and_then(|s| s.height),
-                    layers,
-                };
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                Some((
-                    peer?,
-                    Action::Expect {
-                        what: Expectation::Media {
-                            name: name?,
-                            expect,
-                        },
-                        timeout,
-                    },
-                ))
-            }
+            MediaStep::ExpectMedia(args) => self.expect_media_step(index, args, default_timeout),
             MediaStep::ExpectNoMedia(args) => {
                 let peer = self.one_peer(&args.peer, "peer");
                 let name = self.known_name(&args.name, index);
@@ -219,22 +135,129 @@ impl Checker<'_> {
                     },
                 ))
             }
-            MediaStep::DropPackets(args) => {
-                let peer = self.one_peer(&args.peer, "peer");
-                let name = self.known_name(&args.name, index);
-                let every = args.every.value;
-                if !(2..=MAX_DROP_EVERY).contains(&every) {
-                    let message =
-                        format!("`every` must be from 2 to {MAX_DROP_EVERY}, found {every}");
-                    self.error(at(&args.every), Some("every"), message);
-                    return None;
-                }
-                Some((
-                    peer?,
-                    Action::Relay(RelayStep::DropPackets { name: name?, every }),
-                ))
+            MediaStep::DropPackets(args) => self.drop_packets_step(index, args),
+        }
+    }
+
+    /// `replace_track`: a size only for a video track.
+    fn replace_track_step(
+        &mut self,
+        index: usize,
+        args: &RawReplaceTrack,
+        kind: &'static str,
+    ) -> Option<(PeerId, Action)> {
+        let peer = self.one_peer(&args.peer, "peer");
+        let name = self.owned_name(&args.name, index, kind, peer);
+        let source = self.source(args.width.as_ref(), args.height.as_ref());
+        if let Some(name) = &name {
+            if self.media[name].kind == Some(MediaKind::Audio)
+                && (args.width.is_some() || args.height.is_some())
+            {
+                let at = at(args
+                    .width
+                    .as_ref()
+                    .or(args.height.as_ref())
+                    .expect("one is set"));
+                self.error(
+                    at,
+                    Some("width"),
+                    format!("`{name}` is audio: a size is only for video"),
+                );
+                return None;
             }
         }
+        Some((
+            peer?,
+            Action::Command(PeerCommand::ReplaceTrack {
+                name: name?,
+                source: source?,
+            }),
+        ))
+    }
+
+    /// `expect_media`: `frames`, `width`, `height` and `layers` only for video; the defaults
+    /// depend on the kind.
+    fn expect_media_step(
+        &mut self,
+        index: usize,
+        args: &RawExpectMedia,
+        default_timeout: Duration,
+    ) -> Option<(PeerId, Action)> {
+        let peer = self.one_peer(&args.peer, "peer");
+        let name = self.known_name(&args.name, index);
+        let media_kind = name.as_ref().and_then(|n| self.media[n].kind);
+        let codec = args.codec.as_ref().and_then(|c| self.codec(c, media_kind));
+        let video = media_kind != Some(MediaKind::Audio);
+        if let (false, Some(frames)) = (video, &args.frames) {
+            let message = "`frames` is for video; audio is checked by `packets`";
+            self.error(at(frames), Some("frames"), message);
+        }
+        let size_given = args.width.is_some() || args.height.is_some();
+        if !video && size_given {
+            let value = args
+                .width
+                .as_ref()
+                .or(args.height.as_ref())
+                .expect("one is set");
+            self.error(
+                at(value),
+                Some("width"),
+                "`width` and `height` are for video",
+            );
+        }
+        let size = self.source(args.width.as_ref(), args.height.as_ref());
+        let layers = match &args.layers {
+            Some(layers) if !video => {
+                self.error(at(layers), Some("layers"), "`layers` are for video");
+                Vec::new()
+            }
+            Some(layers) => self.rids(layers),
+            None => Vec::new(),
+        };
+        let (frames, packets) = if video {
+            (DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_PACKETS)
+        } else {
+            (0, DEFAULT_AUDIO_PACKETS)
+        };
+        let expect = MediaExpectation {
+            codec,
+            frames: args.frames.as_ref().map_or(frames, |f| f.value),
+            packets: args.packets.as_ref().map_or(packets, |p| p.value),
+            width: size.as_ref().and_then(|s| s.width),
+            height: size.as_ref().and_then(|s| s.height),
+            layers,
+        };
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+        Some((
+            peer?,
+            Action::Expect {
+                what: Expectation::Media {
+                    name: name?,
+                    expect,
+                },
+                timeout,
+            },
+        ))
+    }
+
+    /// `drop_packets`: `every` from 2 to [`MAX_DROP_EVERY`].
+    fn drop_packets_step(
+        &mut self,
+        index: usize,
+        args: &RawDropPackets,
+    ) -> Option<(PeerId, Action)> {
+        let peer = self.one_peer(&args.peer, "peer");
+        let name = self.known_name(&args.name, index);
+        let every = args.every.value;
+        if !(2..=MAX_DROP_EVERY).contains(&every) {
+            let message = format!("`every` must be from 2 to {MAX_DROP_EVERY}, found {every}");
+            self.error(at(&args.every), Some("every"), message);
+            return None;
+        }
+        Some((
+            peer?,
+            Action::Relay(RelayStep::DropPackets { name: name?, every }),
+        ))
     }
 
     /// The peer, video name and timeout of a wait that only video can meet.

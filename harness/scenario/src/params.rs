@@ -23,7 +23,7 @@
 use std::collections::BTreeSet;
 
 use crate::suggest::{did_you_mean, quote_list};
-use crate::tree::{pos, short, Node, SNode};
+use crate::tree::{pos, short, Entry, Node, SNode};
 use crate::{Pos, ScenarioError, Source};
 
 /// The most variants one file may expand into.
@@ -205,7 +205,6 @@ pub(crate) fn read(
     root: &SNode,
     found: &[Placeholder],
 ) -> Result<Option<Params>, Vec<ScenarioError>> {
-    let mut errors = Vec::new();
     let entry = match &root.value {
         Node::Map(entries) => entries
             .iter()
@@ -213,6 +212,7 @@ pub(crate) fn read(
         _ => None,
     };
     let Some(entry) = entry else {
+        let mut errors = Vec::new();
         for p in found {
             errors.push(src.error(
                 Pos {
@@ -232,154 +232,22 @@ pub(crate) fn read(
             Err(errors)
         };
     };
-    let mut params = Params {
-        names: Vec::new(),
-        axes: Vec::new(),
-    };
-    let mut declared_at: Vec<Pos> = Vec::new();
-    let declare = |params: &mut Params,
-                   declared_at: &mut Vec<Pos>,
-                   errors: &mut Vec<ScenarioError>,
-                   name: &SNode| {
-        let text = name.value.text();
-        let at = pos(&name.referenced);
-        if !is_name(&text) {
-            errors.push(src.error(
-                at,
-                Some(&text),
-                format!(
-                    "invalid parameter name `{}`: start with `a-z`, then only `a-z`, `0-9` and `_`",
-                    short(&text)
-                ),
-            ));
-        } else if params.names.contains(&text) {
-            errors.push(src.error(
-                at,
-                Some(&text),
-                format!("parameter `{text}` is declared twice"),
-            ));
-        } else {
-            params.names.push(text.clone());
-            declared_at.push(at);
-        }
-        text
-    };
-    let scalar = |node: &SNode, errors: &mut Vec<ScenarioError>, key: &str| -> Option<String> {
-        let value = match &node.value {
-            Node::Str(s) => s.clone(),
-            Node::Int(i) => i.to_string(),
-            Node::Bool(b) => b.to_string(),
-            other => {
-                errors.push(src.error(
-                    pos(&node.referenced),
-                    Some(key),
-                    format!(
-                        "a value of parameter `{key}` must be a plain value, found {}",
-                        other.describe()
-                    ),
-                ));
-                return None;
-            }
-        };
-        if !is_value(&value) {
-            errors.push(src.error(
-                pos(&node.referenced),
-                Some(key),
-                format!(
-                    "invalid value `{}` of parameter `{key}`: use only letters, digits and `_ . : / -`",
-                    short(&value)
-                ),
-            ));
-            return None;
-        }
-        Some(value)
+    let mut r = Reader {
+        src,
+        errors: Vec::new(),
+        params: Params {
+            names: Vec::new(),
+            axes: Vec::new(),
+        },
+        declared_at: Vec::new(),
     };
     match &entry.value.value {
         Node::Map(axes) if !axes.is_empty() => {
             for axis in axes {
-                let axis_name = declare(&mut params, &mut declared_at, &mut errors, &axis.key);
-                let Node::Seq(items) = &axis.value.value else {
-                    errors.push(src.error(
-                        pos(&axis.value.referenced),
-                        Some(&axis_name),
-                        format!(
-                            "parameter `{}` needs a list of values, e.g. `[on, off]`, found {}",
-                            short(&axis_name),
-                            axis.value.value.describe()
-                        ),
-                    ));
-                    continue;
-                };
-                if items.is_empty() {
-                    errors.push(src.error(
-                        pos(&axis.value.referenced),
-                        Some(&axis_name),
-                        format!("parameter `{}` has no values", short(&axis_name)),
-                    ));
-                    continue;
-                }
-                let mut values: Vec<Vec<(String, String)>> = Vec::new();
-                let mut keys_of_rows: Option<Vec<String>> = None;
-                for item in items {
-                    match &item.value {
-                        Node::Map(row) => {
-                            // A row sets several names; the axis name itself is only a label.
-                            if keys_of_rows.is_none() && params.names.last() == Some(&axis_name) {
-                                params.names.pop();
-                                declared_at.pop();
-                            }
-                            let mut assigned = Vec::new();
-                            for e in row {
-                                let key = e.key.value.text();
-                                if keys_of_rows.is_none() {
-                                    declare(&mut params, &mut declared_at, &mut errors, &e.key);
-                                }
-                                if let Some(v) = scalar(&e.value, &mut errors, &key) {
-                                    assigned.push((key, v));
-                                }
-                            }
-                            let keys: Vec<String> = row.iter().map(|e| e.key.value.text()).collect();
-                            match &keys_of_rows {
-                                None => keys_of_rows = Some(keys),
-                                Some(first) if *first != keys => errors.push(src.error(
-                                    pos(&item.referenced),
-                                    Some(&axis_name),
-                                    format!(
-                                        "every row of parameter `{axis_name}` must set the same names ({}), this one sets {}",
-                                        quote_list(first),
-                                        quote_list(&keys)
-                                    ),
-                                )),
-                                Some(_) => {}
-                            }
-                            values.push(assigned);
-                        }
-                        _ if keys_of_rows.is_some() => errors.push(src.error(
-                            pos(&item.referenced),
-                            Some(&axis_name),
-                            format!(
-                                "parameter `{axis_name}` mixes rows (mappings) and plain values"
-                            ),
-                        )),
-                        _ => {
-                            if let Some(v) = scalar(item, &mut errors, &axis_name) {
-                                values.push(vec![(axis_name.clone(), v)]);
-                            }
-                        }
-                    }
-                }
-                let distinct: BTreeSet<&Vec<(String, String)>> = values.iter().collect();
-                if distinct.len() != values.len() {
-                    errors.push(src.error(
-                        pos(&axis.value.referenced),
-                        Some(&axis_name),
-                        format!("parameter `{axis_name}` lists the same value twice"),
-                    ));
-                }
-                params.axes.push(values);
+                r.axis(axis);
             }
         }
-        other => errors.push(src.error(
+        other => r.errors.push(src.error(
             pos(&entry.value.referenced),
             Some("parameters"),
             format!(
@@ -388,35 +256,10 @@ pub(crate) fn read(
             ),
         )),
     }
-    for p in found {
-        if !params.names.contains(&p.name) {
-            let names: Vec<&str> = params.names.iter().map(String::as_str).collect();
-            let hint = did_you_mean(&p.name, &names)
-                .map(|s| format!(" (did you mean `${{{s}}}`?)"))
-                .unwrap_or_default();
-            errors.push(src.error(
-                Pos {
-                    line: p.line,
-                    column: p.column,
-                },
-                None,
-                format!(
-                    "unknown parameter `${{{}}}`; this scenario declares {}{hint}",
-                    short(&p.name),
-                    quote_list(&params.names)
-                ),
-            ));
-        }
-    }
-    for (name, at) in params.names.iter().zip(&declared_at) {
-        if !found.iter().any(|p| p.name == *name) {
-            errors.push(src.error(
-                *at,
-                Some(name),
-                format!("parameter `{name}` is never used: write `${{{name}}}` where it applies"),
-            ));
-        }
-    }
+    r.check_uses(found);
+    let Reader {
+        mut errors, params, ..
+    } = r;
     if errors.is_empty() {
         let count = params.variants().len();
         if count > MAX_VARIANTS {
@@ -431,6 +274,209 @@ pub(crate) fn read(
         Ok(Some(params))
     } else {
         Err(errors)
+    }
+}
+
+/// The state of [`read`]: what is declared so far (with where), and the errors.
+struct Reader<'s> {
+    src: &'s Source<'s>,
+    errors: Vec<ScenarioError>,
+    params: Params,
+    /// Where each of `params.names` is declared.
+    declared_at: Vec<Pos>,
+}
+
+impl Reader<'_> {
+    /// Declares the parameter `name` (if valid and new) and returns its text.
+    fn declare(&mut self, name: &SNode) -> String {
+        let text = name.value.text();
+        let at = pos(&name.referenced);
+        if !is_name(&text) {
+            self.errors.push(self.src.error(
+                at,
+                Some(&text),
+                format!(
+                    "invalid parameter name `{}`: start with `a-z`, then only `a-z`, `0-9` and `_`",
+                    short(&text)
+                ),
+            ));
+        } else if self.params.names.contains(&text) {
+            self.errors.push(self.src.error(
+                at,
+                Some(&text),
+                format!("parameter `{text}` is declared twice"),
+            ));
+        } else {
+            self.params.names.push(text.clone());
+            self.declared_at.push(at);
+        }
+        text
+    }
+
+    /// One value of parameter `key`: a plain scalar of allowed characters.
+    fn scalar(&mut self, node: &SNode, key: &str) -> Option<String> {
+        let value = match &node.value {
+            Node::Str(s) => s.clone(),
+            Node::Int(i) => i.to_string(),
+            Node::Bool(b) => b.to_string(),
+            other => {
+                self.errors.push(self.src.error(
+                    pos(&node.referenced),
+                    Some(key),
+                    format!(
+                        "a value of parameter `{key}` must be a plain value, found {}",
+                        other.describe()
+                    ),
+                ));
+                return None;
+            }
+        };
+        if !is_value(&value) {
+            self.errors.push(self.src.error(
+                pos(&node.referenced),
+                Some(key),
+                format!(
+                    "invalid value `{}` of parameter `{key}`: use only letters, digits and `_ . : / -`",
+                    short(&value)
+                ),
+            ));
+            return None;
+        }
+        Some(value)
+    }
+
+    /// One axis (`name: [values]`): plain values, or rows that each set the same names.
+    fn axis(&mut self, axis: &Entry) {
+        let src = self.src;
+        let axis_name = self.declare(&axis.key);
+        let Node::Seq(items) = &axis.value.value else {
+            self.errors.push(src.error(
+                pos(&axis.value.referenced),
+                Some(&axis_name),
+                format!(
+                    "parameter `{}` needs a list of values, e.g. `[on, off]`, found {}",
+                    short(&axis_name),
+                    axis.value.value.describe()
+                ),
+            ));
+            return;
+        };
+        if items.is_empty() {
+            self.errors.push(src.error(
+                pos(&axis.value.referenced),
+                Some(&axis_name),
+                format!("parameter `{}` has no values", short(&axis_name)),
+            ));
+            return;
+        }
+        let mut values: Vec<Vec<(String, String)>> = Vec::new();
+        let mut keys_of_rows: Option<Vec<String>> = None;
+        for item in items {
+            match &item.value {
+                Node::Map(row) => {
+                    let assigned = self.row(&axis_name, item, row, &mut keys_of_rows);
+                    values.push(assigned);
+                }
+                _ if keys_of_rows.is_some() => self.errors.push(src.error(
+                    pos(&item.referenced),
+                    Some(&axis_name),
+                    format!("parameter `{axis_name}` mixes rows (mappings) and plain values"),
+                )),
+                _ => {
+                    if let Some(v) = self.scalar(item, &axis_name) {
+                        values.push(vec![(axis_name.clone(), v)]);
+                    }
+                }
+            }
+        }
+        let distinct: BTreeSet<&Vec<(String, String)>> = values.iter().collect();
+        if distinct.len() != values.len() {
+            self.errors.push(src.error(
+                pos(&axis.value.referenced),
+                Some(&axis_name),
+                format!("parameter `{axis_name}` lists the same value twice"),
+            ));
+        }
+        self.params.axes.push(values);
+    }
+
+    /// One row (a mapping) of axis `axis_name`: the first declares its names (the axis name is
+    /// then only a label), the others must set the same ones.
+    fn row(
+        &mut self,
+        axis_name: &str,
+        item: &SNode,
+        row: &[Entry],
+        keys_of_rows: &mut Option<Vec<String>>,
+    ) -> Vec<(String, String)> {
+        // A row sets several names; the axis name itself is only a label.
+        if keys_of_rows.is_none() && self.params.names.last().map(String::as_str) == Some(axis_name)
+        {
+            self.params.names.pop();
+            self.declared_at.pop();
+        }
+        let mut assigned = Vec::new();
+        for e in row {
+            let key = e.key.value.text();
+            if keys_of_rows.is_none() {
+                self.declare(&e.key);
+            }
+            if let Some(v) = self.scalar(&e.value, &key) {
+                assigned.push((key, v));
+            }
+        }
+        let keys: Vec<String> = row.iter().map(|e| e.key.value.text()).collect();
+        match &*keys_of_rows {
+            None => *keys_of_rows = Some(keys),
+            Some(first) if *first != keys => self.errors.push(self.src.error(
+                pos(&item.referenced),
+                Some(axis_name),
+                format!(
+                    "every row of parameter `{axis_name}` must set the same names ({}), this one sets {}",
+                    quote_list(first),
+                    quote_list(&keys)
+                ),
+            )),
+            Some(_) => {}
+        }
+        assigned
+    }
+
+    /// Every placeholder names a declared parameter, and every parameter is used.
+    fn check_uses(&mut self, found: &[Placeholder]) {
+        let src = self.src;
+        let params = &self.params;
+        for p in found {
+            if !params.names.contains(&p.name) {
+                let names: Vec<&str> = params.names.iter().map(String::as_str).collect();
+                let hint = did_you_mean(&p.name, &names)
+                    .map(|s| format!(" (did you mean `${{{s}}}`?)"))
+                    .unwrap_or_default();
+                self.errors.push(src.error(
+                    Pos {
+                        line: p.line,
+                        column: p.column,
+                    },
+                    None,
+                    format!(
+                        "unknown parameter `${{{}}}`; this scenario declares {}{hint}",
+                        short(&p.name),
+                        quote_list(&params.names)
+                    ),
+                ));
+            }
+        }
+        for (name, at) in params.names.iter().zip(&self.declared_at) {
+            if !found.iter().any(|p| p.name == *name) {
+                self.errors.push(src.error(
+                    *at,
+                    Some(name),
+                    format!(
+                        "parameter `{name}` is never used: write `${{{name}}}` where it applies"
+                    ),
+                ));
+            }
+        }
     }
 }
 

@@ -37,22 +37,51 @@ pub(crate) fn convert(src: &Source<'_>, tree: Option<&SNode>, error: &Error) -> 
         .location()
         .map(|l| tree::pos(&l))
         .unwrap_or(Pos { line: 0, column: 0 });
-    let inner = original(error);
-    let hits = tree.map(all_hits).unwrap_or_default();
-    let key_at = |name: &str| {
-        hits.iter().find_map(|hit| match hit {
+    let lookup = Lookup {
+        at,
+        hits: tree.map(all_hits).unwrap_or_default(),
+    };
+    match original(error) {
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => unknown_field(src, &lookup, field, expected),
+        Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => unknown_variant(src, &lookup, variant, expected),
+        Error::SerdeMissingField { field, .. } => missing_field(src, &lookup, field),
+        Error::MultipleDocuments { .. } => src.error(
+            at,
+            None,
+            "a scenario file must hold exactly one YAML document; a second one starts here",
+        ),
+        other => wrong_value(src, &lookup, tree.is_none(), other),
+    }
+}
+
+/// Where an error is, and every key and node of the tree to look it up among.
+struct Lookup<'t> {
+    at: Pos,
+    hits: Vec<Hit<'t>>,
+}
+
+impl<'t> Lookup<'t> {
+    /// The path of the mapping holding the key `name` that starts at the error.
+    fn key_at(&self, name: &str) -> Option<Vec<Seg>> {
+        self.hits.iter().find_map(|hit| match hit {
             Hit::Key { map_path, key }
-                if tree::pos(&key.referenced) == at && key.value.text() == name =>
+                if tree::pos(&key.referenced) == self.at && key.value.text() == name =>
             {
                 Some(map_path.clone())
             }
             _ => None,
         })
-    };
-    let node_at = |want_map: bool| {
-        let mut found = hits.iter().filter_map(|hit| match hit {
+    }
+
+    /// The node starting at the error (a mapping if `want_map`), with its path.
+    fn node_at(&self, want_map: bool) -> Option<(Vec<Seg>, &'t SNode)> {
+        let mut found = self.hits.iter().filter_map(|hit| match hit {
             Hit::Node { path, node }
-                if tree::pos(&node.referenced) == at
+                if tree::pos(&node.referenced) == self.at
                     && (!want_map || matches!(node.value, Node::Map(_))) =>
             {
                 Some((path.clone(), *node))
@@ -66,93 +95,119 @@ pub(crate) fn convert(src: &Source<'_>, tree: Option<&SNode>, error: &Error) -> 
         } else {
             found.next()
         }
-    };
+    }
 
-    match inner {
-        Error::SerdeUnknownField {
-            field, expected, ..
-        } => {
-            let message = match key_at(field).as_deref().and_then(context) {
-                Some(ctx) => format!("unknown key `{}` {ctx}", short(field)),
-                None => format!("unknown top-level key `{}`", short(field)),
+    /// Where the step kind of a step's arguments mapping at `path` is, if it is one; else the
+    /// error's location.
+    fn step_kind_at(&self, path: &[Seg]) -> Pos {
+        match path {
+            [steps @ Seg::Key(_), index @ Seg::Index(_), Seg::Key(kind)] => self
+                .hits
+                .iter()
+                .find_map(|hit| match hit {
+                    Hit::Key { map_path, key }
+                        if map_path.as_slice() == [steps.clone(), index.clone()]
+                            && key.value.text() == *kind =>
+                    {
+                        Some(tree::pos(&key.referenced))
+                    }
+                    _ => None,
+                })
+                .unwrap_or(self.at),
+            _ => self.at,
+        }
+    }
+}
+
+/// `SerdeUnknownField`: names the key and where it is.
+fn unknown_field(
+    src: &Source<'_>,
+    lookup: &Lookup<'_>,
+    field: &str,
+    expected: &[&'static str],
+) -> ScenarioError {
+    let message = match lookup.key_at(field).as_deref().and_then(context) {
+        Some(ctx) => format!("unknown key `{}` {ctx}", short(field)),
+        None => format!("unknown top-level key `{}`", short(field)),
+    };
+    let message = message + &expected_one_of(field, expected);
+    src.error(lookup.at, Some(field), message)
+}
+
+/// `SerdeUnknownVariant`: an unknown step kind, or an unknown value where it is.
+fn unknown_variant(
+    src: &Source<'_>,
+    lookup: &Lookup<'_>,
+    variant: &str,
+    expected: &[&'static str],
+) -> ScenarioError {
+    let message = match lookup.key_at(variant).as_deref() {
+        Some([Seg::Key(steps), Seg::Index(_)]) if steps == "steps" => {
+            format!("unknown step kind `{}`", short(variant))
+        }
+        Some(path) => match context(path) {
+            Some(ctx) => format!("unknown value `{}` {ctx}", short(variant)),
+            None => format!("unknown value `{}`", short(variant)),
+        },
+        None => format!("unknown value `{}`", short(variant)),
+    };
+    let message = message + &expected_one_of(variant, expected);
+    src.error(lookup.at, Some(variant), message)
+}
+
+/// `SerdeMissingField`: names the mapping the key is missing from.
+fn missing_field(src: &Source<'_>, lookup: &Lookup<'_>, field: &str) -> ScenarioError {
+    match lookup.node_at(true) {
+        Some((path, _)) => {
+            let message = match context(&path) {
+                Some(ctx) => format!("missing required key `{field}` {ctx}"),
+                None => format!("missing required key `{field}`"),
             };
-            let message = message + &expected_one_of(field, expected);
+            // Point at the step kind rather than at the `{` of its arguments.
+            let at = lookup.step_kind_at(&path);
             src.error(at, Some(field), message)
         }
-        Error::SerdeUnknownVariant {
-            variant, expected, ..
-        } => {
-            let message = match key_at(variant).as_deref() {
-                Some([Seg::Key(steps), Seg::Index(_)]) if steps == "steps" => {
-                    format!("unknown step kind `{}`", short(variant))
-                }
-                Some(path) => match context(path) {
-                    Some(ctx) => format!("unknown value `{}` {ctx}", short(variant)),
-                    None => format!("unknown value `{}`", short(variant)),
-                },
-                None => format!("unknown value `{}`", short(variant)),
+        None => src.error(
+            lookup.at,
+            Some(field),
+            format!("missing required key `{field}`"),
+        ),
+    }
+}
+
+/// Any other error: a wrong type or value (named by where it is), else a syntax error (`no_tree`:
+/// the error came from building the tree).
+fn wrong_value(
+    src: &Source<'_>,
+    lookup: &Lookup<'_>,
+    no_tree: bool,
+    other: &Error,
+) -> ScenarioError {
+    let at = lookup.at;
+    match (expected_phrase(other), lookup.node_at(false)) {
+        (Some(expected), Some((path, node))) => {
+            let (what, key) = subject(&path);
+            let kind = match node.value {
+                Node::Seq(_) | Node::Map(_) | Node::Null => "wrong type",
+                _ => "invalid value",
             };
-            let message = message + &expected_one_of(variant, expected);
-            src.error(at, Some(variant), message)
+            let message = format!(
+                "{kind} for {what}: expected {expected}, found {}",
+                node.value.describe()
+            );
+            src.error(at, key.as_deref(), message)
         }
-        Error::SerdeMissingField { field, .. } => match node_at(true) {
-            Some((path, _)) => {
-                let message = match context(&path) {
-                    Some(ctx) => format!("missing required key `{field}` {ctx}"),
-                    None => format!("missing required key `{field}`"),
-                };
-                // Point at the step kind rather than at the `{` of its arguments.
-                let at = match path.as_slice() {
-                    [steps @ Seg::Key(_), index @ Seg::Index(_), Seg::Key(kind)] => hits
-                        .iter()
-                        .find_map(|hit| match hit {
-                            Hit::Key { map_path, key }
-                                if map_path.as_slice() == [steps.clone(), index.clone()]
-                                    && key.value.text() == *kind =>
-                            {
-                                Some(tree::pos(&key.referenced))
-                            }
-                            _ => None,
-                        })
-                        .unwrap_or(at),
-                    _ => at,
-                };
-                src.error(at, Some(field), message)
-            }
-            None => src.error(at, Some(field), format!("missing required key `{field}`")),
-        },
-        Error::MultipleDocuments { .. } => src.error(
+        (Some(expected), None) => src.error(at, None, format!("wrong type: expected {expected}")),
+        (None, _) if no_tree => src.error(
             at,
             None,
-            "a scenario file must hold exactly one YAML document; a second one starts here",
-        ),
-        other => match (expected_phrase(other), node_at(false)) {
-            (Some(expected), Some((path, node))) => {
-                let (what, key) = subject(&path);
-                let kind = match node.value {
-                    Node::Seq(_) | Node::Map(_) | Node::Null => "wrong type",
-                    _ => "invalid value",
-                };
-                let message = format!(
-                    "{kind} for {what}: expected {expected}, found {}",
-                    node.value.describe()
-                );
-                src.error(at, key.as_deref(), message)
-            }
-            (Some(expected), None) => {
-                src.error(at, None, format!("wrong type: expected {expected}"))
-            }
-            (None, _) if tree.is_none() => src.error(
-                at,
-                None,
-                format!(
-                    "invalid YAML: {}{}",
-                    fallback_message(other),
-                    unquoted_index_hint(src, at)
-                ),
+            format!(
+                "invalid YAML: {}{}",
+                fallback_message(other),
+                unquoted_index_hint(src, at)
             ),
-            (None, _) => src.error(at, None, fallback_message(other)),
-        },
+        ),
+        (None, _) => src.error(at, None, fallback_message(other)),
     }
 }
 

@@ -22,7 +22,9 @@ use crate::plan::{
 };
 use crate::raw::{
     RawBulkTransfer, RawChannel, RawCreateDataChannel, RawCreatePeerConnection, RawExpectChannel,
-    RawExpectDataChannel, RawPeers, RawScenario, RawStep, SString,
+    RawExpectDataChannel, RawExpectMessage, RawExpectState, RawNegotiate, RawPeerOnly, RawPeers,
+    RawRequireMaxMessageSize, RawScenario, RawSend, RawSetLocalDescription,
+    RawSetRemoteDescription, RawStep, SString,
 };
 use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{pos, short};
@@ -108,68 +110,9 @@ pub(crate) fn validate(
         media: HashMap::new(),
     };
 
-    let (name, name_at, name_from_file) = match &raw.name {
-        Some(name) => {
-            c.identifier(name, "name", "scenario name");
-            (name.value.clone(), at(name), false)
-        }
-        None => {
-            let stem = src
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let start = Pos { line: 1, column: 1 };
-            if !is_identifier(&stem) {
-                c.error(
-                    start,
-                    Some("name"),
-                    format!(
-                        "the scenario name `{}` comes from the file name and may only contain \
-                         `a-z`, `0-9` and `-`; rename the file or set `name:`",
-                        short(&stem)
-                    ),
-                );
-            }
-            (stem, start, true)
-        }
-    };
-
-    let feature = match &raw.feature {
-        Some(feature) => {
-            c.identifier(feature, "feature", "feature");
-            feature.value.clone()
-        }
-        None => {
-            c.missing(
-                root,
-                "feature",
-                "the feature group the scenario reports under, like `data-channels`",
-            );
-            String::new()
-        }
-    };
-
-    let description = match &raw.description {
-        Some(d) if d.value.trim().is_empty() => {
-            c.error(
-                at(d),
-                Some("description"),
-                "`description` must not be empty",
-            );
-            String::new()
-        }
-        Some(d) => d.value.trim().to_owned(),
-        None => {
-            c.missing(
-                root,
-                "description",
-                "one or more sentences saying what the scenario checks",
-            );
-            String::new()
-        }
-    };
-
+    let (name, name_at, name_from_file) = c.scenario_name(raw.name.as_ref());
+    let feature = c.feature(root, raw.feature.as_ref());
+    let description = c.description(root, raw.description.as_ref());
     let peer_names = match &raw.peers {
         Some(peers) => c.peers(peers),
         None => {
@@ -181,31 +124,12 @@ pub(crate) fn validate(
             [String::new(), String::new()]
         }
     };
-
     let timeout = raw
         .timeout
         .as_ref()
         .and_then(|t| c.duration(t, "timeout"))
         .unwrap_or(DEFAULT_TIMEOUT);
-
-    let mut steps = Vec::new();
-    match &raw.steps {
-        Some(list) if list.value.is_empty() => {
-            c.error(
-                at(list),
-                Some("steps"),
-                "`steps` must contain at least one step",
-            );
-        }
-        Some(list) => {
-            c.note_created_labels(&list.value);
-            c.note_added_media(&list.value);
-            for (index, step) in list.value.iter().enumerate() {
-                c.step(index, step, timeout, &mut steps);
-            }
-        }
-        None => c.missing(root, "steps", "the list of steps to run"),
-    }
+    let steps = c.steps(root, raw.steps.as_ref(), timeout);
 
     if !c.errors.is_empty() {
         let mut errors = c.errors;
@@ -226,6 +150,110 @@ pub(crate) fn validate(
         name_at,
         name_from_file,
     })
+}
+
+/// The top-level keys of [`validate`] other than `peers` and `timeout`.
+impl Checker<'_> {
+    /// `name:`, or the file's stem without it: the name, where it is, and whether it came from
+    /// the file name.
+    fn scenario_name(&mut self, name: Option<&SString>) -> (String, Pos, bool) {
+        match name {
+            Some(name) => {
+                self.identifier(name, "name", "scenario name");
+                (name.value.clone(), at(name), false)
+            }
+            None => {
+                let stem = self
+                    .src
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let start = Pos { line: 1, column: 1 };
+                if !is_identifier(&stem) {
+                    self.error(
+                        start,
+                        Some("name"),
+                        format!(
+                            "the scenario name `{}` comes from the file name and may only contain \
+                             `a-z`, `0-9` and `-`; rename the file or set `name:`",
+                            short(&stem)
+                        ),
+                    );
+                }
+                (stem, start, true)
+            }
+        }
+    }
+
+    /// `feature:` (required).
+    fn feature(&mut self, root: Pos, feature: Option<&SString>) -> String {
+        match feature {
+            Some(feature) => {
+                self.identifier(feature, "feature", "feature");
+                feature.value.clone()
+            }
+            None => {
+                self.missing(
+                    root,
+                    "feature",
+                    "the feature group the scenario reports under, like `data-channels`",
+                );
+                String::new()
+            }
+        }
+    }
+
+    /// `description:` (required, not empty), trimmed.
+    fn description(&mut self, root: Pos, description: Option<&SString>) -> String {
+        match description {
+            Some(d) if d.value.trim().is_empty() => {
+                self.error(
+                    at(d),
+                    Some("description"),
+                    "`description` must not be empty",
+                );
+                String::new()
+            }
+            Some(d) => d.value.trim().to_owned(),
+            None => {
+                self.missing(
+                    root,
+                    "description",
+                    "one or more sentences saying what the scenario checks",
+                );
+                String::new()
+            }
+        }
+    }
+
+    /// `steps:` (required, at least one), each checked with `timeout` as its default.
+    fn steps(
+        &mut self,
+        root: Pos,
+        steps: Option<&Spanned<Vec<Spanned<RawStep>>>>,
+        timeout: Duration,
+    ) -> Vec<Step> {
+        let mut out = Vec::new();
+        match steps {
+            Some(list) if list.value.is_empty() => {
+                self.error(
+                    at(list),
+                    Some("steps"),
+                    "`steps` must contain at least one step",
+                );
+            }
+            Some(list) => {
+                self.note_created_labels(&list.value);
+                self.note_added_media(&list.value);
+                for (index, step) in list.value.iter().enumerate() {
+                    self.step(index, step, timeout, &mut out);
+                }
+            }
+            None => self.missing(root, "steps", "the list of steps to run"),
+        }
+        out
+    }
 }
 
 pub(crate) fn at<T>(spanned: &Spanned<T>) -> Pos {
@@ -1035,43 +1063,40 @@ impl Checker<'_> {
     fn channel_waits(
         &mut self,
         args: &RawExpectChannel,
-        index: usize,
-        kind: &str,
-        default_timeout: Duration,
+        cx: StepCx,
         make: fn(String) -> Expectation,
-    ) -> (Vec<PeerId>, Vec<Action>) {
+    ) -> Pushes {
         let peers = self.peer(&args.peer);
         let count = self.count(args.count.as_ref());
-        self.index_needs_count(&args.label, "label", kind, count);
-        let labels = self.known_labels_of(&args.label, count, index);
-        let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-        let actions = labels
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        let labels = self.known_labels_of(&args.label, count, cx.index);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), cx.default_timeout);
+        labels
             .into_iter()
-            .map(|label| Action::Expect {
-                what: make(label),
-                timeout,
+            .map(|label| {
+                let action = Action::Expect {
+                    what: make(label),
+                    timeout,
+                };
+                (peers.clone(), action)
             })
-            .collect();
-        (peers, actions)
+            .collect()
     }
 
     /// One command per label of a channel command (`count` expands `{i}`).
     fn channel_commands(
         &mut self,
         args: &RawChannel,
-        index: usize,
-        kind: &str,
+        cx: StepCx,
         make: fn(String) -> PeerCommand,
-    ) -> (Vec<PeerId>, Vec<Action>) {
+    ) -> Pushes {
         let peers = self.peer(&args.peer);
         let count = self.count(args.count.as_ref());
-        self.index_needs_count(&args.label, "label", kind, count);
-        let actions = self
-            .known_labels_of(&args.label, count, index)
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        self.known_labels_of(&args.label, count, cx.index)
             .into_iter()
-            .map(|label| Action::Command(make(label)))
-            .collect();
-        (peers, actions)
+            .map(|label| (peers.clone(), Action::Command(make(label))))
+            .collect()
     }
 
     /// Checks one step and appends what it expands to: with `count`, repetition `i` = 0..n-1
@@ -1083,319 +1108,361 @@ impl Checker<'_> {
         default_timeout: Duration,
         out: &mut Vec<Step>,
     ) {
-        let step_at = at(step);
-        let line = step_at.line;
-        let mut push = |peers: &[PeerId], action: Action| {
-            for &peer in peers {
+        let cx = StepCx {
+            index,
+            kind: step_kind(&step.value),
+            at: at(step),
+            default_timeout,
+        };
+        let pushes = match &step.value {
+            RawStep::CreatePeerConnection(args) => self.create_peer_connection_step(args),
+            RawStep::CreateDataChannel(args) => self.create_data_channel_step(args, cx),
+            RawStep::Negotiate(args) => self.negotiate_step(args),
+            RawStep::CreateOffer(args) => self.on_peers(args, command(PeerCommand::CreateOffer)),
+            RawStep::CreateAnswer(args) => self.on_peers(args, command(PeerCommand::CreateAnswer)),
+            RawStep::SetLocalDescription(args) => self.set_local_description_step(args),
+            RawStep::SetRemoteDescription(args) => self.set_remote_description_step(args),
+            RawStep::GetStats(args) => self.on_peers(args, command(PeerCommand::GetStats)),
+            RawStep::Close(args) => self.on_peers(args, command(PeerCommand::Close)),
+            RawStep::CheckStreamIds(args) => self.on_peers(args, Action::Check(Check::StreamIds)),
+            RawStep::RequireMaxMessageSize(args) => self.require_max_message_size_step(args),
+            RawStep::ExpectConnectionState(args) => self.expect_state_step(args, false, cx),
+            RawStep::ExpectIceConnectionState(args) => self.expect_state_step(args, true, cx),
+            RawStep::ExpectDataChannel(args) => self.expect_data_channel_step(args, cx),
+            RawStep::ExpectChannelOpen(args) => {
+                self.channel_waits(args, cx, |label| Expectation::ChannelOpen { label })
+            }
+            RawStep::ExpectChannelClosing(args) => {
+                self.channel_waits(args, cx, |label| Expectation::ChannelClosing { label })
+            }
+            RawStep::ExpectChannelClosed(args) => {
+                self.channel_waits(args, cx, |label| Expectation::ChannelClosed { label })
+            }
+            RawStep::Send(args) => self.send_step(args, cx),
+            RawStep::ExpectMessage(args) => self.expect_message_step(args, cx),
+            RawStep::CloseDataChannel(args) => {
+                self.channel_commands(args, cx, |label| PeerCommand::CloseDataChannel { label })
+            }
+            RawStep::Echo(args) => {
+                self.channel_commands(args, cx, |label| PeerCommand::Echo { label })
+            }
+            RawStep::BulkTransfer(args) => {
+                one_peer(self.bulk_transfer(args, index, default_timeout))
+            }
+            // Connectivity and media steps are validated in their own files.
+            RawStep::Candidates(a) => self.connectivity(ConnectivityStep::Candidates(a), cx),
+            RawStep::ReleaseCandidates(a) => {
+                self.connectivity(ConnectivityStep::ReleaseCandidates(a), cx)
+            }
+            RawStep::RestartIce(a) => self.connectivity(ConnectivityStep::RestartIce(a), cx),
+            RawStep::ExpectNewIceCredentials(a) => {
+                self.connectivity(ConnectivityStep::ExpectNewIceCredentials(a), cx)
+            }
+            RawStep::Rollback(a) => self.connectivity(ConnectivityStep::Rollback(a), cx),
+            RawStep::ExpectSelectedCandidatePair(a) => {
+                self.connectivity(ConnectivityStep::ExpectSelectedCandidatePair(a), cx)
+            }
+            RawStep::ExpectDtlsRole(a) => {
+                self.connectivity(ConnectivityStep::ExpectDtlsRole(a), cx)
+            }
+            RawStep::ExpectCertificate(a) => {
+                self.connectivity(ConnectivityStep::ExpectCertificate(a), cx)
+            }
+            RawStep::ExpectHostCandidates(a) => {
+                self.connectivity(ConnectivityStep::ExpectHostCandidates(a), cx)
+            }
+            RawStep::AddMedia(a) => self.media(MediaStep::AddMedia(a), cx),
+            RawStep::SetDirection(a) => self.media(MediaStep::SetDirection(a), cx),
+            RawStep::ReplaceTrack(a) => self.media(MediaStep::ReplaceTrack(a), cx),
+            RawStep::RemoveTrack(a) => self.media(MediaStep::RemoveTrack(a), cx),
+            RawStep::RequestKeyFrame(a) => self.media(MediaStep::RequestKeyFrame(a), cx),
+            RawStep::ExpectMedia(a) => self.media(MediaStep::ExpectMedia(a), cx),
+            RawStep::ExpectNoMedia(a) => self.media(MediaStep::ExpectNoMedia(a), cx),
+            RawStep::DropPackets(a) => self.media(MediaStep::DropPackets(a), cx),
+            RawStep::ExpectRetransmissions(a) => {
+                self.media(MediaStep::ExpectRetransmissions(a), cx)
+            }
+        };
+        for (peers, action) in pushes {
+            for peer in peers {
                 out.push(Step {
-                    line,
+                    line: cx.at.line,
                     peer,
                     action: action.clone(),
                 });
             }
-        };
-        let kind = step_kind(&step.value);
-        // Connectivity and media steps are validated in their own files; what they expand to
-        // is pushed after the match.
-        let connectivity = |checker: &mut Self, s: ConnectivityStep<'_>| {
-            checker.connectivity_step(s, default_timeout)
-        };
-        let media = |checker: &mut Self, s: MediaStep<'_>| {
-            checker
-                .media_step(index, s, kind, default_timeout)
-                .map(|(peer, action)| (vec![peer], action))
-        };
-        let mut topic = None;
-        match &step.value {
-            RawStep::CreatePeerConnection(args) => {
-                let peers = self.peer(&args.peer);
-                let configuration = self.peer_connection_config(args);
-                let mut ok = true;
-                let turn = self.optional_one_of(
-                    args.turn.as_ref(),
-                    "turn",
-                    "TURN transport",
-                    crate::connectivity::TURN_TRANSPORTS,
-                    &mut ok,
-                );
-                if ok {
-                    push(
-                        &peers,
-                        Action::Command(PeerCommand::CreatePeerConnection {
-                            configuration,
-                            turn,
-                        }),
-                    );
-                }
-            }
-            RawStep::CreateDataChannel(args) => {
-                let peers = self.peer(&args.peer);
-                let count = self.count(args.count.as_ref());
-                self.index_needs_count(&args.label, "label", kind, count);
-                let init = self.data_channel_init(args, count);
-                for i in 0..count.n {
-                    let label = if count.given {
-                        expand(&args.label.value, i)
-                    } else {
-                        args.label.value.clone()
-                    };
-                    let init = DataChannelInit {
-                        id: init.id.map(|id| id.saturating_add(i as u16)),
-                        ..init.clone()
-                    };
-                    push(
-                        &peers,
-                        Action::Command(PeerCommand::CreateDataChannel { label, init }),
-                    );
-                }
-            }
-            RawStep::Negotiate(args) => {
-                let offerer = self.one_peer(&args.offerer, "offerer");
-                let answerer = self.one_peer(&args.answerer, "answerer");
-                match (offerer, answerer) {
-                    (Some(o), Some(a)) if o == a => self.error(
-                        at(&args.answerer),
-                        Some("answerer"),
-                        format!(
-                            "`negotiate` needs two different peers, but `offerer` and \
-                             `answerer` are both `{}`",
-                            short(&args.answerer.value)
-                        ),
-                    ),
-                    (Some(o), Some(a)) => {
-                        let set_remote = Action::Command(PeerCommand::SetRemoteDescription {
-                            munge: SdpMunge::default(),
-                            expect_error: false,
-                        });
-                        let set_local =
-                            Action::Command(PeerCommand::SetLocalDescription { setup: None });
-                        push(&[o], Action::Command(PeerCommand::CreateOffer));
-                        push(&[o], set_local.clone());
-                        push(&[a], set_remote.clone());
-                        push(&[a], Action::Command(PeerCommand::CreateAnswer));
-                        push(&[a], set_local);
-                        push(&[o], set_remote);
-                    }
-                    _ => {}
-                }
-            }
-            RawStep::CreateOffer(args) => push(
-                &self.peer(&args.peer),
-                Action::Command(PeerCommand::CreateOffer),
-            ),
-            RawStep::CreateAnswer(args) => push(
-                &self.peer(&args.peer),
-                Action::Command(PeerCommand::CreateAnswer),
-            ),
-            RawStep::SetLocalDescription(args) => {
-                let peers = self.peer(&args.peer);
-                if let Some(setup) = self.setup(args.setup.as_ref()) {
-                    push(
-                        &peers,
-                        Action::Command(PeerCommand::SetLocalDescription { setup }),
-                    )
-                }
-            }
-            RawStep::SetRemoteDescription(args) => {
-                let peers = self.peer(&args.peer);
-                let max_message_size = args.max_message_size.as_ref().and_then(|size| {
-                    self.size(size, "max_message_size", 0, MAX_MUNGED_MESSAGE_SIZE)
-                });
-                if let Some(name) = &args.remove_attribute {
-                    let valid = !name.value.is_empty()
-                        && name
-                            .value
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-                    if !valid {
-                        self.error(
-                            at(name),
-                            Some("remove_attribute"),
-                            format!(
-                                "invalid SDP attribute name `{}`: write the name without `a=` \
-                                 and without a value, e.g. `fingerprint`",
-                                short(&name.value)
-                            ),
-                        );
-                    }
-                }
-                let munge = SdpMunge {
-                    max_message_size,
-                    tamper_fingerprint: args.tamper_fingerprint.unwrap_or(false),
-                    remove_attribute: args.remove_attribute.as_ref().map(|a| a.value.clone()),
-                };
-                let expect_error = args.expect_error.unwrap_or(false);
-                push(
-                    &peers,
-                    Action::Command(PeerCommand::SetRemoteDescription {
-                        munge,
-                        expect_error,
-                    }),
-                );
-            }
-            RawStep::GetStats(args) => push(
-                &self.peer(&args.peer),
-                Action::Command(PeerCommand::GetStats),
-            ),
-            RawStep::Close(args) => {
-                push(&self.peer(&args.peer), Action::Command(PeerCommand::Close))
-            }
-            RawStep::CheckStreamIds(args) => {
-                push(&self.peer(&args.peer), Action::Check(Check::StreamIds))
-            }
-            RawStep::RequireMaxMessageSize(args) => {
-                let peers = self.peer(&args.peer);
-                if let Some(at_least) = self.size(&args.at_least, "at_least", 1, MAX_SIZE) {
-                    push(&peers, Action::Check(Check::MaxMessageSize { at_least }));
-                }
-            }
-            RawStep::ExpectConnectionState(args) | RawStep::ExpectIceConnectionState(args) => {
-                let peers = self.peer(&args.peer);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                let state = args.state.value.clone();
-                let action = if let RawStep::ExpectConnectionState(_) = step.value {
-                    self.state(&args.state, false);
-                    Action::Expect {
-                        what: Expectation::ConnectionState { state },
-                        timeout,
-                    }
-                } else {
-                    self.state(&args.state, true);
-                    Action::Expect {
-                        what: Expectation::IceConnectionState { state },
-                        timeout,
-                    }
-                };
-                push(&peers, action);
-            }
-            RawStep::ExpectDataChannel(args) => {
-                let peers = self.peer(&args.peer);
-                let count = self.count(args.count.as_ref());
-                self.index_needs_count(&args.label, "label", kind, count);
-                let labels = self.known_labels_of(&args.label, count, index);
-                let properties = self.channel_properties(args, count);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                for label in labels {
-                    let properties = properties.clone();
-                    let action = Action::Expect {
-                        what: Expectation::DataChannel { label, properties },
-                        timeout,
-                    };
-                    push(&peers, action);
-                }
-            }
-            RawStep::ExpectChannelOpen(args) => {
-                let make = |label| Expectation::ChannelOpen { label };
-                let (peers, actions) = self.channel_waits(args, index, kind, default_timeout, make);
-                actions.into_iter().for_each(|action| push(&peers, action));
-            }
-            RawStep::ExpectChannelClosing(args) => {
-                let make = |label| Expectation::ChannelClosing { label };
-                let (peers, actions) = self.channel_waits(args, index, kind, default_timeout, make);
-                actions.into_iter().for_each(|action| push(&peers, action));
-            }
-            RawStep::ExpectChannelClosed(args) => {
-                let make = |label| Expectation::ChannelClosed { label };
-                let (peers, actions) = self.channel_waits(args, index, kind, default_timeout, make);
-                actions.into_iter().for_each(|action| push(&peers, action));
-            }
-            RawStep::Send(args) => {
-                let peers = self.peer(&args.peer);
-                let count = self.count(args.count.as_ref());
-                self.index_needs_count(&args.label, "label", kind, count);
-                let labels = self.known_labels_of(&args.label, count, index);
-                let keys = [&args.text, &args.text_bytes, &args.binary_bytes].map(Option::as_ref);
-                let payload = self.payload(kind, step_at, keys, count);
-                let expect_error = args.expect_error.as_ref().and_then(|name| {
-                    self.one_of(name, "expect_error", "error name", SEND_ERRORS)
-                        .then(|| name.value.clone())
-                });
-                if let Some(payload) = payload {
-                    for (i, label) in (0..).zip(labels) {
-                        let action = Action::Command(PeerCommand::Send {
-                            label,
-                            payload: instantiate(&payload, i),
-                            expect_error: expect_error.clone(),
-                        });
-                        push(&peers, action);
-                    }
-                }
-            }
-            RawStep::ExpectMessage(args) => {
-                let peers = self.peer(&args.peer);
-                let count = self.count(args.count.as_ref());
-                self.index_needs_count(&args.label, "label", kind, count);
-                let labels = self.known_labels_of(&args.label, count, index);
-                let keys = [&args.text, &args.text_bytes, &args.binary_bytes].map(Option::as_ref);
-                let payload = self.payload(kind, step_at, keys, count);
-                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
-                let any_order = args.unordered.unwrap_or(false);
-                if let Some(payload) = payload {
-                    for (i, label) in (0..).zip(labels) {
-                        let action = Action::Expect {
-                            what: Expectation::Message {
-                                label,
-                                payload: instantiate(&payload, i),
-                                any_order,
-                            },
-                            timeout,
-                        };
-                        push(&peers, action);
-                    }
-                }
-            }
-            RawStep::CloseDataChannel(args) => {
-                let make = |label| PeerCommand::CloseDataChannel { label };
-                let (peers, actions) = self.channel_commands(args, index, kind, make);
-                actions.into_iter().for_each(|action| push(&peers, action));
-            }
-            RawStep::Echo(args) => {
-                let make = |label| PeerCommand::Echo { label };
-                let (peers, actions) = self.channel_commands(args, index, kind, make);
-                actions.into_iter().for_each(|action| push(&peers, action));
-            }
-            RawStep::BulkTransfer(args) => {
-                if let Some((sender, action)) = self.bulk_transfer(args, index, default_timeout) {
-                    push(&[sender], action);
-                }
-            }
-            RawStep::Candidates(a) => topic = connectivity(self, ConnectivityStep::Candidates(a)),
-            RawStep::ReleaseCandidates(a) => {
-                topic = connectivity(self, ConnectivityStep::ReleaseCandidates(a))
-            }
-            RawStep::RestartIce(a) => topic = connectivity(self, ConnectivityStep::RestartIce(a)),
-            RawStep::ExpectNewIceCredentials(a) => {
-                topic = connectivity(self, ConnectivityStep::ExpectNewIceCredentials(a))
-            }
-            RawStep::Rollback(a) => topic = connectivity(self, ConnectivityStep::Rollback(a)),
-            RawStep::ExpectSelectedCandidatePair(a) => {
-                topic = connectivity(self, ConnectivityStep::ExpectSelectedCandidatePair(a))
-            }
-            RawStep::ExpectDtlsRole(a) => {
-                topic = connectivity(self, ConnectivityStep::ExpectDtlsRole(a))
-            }
-            RawStep::ExpectCertificate(a) => {
-                topic = connectivity(self, ConnectivityStep::ExpectCertificate(a))
-            }
-            RawStep::ExpectHostCandidates(a) => {
-                topic = connectivity(self, ConnectivityStep::ExpectHostCandidates(a))
-            }
-            RawStep::AddMedia(a) => topic = media(self, MediaStep::AddMedia(a)),
-            RawStep::SetDirection(a) => topic = media(self, MediaStep::SetDirection(a)),
-            RawStep::ReplaceTrack(a) => topic = media(self, MediaStep::ReplaceTrack(a)),
-            RawStep::RemoveTrack(a) => topic = media(self, MediaStep::RemoveTrack(a)),
-            RawStep::RequestKeyFrame(a) => topic = media(self, MediaStep::RequestKeyFrame(a)),
-            RawStep::ExpectMedia(a) => topic = media(self, MediaStep::ExpectMedia(a)),
-            RawStep::ExpectNoMedia(a) => topic = media(self, MediaStep::ExpectNoMedia(a)),
-            RawStep::DropPackets(a) => topic = media(self, MediaStep::DropPackets(a)),
-            RawStep::ExpectRetransmissions(a) => {
-                topic = media(self, MediaStep::ExpectRetransmissions(a))
-            }
-        }
-        if let Some((peers, action)) = topic {
-            push(&peers, action);
         }
     }
+
+    /// The same action for each peer of a step that only names `peer`.
+    fn on_peers(&mut self, args: &RawPeerOnly, action: Action) -> Pushes {
+        vec![(self.peer(&args.peer), action)]
+    }
+
+    /// A connectivity step (see `connectivity.rs`).
+    fn connectivity(&mut self, step: ConnectivityStep<'_>, cx: StepCx) -> Pushes {
+        self.connectivity_step(step, cx.default_timeout)
+            .into_iter()
+            .collect()
+    }
+
+    /// A media step (see `media.rs`).
+    fn media(&mut self, step: MediaStep<'_>, cx: StepCx) -> Pushes {
+        one_peer(self.media_step(cx.index, step, cx.kind, cx.default_timeout))
+    }
+
+    fn create_peer_connection_step(&mut self, args: &RawCreatePeerConnection) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let configuration = self.peer_connection_config(args);
+        let mut ok = true;
+        let turn = self.optional_one_of(
+            args.turn.as_ref(),
+            "turn",
+            "TURN transport",
+            crate::connectivity::TURN_TRANSPORTS,
+            &mut ok,
+        );
+        if !ok {
+            return Vec::new();
+        }
+        let action = command(PeerCommand::CreatePeerConnection {
+            configuration,
+            turn,
+        });
+        vec![(peers, action)]
+    }
+
+    /// One channel per repetition (`count` expands `{i}` in the label and adds `i` to `id`).
+    fn create_data_channel_step(&mut self, args: &RawCreateDataChannel, cx: StepCx) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let count = self.count(args.count.as_ref());
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        let init = self.data_channel_init(args, count);
+        (0..count.n)
+            .map(|i| {
+                let label = if count.given {
+                    expand(&args.label.value, i)
+                } else {
+                    args.label.value.clone()
+                };
+                let init = DataChannelInit {
+                    id: init.id.map(|id| id.saturating_add(i as u16)),
+                    ..init.clone()
+                };
+                let action = command(PeerCommand::CreateDataChannel { label, init });
+                (peers.clone(), action)
+            })
+            .collect()
+    }
+
+    /// The offer/answer exchange between two different peers.
+    fn negotiate_step(&mut self, args: &RawNegotiate) -> Pushes {
+        let offerer = self.one_peer(&args.offerer, "offerer");
+        let answerer = self.one_peer(&args.answerer, "answerer");
+        match (offerer, answerer) {
+            (Some(o), Some(a)) if o == a => {
+                self.error(
+                    at(&args.answerer),
+                    Some("answerer"),
+                    format!(
+                        "`negotiate` needs two different peers, but `offerer` and \
+                         `answerer` are both `{}`",
+                        short(&args.answerer.value)
+                    ),
+                );
+                Vec::new()
+            }
+            (Some(o), Some(a)) => {
+                let set_remote = command(PeerCommand::SetRemoteDescription {
+                    munge: SdpMunge::default(),
+                    expect_error: false,
+                });
+                let set_local = command(PeerCommand::SetLocalDescription { setup: None });
+                vec![
+                    (vec![o], command(PeerCommand::CreateOffer)),
+                    (vec![o], set_local.clone()),
+                    (vec![a], set_remote.clone()),
+                    (vec![a], command(PeerCommand::CreateAnswer)),
+                    (vec![a], set_local),
+                    (vec![o], set_remote),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn set_local_description_step(&mut self, args: &RawSetLocalDescription) -> Pushes {
+        let peers = self.peer(&args.peer);
+        match self.setup(args.setup.as_ref()) {
+            Some(setup) => vec![(peers, command(PeerCommand::SetLocalDescription { setup }))],
+            None => Vec::new(),
+        }
+    }
+
+    /// `set_remote_description`, with the munges of the description it applies.
+    fn set_remote_description_step(&mut self, args: &RawSetRemoteDescription) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let max_message_size = args
+            .max_message_size
+            .as_ref()
+            .and_then(|size| self.size(size, "max_message_size", 0, MAX_MUNGED_MESSAGE_SIZE));
+        if let Some(name) = &args.remove_attribute {
+            let valid = !name.value.is_empty()
+                && name
+                    .value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                self.error(
+                    at(name),
+                    Some("remove_attribute"),
+                    format!(
+                        "invalid SDP attribute name `{}`: write the name without `a=` \
+                         and without a value, e.g. `fingerprint`",
+                        short(&name.value)
+                    ),
+                );
+            }
+        }
+        let munge = SdpMunge {
+            max_message_size,
+            tamper_fingerprint: args.tamper_fingerprint.unwrap_or(false),
+            remove_attribute: args.remove_attribute.as_ref().map(|a| a.value.clone()),
+        };
+        let expect_error = args.expect_error.unwrap_or(false);
+        let action = command(PeerCommand::SetRemoteDescription {
+            munge,
+            expect_error,
+        });
+        vec![(peers, action)]
+    }
+
+    fn require_max_message_size_step(&mut self, args: &RawRequireMaxMessageSize) -> Pushes {
+        let peers = self.peer(&args.peer);
+        match self.size(&args.at_least, "at_least", 1, MAX_SIZE) {
+            Some(at_least) => vec![(peers, Action::Check(Check::MaxMessageSize { at_least }))],
+            None => Vec::new(),
+        }
+    }
+
+    /// `expect_connection_state`, or `expect_ice_connection_state` if `ice`.
+    fn expect_state_step(&mut self, args: &RawExpectState, ice: bool, cx: StepCx) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), cx.default_timeout);
+        let state = args.state.value.clone();
+        self.state(&args.state, ice);
+        let what = if ice {
+            Expectation::IceConnectionState { state }
+        } else {
+            Expectation::ConnectionState { state }
+        };
+        vec![(peers, Action::Expect { what, timeout })]
+    }
+
+    /// One wait per label (`count` expands `{i}`), each with the channel's properties.
+    fn expect_data_channel_step(&mut self, args: &RawExpectDataChannel, cx: StepCx) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let count = self.count(args.count.as_ref());
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        let labels = self.known_labels_of(&args.label, count, cx.index);
+        let properties = self.channel_properties(args, count);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), cx.default_timeout);
+        labels
+            .into_iter()
+            .map(|label| {
+                let properties = properties.clone();
+                let action = Action::Expect {
+                    what: Expectation::DataChannel { label, properties },
+                    timeout,
+                };
+                (peers.clone(), action)
+            })
+            .collect()
+    }
+
+    /// One message per label (`count` expands `{i}` in the label and the payload).
+    fn send_step(&mut self, args: &RawSend, cx: StepCx) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let count = self.count(args.count.as_ref());
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        let labels = self.known_labels_of(&args.label, count, cx.index);
+        let keys = [&args.text, &args.text_bytes, &args.binary_bytes].map(Option::as_ref);
+        let payload = self.payload(cx.kind, cx.at, keys, count);
+        let expect_error = args.expect_error.as_ref().and_then(|name| {
+            self.one_of(name, "expect_error", "error name", SEND_ERRORS)
+                .then(|| name.value.clone())
+        });
+        let Some(payload) = payload else {
+            return Vec::new();
+        };
+        (0..)
+            .zip(labels)
+            .map(|(i, label)| {
+                let action = command(PeerCommand::Send {
+                    label,
+                    payload: instantiate(&payload, i),
+                    expect_error: expect_error.clone(),
+                });
+                (peers.clone(), action)
+            })
+            .collect()
+    }
+
+    /// One wait per label (`count` expands `{i}` in the label and the payload).
+    fn expect_message_step(&mut self, args: &RawExpectMessage, cx: StepCx) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let count = self.count(args.count.as_ref());
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        let labels = self.known_labels_of(&args.label, count, cx.index);
+        let keys = [&args.text, &args.text_bytes, &args.binary_bytes].map(Option::as_ref);
+        let payload = self.payload(cx.kind, cx.at, keys, count);
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), cx.default_timeout);
+        let any_order = args.unordered.unwrap_or(false);
+        let Some(payload) = payload else {
+            return Vec::new();
+        };
+        (0..)
+            .zip(labels)
+            .map(|(i, label)| {
+                let action = Action::Expect {
+                    what: Expectation::Message {
+                        label,
+                        payload: instantiate(&payload, i),
+                        any_order,
+                    },
+                    timeout,
+                };
+                (peers.clone(), action)
+            })
+            .collect()
+    }
+}
+
+/// What a step expands to, in order: each action for each of its peers.
+type Pushes = Vec<(Vec<PeerId>, Action)>;
+
+/// What every step's check needs to know about the step.
+#[derive(Clone, Copy)]
+struct StepCx {
+    /// The step's index in `steps`.
+    index: usize,
+    /// The step kind as written.
+    kind: &'static str,
+    /// Where the step is.
+    at: Pos,
+    default_timeout: Duration,
+}
+
+fn command(command: PeerCommand) -> Action {
+    Action::Command(command)
+}
+
+/// A step that expands to one action on one peer, if any.
+fn one_peer(pushed: Option<(PeerId, Action)>) -> Pushes {
+    pushed
+        .map(|(peer, action)| (vec![peer], action))
+        .into_iter()
+        .collect()
 }
 
 /// The step kind as written, for messages.
