@@ -17,7 +17,7 @@ use crate::raw::{
     RawCandidates, RawExpectCertificate, RawExpectDtlsRole, RawExpectHostCandidates, RawExpectPair,
     RawPeerOnly, RawReleaseCandidates, SString,
 };
-use crate::validate::{at, Checker};
+use crate::check::{at, Checker};
 
 pub const DELIVERIES: &[&str] = &["trickle", "sdp", "held"];
 pub const FAMILIES: &[&str] = &["ipv4", "ipv6"];

@@ -53,7 +53,14 @@
 //! Pass 1 stops at its first error (serde cannot resume), so a file with a wrong type
 //! reports that one problem; pass 2 reports everything it finds. Problems of different
 //! files are all reported.
+//!
+//! Pass 2's modules form a tree: `validate` (the scenario's top-level keys, the data channel
+//! and signaling steps, and the one exhaustive match over `RawStep`) calls the topic modules
+//! `connectivity` and `media`; all three add their checks to `check::Checker`, which holds the
+//! state of one scenario's check and the value checks they share (peers, durations, sizes,
+//! allowed values). No topic module imports another, nor `validate`.
 
+mod check;
 mod connectivity;
 pub mod expectations;
 mod media;

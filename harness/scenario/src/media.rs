@@ -22,7 +22,7 @@ use crate::raw::{
 };
 use crate::suggest::{did_you_mean, quote_list};
 use crate::tree::short;
-use crate::validate::{at, Checker};
+use crate::check::{at, Added, Checker};
 
 pub const DIRECTIONS: &[&str] = &["sendrecv", "sendonly", "recvonly", "inactive"];
 pub const KINDS: &[&str] = &["audio", "video"];
@@ -41,14 +41,6 @@ const MIN_SIDE: u32 = 16;
 const MAX_SIDE: u32 = 3840;
 const MAX_LAYERS: usize = 4;
 const MAX_DROP_EVERY: u32 = 1000;
-
-/// The `add_media` step that introduced a name.
-pub(crate) struct Added {
-    pub index: usize,
-    pub line: usize,
-    pub peer: Option<PeerId>,
-    pub kind: Option<MediaKind>,
-}
 
 /// The media steps as written (see [`crate::validate`]'s one match over `RawStep`).
 pub(crate) enum MediaStep<'a> {

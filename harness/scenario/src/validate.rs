@@ -28,7 +28,8 @@ use crate::raw::{
 };
 use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{pos, short};
-use crate::units::{format_size, parse_duration, parse_size, UnitError, KIB, MAX_SIZE, MIB};
+use crate::units::{format_size, KIB, MAX_SIZE, MIB};
+use crate::check::{at, is_identifier, Checker, Created};
 use crate::{Pos, ScenarioError, Source};
 
 /// The expectation timeout when the scenario sets none.
@@ -256,37 +257,6 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn at<T>(spanned: &Spanned<T>) -> Pos {
-    pos(&spanned.referenced)
-}
-
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-pub(crate) struct Checker<'a> {
-    pub(crate) src: &'a Source<'a>,
-    pub(crate) errors: Vec<ScenarioError>,
-    /// Declared peer name -> id.
-    pub(crate) peers: HashMap<String, PeerId>,
-    /// Declared peer names in file order, for messages.
-    pub(crate) declared: Vec<String>,
-    /// Label -> where the first step creating it is.
-    created: HashMap<String, Created>,
-    /// Media name -> the `add_media` step that adds it (see `media.rs`).
-    pub(crate) media: HashMap<String, crate::media::Added>,
-}
-
-/// The first `create_data_channel` step creating a label.
-struct Created {
-    /// Index of the step in `steps`.
-    index: usize,
-    line: usize,
-    /// Position among the created labels, for listing them in file order.
-    order: usize,
-}
 
 /// A step's `count:`, resolved.
 #[derive(Clone, Copy)]
@@ -329,26 +299,9 @@ enum LabelProblem {
 }
 
 impl Checker<'_> {
-    pub(crate) fn error(&mut self, at: Pos, key: Option<&str>, message: impl Into<String>) {
-        self.errors.push(self.src.error(at, key, message));
-    }
-
     fn missing(&mut self, root: Pos, key: &str, what: &str) {
         let message = format!("missing required top-level key `{key}`: {what}");
         self.error(root, Some(key), message);
-    }
-
-    pub(crate) fn identifier(&mut self, value: &SString, key: &str, what: &str) {
-        if !is_identifier(&value.value) {
-            self.error(
-                at(value),
-                Some(key),
-                format!(
-                    "invalid {what} `{}`: use only `a-z`, `0-9` and `-`",
-                    short(&value.value)
-                ),
-            );
-        }
     }
 
     /// Checks `peers:` and returns the names, offerer first.
@@ -423,109 +376,6 @@ impl Checker<'_> {
         }
     }
 
-    /// The peers a `peer:` value designates: one, or both (offerer first) for `both`.
-    pub(crate) fn peer(&mut self, peer: &SString) -> Vec<PeerId> {
-        if peer.value == "both" {
-            return vec![PeerId::OFFERER, PeerId::ANSWERER];
-        }
-        self.one_peer(peer, "peer").into_iter().collect()
-    }
-
-    pub(crate) fn one_peer(&mut self, peer: &SString, key: &str) -> Option<PeerId> {
-        let message = if peer.value == "both" {
-            format!("`{key}` must name one peer, not `both`")
-        } else if let Some(id) = self.peers.get(&peer.value) {
-            return Some(*id);
-        } else {
-            let mut message = format!(
-                "unknown peer `{}`; this scenario declares {}",
-                short(&peer.value),
-                quote_list(&self.declared)
-            );
-            if let Some(close) = did_you_mean(&peer.value, &self.declared) {
-                message.push_str(&format!(" (did you mean `{close}`?)"));
-            }
-            message
-        };
-        self.error(at(peer), Some(key), message);
-        None
-    }
-
-    pub(crate) fn duration(&mut self, value: &SString, key: &str) -> Option<Duration> {
-        let text = short(&value.value);
-        let expected =
-            format!("expected a duration like `10s` or `500ms` for `{key}`, found `{text}`");
-        let message = match parse_duration(&value.value) {
-            Ok(duration) => return Some(duration),
-            Err(UnitError::MissingUnit) => format!("{expected} (missing unit)"),
-            Err(UnitError::UnknownUnit(unit)) => {
-                format!(
-                    "{expected} (unknown unit `{}`; use `ms`, `s` or `m`)",
-                    short(&unit)
-                )
-            }
-            Err(UnitError::Malformed) => expected,
-            Err(UnitError::Zero) => format!("`{key}` must be positive, found `{text}`"),
-            Err(UnitError::TooLarge) => format!("`{key}` must be at most `10m`, found `{text}`"),
-        };
-        self.error(at(value), Some(key), message);
-        None
-    }
-
-    /// A size from `min` to `max` bytes.
-    fn size(&mut self, value: &SString, key: &str, min: u64, max: u64) -> Option<u64> {
-        let text = short(&value.value);
-        let expected =
-            format!("expected a size like `1000`, `20KiB` or `1MiB` for `{key}`, found `{text}`");
-        let message = match parse_size(&value.value, max) {
-            Ok(bytes) if bytes >= min => return Some(bytes),
-            Ok(_) => format!(
-                "`{key}` must be at least `{}`, found `{text}`",
-                format_size(min)
-            ),
-            Err(UnitError::UnknownUnit(unit)) => {
-                format!(
-                    "{expected} (unknown unit `{}`; use `B`, `KiB` or `MiB`)",
-                    short(&unit)
-                )
-            }
-            Err(UnitError::TooLarge) => {
-                format!(
-                    "`{key}` must be at most `{}`, found `{text}`",
-                    format_size(max)
-                )
-            }
-            Err(UnitError::MissingUnit | UnitError::Malformed | UnitError::Zero) => expected,
-        };
-        self.error(at(value), Some(key), message);
-        None
-    }
-
-    /// The size of a message payload (`text_bytes`, `binary_bytes`).
-    fn message_size(&mut self, value: &SString, key: &str) -> Option<usize> {
-        self.size(value, key, 0, MAX_SIZE)
-            .and_then(|bytes| usize::try_from(bytes).ok())
-    }
-
-    pub(crate) fn one_of(
-        &mut self,
-        value: &SString,
-        key: &str,
-        what: &str,
-        allowed: &[&str],
-    ) -> bool {
-        if allowed.contains(&value.value.as_str()) {
-            return true;
-        }
-        let message = format!(
-            "unknown {what} `{}`{}",
-            short(&value.value),
-            expected_one_of(&value.value, allowed)
-        );
-        self.error(at(value), Some(key), message);
-        false
-    }
-
     /// Checks a state of `expect_connection_state` / `expect_ice_connection_state`, pointing
     /// to the other step when the state belongs to the other state machine.
     fn state(&mut self, state: &SString, ice: bool) {
@@ -555,16 +405,6 @@ impl Checker<'_> {
         }
         message.push_str(&expected_one_of(value, allowed));
         self.error(at(state), Some("state"), message);
-    }
-
-    pub(crate) fn expectation_timeout(
-        &mut self,
-        value: Option<&SString>,
-        default: Duration,
-    ) -> Duration {
-        value
-            .and_then(|t| self.duration(t, "timeout"))
-            .unwrap_or(default)
     }
 
     /// `count:` of a step: from 1 to [`MAX_COUNT`].
