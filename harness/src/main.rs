@@ -6,14 +6,13 @@ mod cli;
 use interop_harness::process;
 
 use clap::Parser;
-use interop_results::exit_code;
 
 use cli::*;
 
 fn main() {
     let cli = Cli::parse();
     match &cli.command {
-        Commands::Peer { control_url } => std::process::exit(run_peer(control_url)),
+        Commands::Peer { control_url } => std::process::exit(exit_code_of(run_peer(control_url))),
         Commands::Reap => std::process::exit(process::reap(std::io::stdin().lock())),
         Commands::Run(_) | Commands::Bench(_) => {
             // Children (drivers, browsers, Rust peers) die with the harness, even with SIGKILL.
@@ -25,7 +24,7 @@ fn main() {
     }
     init_logging("warn");
     process::install_panic_hook();
-    let code = match cli.command {
+    let result = match cli.command {
         Commands::Validate {
             paths,
             expectations,
@@ -39,7 +38,7 @@ fn main() {
         Commands::Peer { .. } | Commands::Reap => unreachable!("handled above"),
     };
     process::kill_all();
-    std::process::exit(code);
+    std::process::exit(exit_code_of(result));
 }
 
 /// Diagnostics to stderr, filtered by RUST_LOG (else `default_filter`); colours only on a
@@ -55,17 +54,9 @@ fn init_logging(default_filter: &str) {
         .init();
 }
 
-fn run_peer(control_url: &str) -> i32 {
+fn run_peer(control_url: &str) -> Result<(), CliError> {
     init_logging("info,webrtc=warn,rtc=warn");
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    match rt.block_on(interop_rust_peer::run(control_url)) {
-        Ok(()) => exit_code::SUCCESS,
-        Err(e) => {
-            eprintln!("error: the Rust peer failed: {e:#}");
-            exit_code::RUN_FAILED
-        }
-    }
+    runtime()?
+        .block_on(interop_rust_peer::run(control_url))
+        .map_err(|e| CliError::PeerFailed(format!("{e:#}")))
 }

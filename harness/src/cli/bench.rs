@@ -5,7 +5,6 @@ use interop_harness::{matrix, process, runner};
 use std::path::Path;
 use std::sync::Arc;
 
-use interop_results::exit_code;
 use interop_scenario::expectations::Expectations;
 
 use interop_harness::capture::CaptureMode;
@@ -29,39 +28,30 @@ pub(crate) const BENCH_SCENARIOS: [(&str, &str); 3] = [
     ),
 ];
 
-pub(crate) fn bench(args: BenchArgs) -> i32 {
+pub(crate) fn bench(args: BenchArgs) -> Result<(), CliError> {
     let mut scenarios = Vec::new();
     for (path, text) in BENCH_SCENARIOS {
-        match interop_scenario::parse_str(Path::new(path), text) {
-            Ok(s) => scenarios.push(Arc::new(s)),
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("error: {e}");
-                }
-                return exit_code::INVALID_SCENARIO;
+        let scenario = interop_scenario::parse_str(Path::new(path), text).map_err(|errors| {
+            CliError::Invalid {
+                files: Files::Scenario,
+                errors: errors.iter().map(ToString::to_string).collect(),
+                notes: Vec::new(),
             }
-        }
+        })?;
+        scenarios.push(Arc::new(scenario));
     }
     let selection = Selection {
         scenarios: Vec::new(),
         implementations: args.implementations.clone(),
         pairings: Vec::new(),
     };
-    let mut all = match matrix::expand(&scenarios, &selection) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_code::USAGE;
-        }
-    };
-    let installations = match resolve_browsers(
+    let mut all =
+        matrix::expand(&scenarios, &selection).map_err(|e| CliError::Usage(e.to_string()))?;
+    let installations = resolve_browsers(
         &mut all,
         !args.implementations.is_empty(),
         &args.webdriver_url,
-    ) {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+    )?;
     let of = |name: &str| -> Vec<matrix::Cell> {
         all.iter()
             .filter(|c| c.scenario.name == name)
@@ -73,20 +63,14 @@ pub(crate) fn bench(args: BenchArgs) -> i32 {
         bulk: of("datachannel-bulk"),
         rtt: of("datachannel-rtt"),
     };
-    if let Err(e) = prepare_out(&args.out) {
-        eprintln!("error: cannot prepare {}: {e}", args.out.display());
-        return exit_code::SETUP_ERROR;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    prepare_out(&args.out).map_err(|source| CliError::Io {
+        action: format!("prepare {}", args.out.display()),
+        source,
+    })?;
+    let rt = runtime()?;
     let rounds = usize::from(args.rounds);
-    let code = rt.block_on(async {
-        let Some((control, harness_exe)) = runner_parts("127.0.0.1:0".parse().unwrap(), None).await
-        else {
-            return exit_code::SETUP_ERROR;
-        };
+    let result = rt.block_on(async {
+        let (control, harness_exe) = runner_parts("127.0.0.1:0".parse().unwrap(), None).await?;
         let runner = runner::Runner::new(runner::RunnerConfig {
             control,
             out: args.out.clone(),
@@ -106,21 +90,22 @@ pub(crate) fn bench(args: BenchArgs) -> i32 {
             signal = interrupted() => {
                 eprintln!("\n{signal}: stopping");
                 process::kill_all();
-                return exit_code::INTERRUPTED;
+                return Err(CliError::Interrupted(signal));
             }
         };
         let markdown = report.to_markdown();
         println!("\n{markdown}");
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
         for (file, text) in [("bench.json", json), ("bench.md", markdown)] {
-            if let Err(e) = std::fs::write(args.out.join(file), text) {
-                eprintln!("error: cannot write {}: {e}", args.out.join(file).display());
-                return exit_code::SETUP_ERROR;
-            }
+            let path = args.out.join(file);
+            std::fs::write(&path, text).map_err(|source| CliError::Io {
+                action: format!("write {}", path.display()),
+                source,
+            })?;
         }
         println!("figures: {}", args.out.join("bench.json").display());
-        exit_code::SUCCESS
+        Ok(())
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    result
 }

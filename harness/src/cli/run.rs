@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use interop_results::exit_code;
 use interop_scenario::expectations::Expectations;
 
 use interop_harness::capture::{Capture, CaptureMode};
@@ -23,7 +22,7 @@ pub(crate) fn resolve_browsers(
     cells: &mut Vec<matrix::Cell>,
     explicit: bool,
     webdriver_url: &[(Implementation, String)],
-) -> Result<Vec<browser::Installation>, i32> {
+) -> Result<Vec<browser::Installation>, CliError> {
     let strict = explicit || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let remote: Vec<&str> = webdriver_url.iter().map(|(i, _)| i.name()).collect();
     let mut installations = Vec::new();
@@ -51,11 +50,13 @@ pub(crate) fn resolve_browsers(
     if missing.is_empty() {
         return Ok(installations);
     }
-    for (_, e) in &missing {
-        eprintln!("{}: {e}", if strict { "error" } else { "warning" });
-    }
     if strict {
-        return Err(exit_code::SETUP_ERROR);
+        return Err(CliError::MissingBrowsers(
+            missing.into_iter().map(|(_, e)| e).collect(),
+        ));
+    }
+    for (_, e) in &missing {
+        eprintln!("warning: {e}");
     }
     let names: Vec<&str> = missing.iter().map(|(n, _)| *n).collect();
     cells.retain(|c| !names.contains(&c.offerer.name()) && !names.contains(&c.answerer.name()));
@@ -66,56 +67,46 @@ pub(crate) fn resolve_browsers(
     Ok(installations)
 }
 
-pub(crate) fn run(args: RunArgs) -> i32 {
-    let (mut cells, applied) = match plan(&args.select) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: RunArgs) -> Result<(), CliError> {
+    let (mut cells, applied) = plan(&args.select)?;
     eprintln!("{}", applied.line);
     let expectations = applied.expectations;
     let explicit = !args.select.implementations.is_empty() || !args.select.pairings.is_empty();
-    let installations = match resolve_browsers(&mut cells, explicit, &args.webdriver_url) {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+    let installations = resolve_browsers(&mut cells, explicit, &args.webdriver_url)?;
     if cells.is_empty() {
-        eprintln!("error: nothing to run");
-        return exit_code::SETUP_ERROR;
+        return Err(CliError::Setup("nothing to run".into()));
     }
     let cells = matrix::repeat(cells, args.repeat);
     let info = results_dir::run_info_at_start(args.select.shard.map(|s| s.to_string()));
-    if let Err(e) = prepare_out(&args.out)
+    prepare_out(&args.out)
         .and_then(|()| results_dir::write_run_infos(&args.out, std::slice::from_ref(&info)))
-    {
-        eprintln!("error: cannot prepare {}: {e}", args.out.display());
-        return exit_code::SETUP_ERROR;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let code = rt.block_on(async {
+        .map_err(|source| CliError::Io {
+            action: format!("prepare {}", args.out.display()),
+            source,
+        })?;
+    let rt = runtime()?;
+    let result = rt.block_on(async {
         tokio::select! {
-            code = run_matrix(&args, cells, installations, expectations, &info) => code,
+            result = run_matrix(&args, cells, installations, expectations, &info) => result,
             signal = interrupted() => {
                 eprintln!("\n{signal}: stopping");
                 // The run future is dropped here: its guards kill every child.
                 process::kill_all();
                 eprintln!("interrupted: writing the reports of finished runs");
                 finish(&args.out, info.clone(), true);
-                exit_code::INTERRUPTED
+                Err(CliError::Interrupted(signal))
             }
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    result
 }
 
-/// The async runtime of a command; prints why there is none.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, i32> {
-    tokio::runtime::Runtime::new().map_err(|e| {
-        eprintln!("error: cannot start a runtime: {e}");
-        exit_code::SETUP_ERROR
+/// The async runtime of a command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Runtime::new().map_err(|source| CliError::Io {
+        action: "start a runtime".into(),
+        source,
     })
 }
 
@@ -156,26 +147,19 @@ pub(crate) fn prepare_out(out: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The control server and the harness's own executable (process peers may run it); prints
-/// why not.
+/// The control server and the harness's own executable (process peers may run it).
 pub(crate) async fn runner_parts(
     listen: SocketAddr,
     advertise: Option<&str>,
-) -> Option<(control::ControlServer, PathBuf)> {
-    let control = match control::ControlServer::start(listen, advertise).await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
-            return None;
-        }
-    };
-    match std::env::current_exe() {
-        Ok(harness_exe) => Some((control, harness_exe)),
-        Err(e) => {
-            eprintln!("error: cannot find the harness executable (process peers run it): {e}");
-            None
-        }
-    }
+) -> Result<(control::ControlServer, PathBuf), CliError> {
+    let control = control::ControlServer::start(listen, advertise)
+        .await
+        .map_err(|e| CliError::Setup(format!("cannot listen on {listen}: {e}")))?;
+    let harness_exe = std::env::current_exe().map_err(|source| CliError::Io {
+        action: "find the harness executable (process peers run it)".into(),
+        source,
+    })?;
+    Ok((control, harness_exe))
 }
 
 pub(crate) fn webdriver_urls(given: &[(Implementation, String)]) -> HashMap<&'static str, String> {
@@ -191,22 +175,13 @@ pub(crate) async fn run_matrix(
     installations: Vec<browser::Installation>,
     expectations: Expectations,
     info: &interop_results::RunInfo,
-) -> i32 {
-    let Some((control, harness_exe)) = runner_parts(args.listen, args.advertise.as_deref()).await
-    else {
-        return exit_code::SETUP_ERROR;
-    };
+) -> Result<(), CliError> {
+    let (control, harness_exe) = runner_parts(args.listen, args.advertise.as_deref()).await?;
     let urls = webdriver_urls(&args.webdriver_url);
-    let mut jsonl = match JsonlWriter::create(&args.out) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!(
-                "error: cannot create results in {}: {e}",
-                args.out.display()
-            );
-            return exit_code::SETUP_ERROR;
-        }
-    };
+    let mut jsonl = JsonlWriter::create(&args.out).map_err(|source| CliError::Io {
+        action: format!("create results in {}", args.out.display()),
+        source,
+    })?;
     let mut progress = Progress::default();
     let capture = if args.no_capture {
         CaptureMode::Off
@@ -230,13 +205,13 @@ pub(crate) async fn run_matrix(
         jobs: args.jobs.into(),
     });
     let mut reporters: [&mut dyn Reporter; 2] = [&mut jsonl, &mut progress];
-    let records = match runner.run_all(&cells, &mut reporters).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot write results: {e}");
-            return exit_code::SETUP_ERROR;
-        }
-    };
+    let records = runner
+        .run_all(&cells, &mut reporters)
+        .await
+        .map_err(|source| CliError::Io {
+            action: "write results".into(),
+            source,
+        })?;
     if let Err(e) = jsonl.rewrite_in_order(&records) {
         eprintln!(
             "warning: cannot put {} in plan order: {e}",
@@ -262,9 +237,9 @@ pub(crate) async fn run_matrix(
     println!("summary: {}", args.out.join("summary.md").display());
     println!("report:  {}", args.out.join("index.html").display());
     if records.iter().any(|r| r.is_unexpected()) {
-        exit_code::RUN_FAILED
+        Err(CliError::Unexpected)
     } else {
-        exit_code::SUCCESS
+        Ok(())
     }
 }
 

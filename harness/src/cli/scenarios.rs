@@ -6,7 +6,6 @@ use interop_harness::matrix;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use interop_results::exit_code;
 use interop_scenario::expectations::Expectations;
 use interop_scenario::plan::Scenario;
 
@@ -15,41 +14,38 @@ use interop_harness::matrix::{Implementation, Selection};
 use super::*;
 
 /// Loads and validates every scenario under `paths`; prints every error.
-pub(crate) fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, i32> {
+pub(crate) fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             match interop_scenario::discover(path) {
                 Ok(found) => files.extend(found),
                 Err(e) => {
-                    eprintln!("error: cannot read {}: {e}", path.display());
-                    return Err(exit_code::INVALID_SCENARIO);
+                    return Err(CliError::ScenarioPath(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    )))
                 }
             }
         } else if path.exists() {
             files.push(path.clone());
         } else {
-            eprintln!("error: {}: no such file or folder", path.display());
-            return Err(exit_code::INVALID_SCENARIO);
+            return Err(CliError::ScenarioPath(format!(
+                "{}: no such file or folder",
+                path.display()
+            )));
         }
     }
     if files.is_empty() {
-        eprintln!(
-            "error: no scenario files (*.yaml) under {}",
+        return Err(CliError::ScenarioPath(format!(
+            "no scenario files (*.yaml) under {}",
             display_paths(paths)
-        );
-        return Err(exit_code::INVALID_SCENARIO);
+        )));
     }
-    interop_scenario::load_files(&files).map_err(|errors| {
-        for e in &errors {
-            eprintln!("error: {e}\n");
-        }
-        eprintln!(
-            "{} error{} in scenario files; nothing was run",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        );
-        exit_code::INVALID_SCENARIO
+    interop_scenario::load_files(&files).map_err(|errors| CliError::Invalid {
+        files: Files::Scenario,
+        errors: errors.iter().map(ToString::to_string).collect(),
+        notes: Vec::new(),
     })
 }
 
@@ -77,11 +73,13 @@ pub(crate) fn load_expectations(
     paths: &[PathBuf],
     explicit: Option<&Path>,
     scenarios: &[Scenario],
-) -> Result<Applied, i32> {
+) -> Result<Applied, CliError> {
     let dirs: Vec<PathBuf> = match explicit {
         Some(dir) if !dir.is_dir() => {
-            eprintln!("error: {}: no such folder", dir.display());
-            return Err(exit_code::INVALID_SCENARIO);
+            return Err(CliError::ScenarioPath(format!(
+                "{}: no such folder",
+                dir.display()
+            )))
         }
         Some(dir) => vec![dir.to_path_buf()],
         None => {
@@ -142,25 +140,24 @@ pub(crate) fn load_expectations(
         };
         return Ok(Applied { expectations, line });
     }
-    for e in &errors {
-        eprintln!("error: {e}\n");
-    }
-    for (tree, files) in &unchecked {
-        eprintln!(
-            "note: {files} scenario file{} under {} could not be loaded (`interop validate {}` \
-             says why): an entry about a scenario of {} is reported as unknown\n",
-            if *files == 1 { "" } else { "s" },
-            tree.display(),
-            tree.display(),
-            if *files == 1 { "it" } else { "theirs" },
-        );
-    }
-    eprintln!(
-        "{} error{} in expectation files; nothing was run",
-        errors.len(),
-        if errors.len() == 1 { "" } else { "s" }
-    );
-    Err(exit_code::INVALID_SCENARIO)
+    let notes = unchecked
+        .iter()
+        .map(|(tree, files)| {
+            format!(
+                "{files} scenario file{} under {} could not be loaded (`interop validate {}` \
+                 says why): an entry about a scenario of {} is reported as unknown",
+                if *files == 1 { "" } else { "s" },
+                tree.display(),
+                tree.display(),
+                if *files == 1 { "it" } else { "theirs" },
+            )
+        })
+        .collect();
+    Err(CliError::Invalid {
+        files: Files::Expectation,
+        errors: errors.iter().map(ToString::to_string).collect(),
+        notes,
+    })
 }
 
 /// The nearest `expectations` folder up the tree from `path` (a scenario folder: the folder
@@ -266,28 +263,25 @@ pub(crate) fn tree_scenario_names(
     (failed > 0).then_some((shown, failed))
 }
 
-pub(crate) fn validate(paths: &[PathBuf], expectations: Option<&Path>) -> i32 {
-    match load(paths).and_then(|s| load_expectations(paths, expectations, &s).map(|e| (s, e))) {
-        Ok((scenarios, expectations)) => {
-            for s in &scenarios {
-                println!(
-                    "ok  {} ({} steps)  {}",
-                    s.name,
-                    s.steps.len(),
-                    s.path.display()
-                );
-            }
-            if !expectations.expectations.is_empty() {
-                println!("ok  {} expectations", expectations.expectations.len());
-            }
-            println!("{}", expectations.line);
-            exit_code::SUCCESS
-        }
-        Err(code) => code,
+pub(crate) fn validate(paths: &[PathBuf], expectations: Option<&Path>) -> Result<(), CliError> {
+    let scenarios = load(paths)?;
+    let expectations = load_expectations(paths, expectations, &scenarios)?;
+    for s in &scenarios {
+        println!(
+            "ok  {} ({} steps)  {}",
+            s.name,
+            s.steps.len(),
+            s.path.display()
+        );
     }
+    if !expectations.expectations.is_empty() {
+        println!("ok  {} expectations", expectations.expectations.len());
+    }
+    println!("{}", expectations.line);
+    Ok(())
 }
 
-pub(crate) fn plan(select: &SelectArgs) -> Result<(Vec<matrix::Cell>, Applied), i32> {
+pub(crate) fn plan(select: &SelectArgs) -> Result<(Vec<matrix::Cell>, Applied), CliError> {
     let scenarios = load(&select.paths)?;
     let expectations =
         load_expectations(&select.paths, select.expectations.as_deref(), &scenarios)?;
@@ -297,21 +291,16 @@ pub(crate) fn plan(select: &SelectArgs) -> Result<(Vec<matrix::Cell>, Applied), 
         implementations: select.implementations.clone(),
         pairings: select.pairings.clone(),
     };
-    let mut cells = matrix::expand(&scenarios, &selection).map_err(|e| {
-        eprintln!("error: {e}");
-        exit_code::USAGE
-    })?;
+    let mut cells =
+        matrix::expand(&scenarios, &selection).map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(shard) = select.shard {
         cells = shard.select(cells);
     }
     Ok((cells, expectations))
 }
 
-pub(crate) fn list(select: &SelectArgs) -> i32 {
-    let (cells, applied) = match plan(select) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub(crate) fn list(select: &SelectArgs) -> Result<(), CliError> {
+    let (cells, applied) = plan(select)?;
     eprintln!("{}", applied.line);
     let expectations = applied.expectations;
     let mut last = String::new();
@@ -344,5 +333,5 @@ pub(crate) fn list(select: &SelectArgs) -> i32 {
         Some(shard) => println!("{} runs (shard {shard})", cells.len()),
         None => println!("{} runs", cells.len()),
     }
-    exit_code::SUCCESS
+    Ok(())
 }
