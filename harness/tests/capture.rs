@@ -260,13 +260,13 @@ fn capture_needs_no_root_through_the_relay() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let mut cmd = Command::new("setpriv");
-        cmd.current_dir(workspace_root()).args([
+        cmd.args([
             "--reuid=nobody",
             "--regid=nogroup",
             "--clear-groups",
             env!("CARGO_BIN_EXE_interop"),
         ]);
-        cmd
+        Interop::new(cmd)
     } else {
         interop()
     };

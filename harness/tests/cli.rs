@@ -523,3 +523,30 @@ fn readme_exit_codes_are_the_contract_crates() {
         .collect();
     assert_eq!(rows, want);
 }
+
+/// The builder every test runs `interop` through fails the test when something it started is
+/// still running when it is dropped (here a `sleep` under its tag), and not otherwise.
+#[test]
+fn the_test_builder_fails_on_a_process_left_behind() {
+    let mut left = Interop::new(std::process::Command::new("sleep"));
+    left.grace(std::time::Duration::from_millis(300));
+    left.arg("30");
+    let mut child = left.spawn().expect("sleep starts");
+    let tag = left.tag().to_string();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(left)));
+    let _ = child.kill();
+    let _ = child.wait();
+    let message = dropped.expect_err("a running process fails the drop check");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("left behind") && message.contains(&tag) && message.contains("sleep 30"),
+        "{message}"
+    );
+    // A finished one passes.
+    let mut done = Interop::new(std::process::Command::new("true"));
+    assert!(done.status().unwrap().success());
+    drop(done);
+}

@@ -60,11 +60,13 @@ steps:
 
 /// Starts `run` of the [`scenarios`] (bob waiting `wait`) on chrome -> rust, one at a time,
 /// and waits until the first run's peers are connected (their stats snapshot is written
-/// then). Returns the harness, the output folder and the first run's folder.
-fn connected_run(dir: &Path, wait: &str) -> (Child, PathBuf, PathBuf) {
+/// then). Returns the invocation (dropped last: it checks that nothing of it is left), the
+/// harness's process, the output folder and the first run's folder.
+fn connected_run(dir: &Path, wait: &str) -> (Interop, Child, PathBuf, PathBuf) {
     let folder = scenarios(dir, wait);
     let out = dir.join("out");
-    let mut child = interop()
+    let mut harness = interop();
+    let mut child = harness
         .arg("run")
         .arg(&folder)
         .args(["-p", "chrome:rust", "-j", "1", "--out"])
@@ -80,7 +82,7 @@ fn connected_run(dir: &Path, wait: &str) -> (Child, PathBuf, PathBuf) {
         Duration::from_secs(120),
         || run.join("stats-bob-connected.json").is_file(),
     );
-    (child, out, run)
+    (harness, child, out, run)
 }
 
 /// Waits (bounded) until `done` holds, failing with `what` otherwise; `child` must not end.
@@ -148,7 +150,8 @@ fn harness_killed_with_sigkill_keeps_finished_runs_and_leaves_no_process() {
     }
     let _serial = serial();
     let out = tempfile::tempdir().unwrap();
-    let mut child = interop()
+    let mut harness = interop();
+    let mut child = harness
         .args(["run", "-s", "datachannel-echo", "-j", "1", "--out"])
         .arg(out.path())
         .stdout(Stdio::null())
@@ -203,7 +206,7 @@ fn a_browser_killed_mid_run_is_a_crash_and_the_matrix_goes_on() {
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (child, out, run) = connected_run(dir.path(), "60s");
+    let (_harness, child, out, run) = connected_run(dir.path(), "60s");
     // Both peers are connected: kill Chromium.
     let browsers = pids_of("/interop-chrome-");
     assert!(!browsers.is_empty(), "a Chromium browser process");
@@ -246,7 +249,7 @@ fn a_peer_that_stops_answering_times_out_naming_what_was_awaited() {
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (child, out, _) = connected_run(dir.path(), "5s");
+    let (_harness, child, out, _) = connected_run(dir.path(), "5s");
     // The Rust peer (bob) freezes: its connection stays open, nothing comes from it.
     let peers = pids_of(" peer --control-url ");
     assert_eq!(peers.len(), 1, "one Rust peer");
@@ -291,7 +294,8 @@ fn a_driver_that_cannot_start_is_an_error_naming_the_fix_and_the_matrix_goes_on(
         std::fs::set_permissions(&driver, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let out = dir.path().join("out");
-    let child = interop()
+    let mut harness = interop();
+    let child = harness
         .args([
             "run",
             "-s",

@@ -15,7 +15,8 @@ fn sigint_keeps_finished_runs_and_leaves_no_process_behind() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let mut child = interop()
+    let mut harness = interop();
+    let mut child = harness
         .args(["run", "--scenario", "datachannel-echo", "--out"])
         .arg(out.path())
         .stdout(Stdio::piped())
