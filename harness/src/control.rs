@@ -1,10 +1,11 @@
 //! The control server: the one listener peers talk to.
 //!
-//! It serves the browser peer page (`/peer.html`, `/peer.js`) and accepts each peer's control
-//! WebSocket at `/control?slot=SLOT&token=TOKEN`. The runner registers a slot per peer it is
-//! about to start and gets a [`PeerLink`] once that peer connects. A connection with an unknown
-//! slot or a wrong token is refused (403) and the refusal is logged. It binds 127.0.0.1 unless
-//! told otherwise (`--listen`, with `--advertise` for the address peers are given).
+//! It serves the browser peer page (`/peer.html` and the scripts it loads, one table:
+//! `PEER_SCRIPTS`) and accepts each peer's control WebSocket at
+//! `/control?slot=SLOT&token=TOKEN`. The runner registers a slot per peer it is about to start
+//! and gets a [`PeerLink`] once that peer connects. A connection with an unknown slot or a wrong
+//! token is refused (403) and the refusal is logged. It binds 127.0.0.1 unless told otherwise
+//! (`--listen`, with `--advertise` for the address peers are given).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,7 +24,28 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 const PEER_HTML: &str = include_str!("../../peers/browser/peer.html");
-const PEER_JS: &str = include_str!("../../peers/browser/peer.js");
+
+/// `(path served at, text)` of one of peers/browser's scripts.
+macro_rules! script {
+    ($file:literal) => {
+        (
+            concat!("/", $file),
+            include_str!(concat!("../../peers/browser/", $file)),
+        )
+    };
+}
+
+/// The page's scripts (peers/browser/*.js), by the path each is served at: every one peer.html
+/// loads, in its order (a test holds the two to each other).
+const PEER_SCRIPTS: &[(&str, &str)] = &[
+    script!("pure.js"),
+    script!("wire.js"),
+    script!("session.js"),
+    script!("channels.js"),
+    script!("media.js"),
+    script!("handlers.js"),
+    script!("peer.js"),
+];
 
 /// What arrives from a peer.
 #[derive(Debug)]
@@ -120,7 +142,7 @@ impl ControlServer {
         }
         let slots = Slots::default();
         let refusals = Refusals::default();
-        let app = Router::new()
+        let mut app = Router::new()
             .route(
                 "/",
                 get(|| async { axum::response::Redirect::to("/peer.html") }),
@@ -134,20 +156,22 @@ impl ControlServer {
                     )
                 }),
             )
-            .route(
-                "/peer.js",
-                get(|| async {
+            .route("/control", get(control_socket));
+        for &(path, text) in PEER_SCRIPTS {
+            app = app.route(
+                path,
+                get(move || async move {
                     (
                         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                        PEER_JS,
+                        text,
                     )
                 }),
-            )
-            .route("/control", get(control_socket))
-            .with_state(ControlState {
-                slots: slots.clone(),
-                refusals: refusals.clone(),
-            });
+            );
+        }
+        let app = app.with_state(ControlState {
+            slots: slots.clone(),
+            refusals: refusals.clone(),
+        });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let public = match advertise {
@@ -413,6 +437,38 @@ mod tests {
             "{refusals:?}"
         );
         assert!(c.slots.lock().contains_key(&ticket.slot));
+    }
+
+    /// The page loads exactly the scripts served, in the table's order.
+    #[test]
+    fn the_page_loads_every_script_served() {
+        let loaded: Vec<String> = PEER_HTML
+            .split("<script src=\"")
+            .skip(1)
+            .map(|rest| format!("/{}", rest.split('"').next().unwrap()))
+            .collect();
+        let served: Vec<&str> = PEER_SCRIPTS.iter().map(|(path, _)| *path).collect();
+        assert_eq!(loaded, served);
+    }
+
+    #[tokio::test]
+    async fn every_script_is_served_as_javascript() {
+        let c = ControlServer::start("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        for &(path, text) in PEER_SCRIPTS {
+            let url = format!("http://{}{path}", c.addr);
+            let (status, head) = tokio::task::spawn_blocking(move || http_get(&url))
+                .await
+                .unwrap();
+            assert_eq!(status, 200, "{path}: {head}");
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("content-type: text/javascript; charset=utf-8"),
+                "{path}: {head}"
+            );
+            assert!(text.contains("\"use strict\";"), "{path}");
+        }
     }
 
     /// A bare HTTP/1.1 GET with a WebSocket upgrade request; returns the status code.

@@ -338,7 +338,7 @@ async fn check_implementation(name: &str) {
     peer.shutdown().await;
 }
 
-/// The page's self-test (`selfTestVectors` in peer.js: its xorshift32 pattern, whole and in
+/// The page's self-test (`selfTestVectors` in pure.js: its xorshift32 pattern, whole and in
 /// parts, and its two SHA-256 paths) against the protocol crate's generator and `sha2`.
 async fn check_page_pattern_and_digests(session: &BrowserSession) {
     let script = r#"

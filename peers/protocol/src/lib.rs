@@ -705,7 +705,7 @@ impl Pattern {
 mod tests {
     #[test]
     fn pattern_is_stable_and_chunkable() {
-        // Pinned: peers/browser/peer.js implements the same generator; cross-implementation
+        // Pinned: peers/browser/pure.js implements the same generator; cross-implementation
         // agreement is checked by every bulk scenario (the harness compares the page's SHA-256
         // with its own), not by a JavaScript self-test.
         assert_eq!(
