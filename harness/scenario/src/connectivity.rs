@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::check::{at, Checker};
 use crate::plan::{
     Action, CandidatePolicy, Check, Delivery, Expectation, PairExpectation, PeerCommand, PeerId,
     RelayStep,
@@ -17,7 +18,6 @@ use crate::raw::{
     RawCandidates, RawExpectCertificate, RawExpectDtlsRole, RawExpectHostCandidates, RawExpectPair,
     RawPeerOnly, RawReleaseCandidates, SString,
 };
-use crate::check::{at, Checker};
 
 pub const DELIVERIES: &[&str] = &["trickle", "sdp", "held"];
 pub const FAMILIES: &[&str] = &["ipv4", "ipv6"];

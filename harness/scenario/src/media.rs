@@ -12,6 +12,7 @@ use std::time::Duration;
 use interop_protocol::{MediaKind, MediaSource, SimulcastLayer};
 use serde_saphyr::Spanned;
 
+use crate::check::{at, Added, Checker};
 use crate::plan::{
     Action, Expectation, MediaExpectation, PeerCommand, PeerId, RelayStep, DEFAULT_AUDIO_PACKETS,
     DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_PACKETS,
@@ -22,7 +23,6 @@ use crate::raw::{
 };
 use crate::suggest::{did_you_mean, quote_list};
 use crate::tree::short;
-use crate::check::{at, Added, Checker};
 
 pub const DIRECTIONS: &[&str] = &["sendrecv", "sendonly", "recvonly", "inactive"];
 pub const KINDS: &[&str] = &["audio", "video"];

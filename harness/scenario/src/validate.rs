@@ -14,6 +14,7 @@ use std::time::Duration;
 use interop_protocol::{DataChannelInit, IceServer, PeerConnectionConfig};
 use serde_saphyr::Spanned;
 
+use crate::check::{at, is_identifier, Checker, Created};
 use crate::connectivity::ConnectivityStep;
 use crate::media::MediaStep;
 use crate::plan::{
@@ -29,7 +30,6 @@ use crate::raw::{
 use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{pos, short};
 use crate::units::{format_size, KIB, MAX_SIZE, MIB};
-use crate::check::{at, is_identifier, Checker, Created};
 use crate::{Pos, ScenarioError, Source};
 
 /// The expectation timeout when the scenario sets none.
@@ -256,7 +256,6 @@ impl Checker<'_> {
         out
     }
 }
-
 
 /// A step's `count:`, resolved.
 #[derive(Clone, Copy)]
