@@ -20,7 +20,7 @@ use interop_protocol::Event;
 use tokio::sync::watch;
 use webrtc::data_channel::DataChannel;
 
-use crate::bulk::BulkReceive;
+use crate::bulk_receive::BulkReceive;
 
 /// What a channel's watcher has seen that a bulk sender may wait for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! [`unsupported`] is what this peer declares in its `Hello` it cannot observe at all.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
 use interop_protocol::{Event, ReceivedMessage};
@@ -15,20 +15,17 @@ use tokio::sync::watch;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelMessage};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
+    PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSignalingState, RTCStatsReportEntry,
     StatsSelector,
 };
 
 use crate::channels::{Channels, Disposition, Signals};
 use crate::media::receive::watch_track;
-use crate::media::MediaShared;
+use crate::media::{MediaContext, MediaShared};
 use crate::outbox::Outbox;
+use crate::slot::PeerConnectionSlot;
 use crate::w3c;
-
-/// Set once the peer connection is built; lets the handler reach the connection it belongs to
-/// without keeping it alive.
-pub type PeerConnectionSlot = Arc<OnceLock<Weak<dyn PeerConnection>>>;
 
 /// What the callbacks and the channel watchers of one peer connection share.
 #[derive(Clone)]
@@ -37,6 +34,17 @@ pub struct Context {
     pub channels: Channels,
     pub peer_connection: PeerConnectionSlot,
     pub media: MediaShared,
+}
+
+impl Context {
+    /// The part of it that media's commands and track tasks use.
+    pub fn media(&self) -> MediaContext {
+        MediaContext {
+            outbox: self.outbox.clone(),
+            media: self.media.clone(),
+            peer_connection: self.peer_connection.clone(),
+        }
+    }
 }
 
 /// The peer connection's event callbacks. They run on the `webrtc` driver task, so each one
@@ -92,7 +100,7 @@ impl PeerConnectionEventHandler for EventHandler {
     /// The crate calls this on the first RTP packet of a new remote track (not at
     /// setRemoteDescription as W3C does); `watch_track` announces it and reads it.
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        tokio::spawn(watch_track(track, self.0.clone()));
+        tokio::spawn(watch_track(track, self.0.media()));
     }
 
     /// The crate calls this when a remote channel is already open (after its DCEP open).

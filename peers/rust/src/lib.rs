@@ -41,6 +41,7 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
 mod bulk;
+mod bulk_receive;
 mod certificate;
 mod channels;
 mod dtls_setup;
@@ -50,6 +51,7 @@ mod loopback_guard;
 mod media;
 mod outbox;
 mod peer;
+mod slot;
 mod stats;
 mod w3c;
 

@@ -18,15 +18,17 @@ use webrtc::peer_connection::{
     RTCSessionDescription, Registry, SettingEngineBuilder, StatsSelector,
 };
 
-use crate::bulk::{self, BulkReceive, SendBulk};
+use crate::bulk::{self, SendBulk};
+use crate::bulk_receive::BulkReceive;
 use crate::certificate::{self, Keygen};
 use crate::channels::{Channels, Registered};
 use crate::dtls_setup;
-use crate::events::{self, Context, EventHandler, PeerConnectionSlot};
+use crate::events::{self, Context, EventHandler};
 use crate::loopback_guard::LoopbackGuard;
 use crate::media::tap::{MediaTap, TAP_SLOT};
 use crate::media::{Media, MediaShared};
 use crate::outbox::Outbox;
+use crate::slot::PeerConnectionSlot;
 use crate::stats;
 use crate::w3c::{self, named_error, peer_error};
 use rtc::interceptor::Slot;
@@ -389,7 +391,7 @@ impl Connection {
         self.media
             .add_media(
                 &self.pc,
-                &self.context,
+                &self.context.media(),
                 name,
                 kind,
                 direction,
@@ -418,14 +420,14 @@ impl Connection {
 
     async fn request_key_frame(&self, mid: &str) -> CommandResult {
         self.media
-            .request_key_frame(&self.pc, &self.context, mid)
+            .request_key_frame(&self.pc, &self.context.media(), mid)
             .await?;
         Ok(Reply::Done)
     }
 
     async fn get_media_report(&self) -> CommandResult {
         Ok(Reply::Media {
-            report: self.media.report(&self.pc, &self.context).await,
+            report: self.media.report(&self.pc, &self.context.media()).await,
         })
     }
 

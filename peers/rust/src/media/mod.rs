@@ -43,7 +43,8 @@ use webrtc::rtp_transceiver::{
     RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender, RtpTransceiver,
 };
 
-use crate::events::Context;
+use crate::outbox::Outbox;
+use crate::slot::PeerConnectionSlot;
 use crate::w3c::{named_error, peer_error};
 use receive::ReceiveLog;
 use send::{Player, SendStats, SharedStats};
@@ -66,6 +67,16 @@ impl Default for MediaShared {
             connected: watch::Sender::new(false),
         }
     }
+}
+
+/// What media's commands and track tasks need of their connection: its outbox, the shared
+/// media state and the slot of the connection. The connection's event context hands it out
+/// (`events::Context::media`), so media does not depend on the event handler.
+#[derive(Clone)]
+pub struct MediaContext {
+    pub outbox: Outbox,
+    pub media: MediaShared,
+    pub peer_connection: PeerConnectionSlot,
 }
 
 /// One `add_media` name.
@@ -173,7 +184,7 @@ impl Media {
     pub async fn add_media(
         &mut self,
         pc: &Arc<dyn PeerConnection>,
-        context: &Context,
+        context: &MediaContext,
         name: String,
         kind: MediaKind,
         direction_name: &str,
@@ -238,7 +249,7 @@ impl Media {
     async fn reusable(
         &self,
         pc: &Arc<dyn PeerConnection>,
-        context: &Context,
+        context: &MediaContext,
         kind: MediaKind,
         transceivers: &[Arc<dyn RtpTransceiver>],
     ) -> Option<Arc<dyn RtpTransceiver>> {
@@ -325,7 +336,7 @@ impl Media {
     pub async fn request_key_frame(
         &self,
         pc: &Arc<dyn PeerConnection>,
-        context: &Context,
+        context: &MediaContext,
         mid: &str,
     ) -> Result<()> {
         let mut transceiver = None;
@@ -372,7 +383,11 @@ impl Media {
 
     /// Every transceiver, in `getTransceivers()` order (the crate's ids are indices into its
     /// transceiver list; `get_transceivers` returns them unordered).
-    pub async fn report(&self, pc: &Arc<dyn PeerConnection>, context: &Context) -> MediaReport {
+    pub async fn report(
+        &self,
+        pc: &Arc<dyn PeerConnection>,
+        context: &MediaContext,
+    ) -> MediaReport {
         let mut transceivers = pc.get_transceivers().await;
         transceivers.sort_by_key(|t| t.id());
         let tap = &context.media.tap;
@@ -461,7 +476,7 @@ async fn reuse_receiving(
 /// peer_connection/mod.rs, add_track). It must be `transceiver`; refused otherwise.
 async fn refuse_unreachable_reuse(
     pc: &Arc<dyn PeerConnection>,
-    context: &Context,
+    context: &MediaContext,
     transceivers: &[Arc<dyn RtpTransceiver>],
     transceiver: &Arc<dyn RtpTransceiver>,
     kind: MediaKind,
@@ -599,7 +614,7 @@ async fn set_preferences(
 /// The [`Named`] entry for a transceiver `add_media` set up; a sending one gets its codec
 /// pinned and its player started.
 async fn name_transceiver(
-    context: &Context,
+    context: &MediaContext,
     name: String,
     kind: MediaKind,
     transceiver: Arc<dyn RtpTransceiver>,
@@ -733,7 +748,7 @@ fn send_rand() -> u16 {
 }
 
 async fn start_player(
-    context: &Context,
+    context: &MediaContext,
     name: &str,
     transceiver: Arc<dyn RtpTransceiver>,
     sender: Arc<dyn RtpSender>,
@@ -783,7 +798,7 @@ async fn start_player(
 /// crate's transceiver handle has no `kind`).
 async fn transceiver_kind(
     pc: &Arc<dyn PeerConnection>,
-    context: &Context,
+    context: &MediaContext,
     t: &Arc<dyn RtpTransceiver>,
 ) -> Option<MediaKind> {
     if let Some(sender) = t.sender().await.ok().flatten() {

@@ -25,7 +25,7 @@ use webrtc::rtp_transceiver::RtpTransceiver;
 
 use super::bitstream;
 use super::source::Codec;
-use crate::events::Context;
+use crate::media::MediaContext;
 
 /// What every remote track received, by transceiver id (`RtpTransceiver::id`), one entry per
 /// SSRC in arrival order. Shared by the track tasks and the media report.
@@ -84,7 +84,7 @@ pub fn media_kind(kind: RtpCodecKind) -> Option<MediaKind> {
 /// Reads one remote track until it ends. Announces it with `Event::Track` on its first
 /// `OnOpen` (which `webrtc` 0.21.1 queues before calling `on_track`: the first RTP packet of
 /// the stream opened it).
-pub async fn watch_track(track: Arc<dyn TrackRemote>, context: Context) {
+pub async fn watch_track(track: Arc<dyn TrackRemote>, context: MediaContext) {
     let Some(kind) = media_kind(track.kind().await) else {
         context
             .outbox
@@ -164,7 +164,7 @@ pub async fn watch_track(track: Arc<dyn TrackRemote>, context: Context) {
     }
 }
 
-async fn find_transceiver(context: &Context, id: usize) -> Option<Arc<dyn RtpTransceiver>> {
+async fn find_transceiver(context: &MediaContext, id: usize) -> Option<Arc<dyn RtpTransceiver>> {
     let pc = context.peer_connection.get()?.upgrade()?;
     pc.get_transceivers()
         .await
