@@ -525,18 +525,27 @@ fn readme_exit_codes_are_the_contract_crates() {
 }
 
 /// The builder every test runs `interop` through fails the test when something it started is
-/// still running when it is dropped (here a `sleep` under its tag), and not otherwise.
+/// still running when it is dropped (here a `sleep` under its tag), kills it, and not otherwise.
 #[test]
 fn the_test_builder_fails_on_a_process_left_behind() {
+    use std::os::unix::process::ExitStatusExt;
     let mut left = Interop::new(std::process::Command::new("sleep"));
     left.grace(std::time::Duration::from_millis(300));
     left.arg("30");
     let mut child = left.spawn().expect("sleep starts");
     let tag = left.tag().to_string();
+    let pid = child.id().to_string();
+    // What each record of membership sees, for the message if the check misses it.
+    let environ = std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|e| String::from_utf8_lossy(&e).contains(&format!("{}={tag}", common::RUN_TAG)));
+    let cgroup = left.cgroup().map(|dir| {
+        std::fs::read_to_string(dir.join("cgroup.procs")).map(|p| p.lines().any(|l| l == pid))
+    });
+    let seen = format!("tag in /proc/{pid}/environ: {environ:?}; in its cgroup: {cgroup:?}");
+    eprintln!("{seen}");
     let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(left)));
-    let _ = child.kill();
-    let _ = child.wait();
-    let message = dropped.expect_err("a running process fails the drop check");
+    let status = child.wait().expect("sleep is waited for");
+    let message = dropped.expect_err(&format!("a running process fails the drop check ({seen})"));
     let message = message
         .downcast_ref::<String>()
         .cloned()
@@ -544,6 +553,11 @@ fn the_test_builder_fails_on_a_process_left_behind() {
     assert!(
         message.contains("left behind") && message.contains(&tag) && message.contains("sleep 30"),
         "{message}"
+    );
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the check kills what it found"
     );
     // A finished one passes.
     let mut done = Interop::new(std::process::Command::new("true"));

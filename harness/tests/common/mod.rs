@@ -24,10 +24,16 @@ pub fn interop() -> Interop {
 pub const RUN_TAG: &str = "INTEROP_TEST_RUN";
 
 /// One `interop` invocation of a test: the command (it derefs to [`Command`], so it is built
-/// and run as one), tagged with a [`RUN_TAG`] of its own. Dropping it, after the test's
-/// asserts or while a failing test unwinds, checks that no process of that invocation is left
-/// (the harness itself included): a leftover fails the test. The tag makes the check see only
-/// this invocation's processes, however many tests of the binary run at once.
+/// and run as one), with a tag of its own. Dropping it, after the test's asserts or while a
+/// failing test unwinds, checks that no process of that invocation is left (the harness
+/// itself included): a leftover is killed and fails the test. The check sees only this
+/// invocation's processes, however many tests of the binary run at once.
+///
+/// Two records of membership, united: a cgroup of its own (cgroup v2, made when the test runs
+/// as root: the kernel puts every descendant in it, whatever process group or session it
+/// takes, and lists them in `cgroup.procs`), and the [`RUN_TAG`] environment variable, read
+/// from `/proc/<pid>/environ` (for a contributor without cgroups; a process that rewrites its
+/// environment escapes it).
 ///
 /// `interop().args(..).output()` checks at the end of its statement; a test that spawns keeps
 /// the `Interop` (`let mut run = interop(); let child = run.args(..).spawn()`), so the check
@@ -35,6 +41,7 @@ pub const RUN_TAG: &str = "INTEROP_TEST_RUN";
 pub struct Interop {
     cmd: Command,
     tag: String,
+    cgroup: Option<PathBuf>,
     /// How long the drop check waits for processes to go (15 s: SIGKILL delivery and
     /// reaping are asynchronous).
     grace: std::time::Duration,
@@ -47,9 +54,14 @@ impl Interop {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tag = format!("{}-{n}", std::process::id());
         cmd.current_dir(workspace_root()).env(RUN_TAG, &tag);
+        let cgroup = make_cgroup(&tag);
+        if let Some(dir) = &cgroup {
+            join_cgroup_at_exec(&mut cmd, dir);
+        }
         Interop {
             cmd,
             tag,
+            cgroup,
             grace: std::time::Duration::from_secs(15),
         }
     }
@@ -63,6 +75,27 @@ impl Interop {
     /// This invocation's [`RUN_TAG`] value.
     pub fn tag(&self) -> &str {
         &self.tag
+    }
+
+    /// This invocation's cgroup, when the test could make one.
+    pub fn cgroup(&self) -> Option<&Path> {
+        self.cgroup.as_deref()
+    }
+
+    /// The live processes of this invocation (pid: command line).
+    pub fn live(&self) -> Vec<Process> {
+        let mut live = processes()
+            .into_iter()
+            .filter(|p| p.environ.contains(&format!("{RUN_TAG}={}\0", self.tag)))
+            .collect::<Vec<_>>();
+        if let Some(dir) = &self.cgroup {
+            for pid in cgroup_members(dir) {
+                if !live.iter().any(|p| p.pid == pid) && !is_zombie(&pid) {
+                    live.push(Process::read(pid));
+                }
+            }
+        }
+        live
     }
 }
 
@@ -81,12 +114,32 @@ impl std::ops::DerefMut for Interop {
 
 impl Drop for Interop {
     fn drop(&mut self) {
-        let left = wait_gone(self.grace, || tagged(&self.tag));
+        let left = wait_gone(self.grace, || self.live());
+        for p in &left {
+            if let Ok(pid) = p.pid.parse::<i32>() {
+                // SAFETY: plain syscall on a pid of this invocation.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if let Some(dir) = &self.cgroup {
+            // Empty once the killed ones are gone; bounded, and harmless if it stays.
+            let _ = wait_gone(std::time::Duration::from_secs(5), || {
+                cgroup_members(dir)
+                    .into_iter()
+                    .filter(|pid| !is_zombie(pid))
+                    .collect()
+            });
+            let _ = std::fs::remove_dir(dir);
+        }
         if left.is_empty() {
             return;
         }
+        let left: Vec<String> = left
+            .iter()
+            .map(|p| format!("{}: {}", p.pid, p.cmdline))
+            .collect();
         let message = format!(
-            "processes of `interop` ({RUN_TAG}={}) left behind: {left:#?}",
+            "processes of `interop` ({RUN_TAG}={}) left behind (killed now): {left:#?}",
             self.tag
         );
         if std::thread::panicking() {
@@ -97,57 +150,108 @@ impl Drop for Interop {
     }
 }
 
-/// The live processes whose environment holds `<RUN_TAG>=<tag>`.
-fn tagged(tag: &str) -> Vec<String> {
-    let needle = format!("{RUN_TAG}={tag}\0");
-    processes()
-        .into_iter()
-        .filter(|p| p.environ.contains(&needle))
-        .map(|p| format!("{}: {}", p.pid, p.cmdline))
+/// Where this machine's cgroup v2 hierarchy is (pure v2, or the unified one of a hybrid).
+fn cgroup2_root() -> Option<PathBuf> {
+    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|root| root.join("cgroup.procs").exists() && root.join("cgroup.threads").exists())
+}
+
+/// Makes a cgroup for one invocation, or `None` where the test may not (not root, no v2).
+fn make_cgroup(tag: &str) -> Option<PathBuf> {
+    let dir = cgroup2_root()?.join(format!("interop-test-{tag}"));
+    std::fs::create_dir(&dir).ok()?;
+    Some(dir)
+}
+
+/// Makes the child join `dir` between fork and exec, so that the harness and everything it
+/// starts are in it from their first instruction.
+fn join_cgroup_at_exec(cmd: &mut Command, dir: &Path) {
+    use std::os::unix::process::CommandExt;
+    let procs = std::ffi::CString::new(
+        dir.join("cgroup.procs")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .expect("a cgroup path has no NUL");
+    // SAFETY: open, write and close are async-signal-safe; nothing is allocated after fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+            if written != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The pids listed in a cgroup's `cgroup.procs`.
+fn cgroup_members(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
         .collect()
+}
+
+fn is_zombie(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        == Some("Z")
 }
 
 /// A live (not zombie) process other than this one: its pid, command line (spaces for NULs)
 /// and raw environment (NUL-separated).
-struct Process {
-    pid: String,
-    cmdline: String,
+pub struct Process {
+    pub pid: String,
+    pub cmdline: String,
     environ: String,
 }
 
-fn processes() -> Vec<Process> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    let me = std::process::id().to_string();
-    for entry in entries.flatten() {
-        let pid = entry.file_name().to_string_lossy().to_string();
-        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == me {
-            continue;
-        }
-        let read = |f: &str| std::fs::read(entry.path().join(f)).unwrap_or_default();
-        let stat = String::from_utf8_lossy(&read("stat")).to_string();
-        if stat.split_whitespace().nth(2) == Some("Z") {
-            continue; // A zombie holds no resources; its parent reaps it.
-        }
+impl Process {
+    fn read(pid: String) -> Process {
+        let read = |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&read("cmdline"))
             .replace('\0', " ")
             .trim()
             .to_string();
         let environ = String::from_utf8_lossy(&read("environ")).to_string() + "\0";
-        found.push(Process {
+        Process {
             pid,
             cmdline,
             environ,
-        });
+        }
     }
-    found
+}
+
+fn processes() -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id().to_string();
+    entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()) && *pid != me)
+        // A zombie holds no resources; its parent reaps it.
+        .filter(|pid| !is_zombie(pid))
+        .map(Process::read)
+        .collect()
 }
 
 /// Polls `left` every 100 ms until it is empty or `timeout` passed (SIGKILL delivery and
 /// reaping are asynchronous); returns what is left then.
-fn wait_gone(timeout: std::time::Duration, left: impl Fn() -> Vec<String>) -> Vec<String> {
+fn wait_gone<T>(timeout: std::time::Duration, left: impl Fn() -> Vec<T>) -> Vec<T> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let now_left = left();
