@@ -11,11 +11,13 @@ use interop_protocol::{
     Command, DataChannelInit, IceCandidate, MediaKind, MediaSource, Payload, PeerConnectionConfig,
     PeerError, Reply, SessionDescription, SimulcastLayer,
 };
+use rtc::crypto::RTCCryptoProvider;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::shared::ifaces::ifaces;
 use webrtc::peer_connection::{
-    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, RTCSdpType,
-    RTCSessionDescription, Registry, SettingEngineBuilder, StatsSelector,
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    RTCCertificate, RTCSdpType, RTCSessionDescription, Registry, SettingEngine,
+    SettingEngineBuilder, StatsSelector,
 };
 
 use crate::bulk::{self, SendBulk};
@@ -87,7 +89,29 @@ impl Peer {
                 self.create_peer_connection(&configuration).await
             }
             Command::Close => self.close().await,
-            command => {
+            // Every other command needs a connection (named, so that a new command must be
+            // placed here or above before this compiles).
+            Command::CreateDataChannel { .. }
+            | Command::CreateOffer
+            | Command::CreateAnswer
+            | Command::SetLocalDescription { .. }
+            | Command::GetLocalDescription
+            | Command::Rollback
+            | Command::RestartIce
+            | Command::SetRemoteDescription { .. }
+            | Command::AddIceCandidate { .. }
+            | Command::Send { .. }
+            | Command::CloseDataChannel { .. }
+            | Command::Echo { .. }
+            | Command::SendBulk { .. }
+            | Command::ReceiveBulk { .. }
+            | Command::GetStats
+            | Command::AddMedia { .. }
+            | Command::SetDirection { .. }
+            | Command::ReplaceTrack { .. }
+            | Command::RemoveTrack { .. }
+            | Command::RequestKeyFrame { .. }
+            | Command::GetMediaReport => {
                 let Some(connection) = self.connection.as_mut() else {
                     return Err(named_error(
                         "InvalidStateError",
@@ -120,45 +144,11 @@ impl Peer {
         // With SSLKEYLOGFILE set (the harness sets it per run), DTLS keys go to that file so
         // that the run's capture can be decrypted.
         let keylog = crate::keylog::provider_from_env();
-        let certificates = match keygen {
-            Some(keygen) => {
-                let provider = match &keylog {
-                    Some(provider) => provider.clone(),
-                    None => rtc::crypto::default_provider().map_err(|e| {
-                        named_error("OperationError", format!("no crypto provider: {e}"))
-                    })?,
-                };
-                vec![certificate::generate(keygen, &provider).await?]
-            }
-            // The crate generates its own (ECDSA P-256).
-            None => Vec::new(),
-        };
+        let certificates = certificates(keygen, keylog.as_ref()).await?;
         let configuration = configuration.with_certificates(certificates).build();
-
-        let mut media_engine = MediaEngine::default();
-        media_engine.register_default_codecs().map_err(peer_error)?;
         let media = MediaShared::default();
-        // Counts what crosses the interceptor chain (see `media::tap`).
-        let registry = register_default_interceptors(Registry::new(), &mut media_engine)
-            .map_err(peer_error)?
-            .with(Slot::from(TAP_SLOT), MediaTap::new(media.tap.clone()));
-        let mut setting_engine = if config.mdns == Some(true) {
-            // Host candidates as `.local` names. The crate names one IPv4 address only
-            // (`rtc-ice-0.21.1/src/agent/mod.rs:411-425`: UDP4 host candidates whose address is
-            // `mdns_local_ip`, default 127.0.0.1), so it is the machine's own address, the one a
-            // browser would hide; loopback, IPv6 and TCP candidates stay plain addresses.
-            SettingEngineBuilder::new()
-                .with_multicast_dns_mode(MulticastDnsMode::QueryAndGather)
-                .with_multicast_dns_local_ip(mdns_local_ip())
-        } else {
-            // QueryOnly resolves the `.local` host candidates browsers send by default, while
-            // our own host candidates stay plain IPs.
-            SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::QueryOnly)
-        };
-        if let Some(provider) = keylog {
-            setting_engine = setting_engine.with_crypto_provider(provider);
-        }
-        let setting_engine = setting_engine.build();
+        let (media_engine, registry) = engines(&media)?;
+        let setting_engine = setting_engine(config, keylog);
 
         let slot: PeerConnectionSlot = Arc::new(OnceLock::new());
         let context = Context {
@@ -651,6 +641,58 @@ impl Connection {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
         stats::w3c_report(report.iter())
     }
+}
+
+/// The connection's certificate: generated as `config.certificate` asks (with the key-logging
+/// provider when there is one), or none, and the crate generates its own (ECDSA P-256).
+async fn certificates(
+    keygen: Option<Keygen>,
+    keylog: Option<&Arc<dyn RTCCryptoProvider>>,
+) -> Result<Vec<RTCCertificate>, PeerError> {
+    let Some(keygen) = keygen else {
+        return Ok(Vec::new());
+    };
+    let provider = match keylog {
+        Some(provider) => provider.clone(),
+        None => rtc::crypto::default_provider()
+            .map_err(|e| named_error("OperationError", format!("no crypto provider: {e}")))?,
+    };
+    Ok(vec![certificate::generate(keygen, &provider).await?])
+}
+
+/// The crate's default codecs and interceptors, plus the tap that counts what crosses the
+/// interceptor chain (see `media::tap`).
+fn engines(media: &MediaShared) -> Result<(MediaEngine, Registry), PeerError> {
+    let mut media_engine = MediaEngine::default();
+    media_engine.register_default_codecs().map_err(peer_error)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+        .map_err(peer_error)?
+        .with(Slot::from(TAP_SLOT), MediaTap::new(media.tap.clone()));
+    Ok((media_engine, registry))
+}
+
+/// mDNS as the configuration asks, and the key-logging provider when there is one.
+fn setting_engine(
+    config: &PeerConnectionConfig,
+    keylog: Option<Arc<dyn RTCCryptoProvider>>,
+) -> SettingEngine {
+    let mut setting_engine = if config.mdns == Some(true) {
+        // Host candidates as `.local` names. The crate names one IPv4 address only
+        // (`rtc-ice-0.21.1/src/agent/mod.rs:411-425`: UDP4 host candidates whose address is
+        // `mdns_local_ip`, default 127.0.0.1), so it is the machine's own address, the one a
+        // browser would hide; loopback, IPv6 and TCP candidates stay plain addresses.
+        SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::QueryAndGather)
+            .with_multicast_dns_local_ip(mdns_local_ip())
+    } else {
+        // QueryOnly resolves the `.local` host candidates browsers send by default, while
+        // our own host candidates stay plain IPs.
+        SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::QueryOnly)
+    };
+    if let Some(provider) = keylog {
+        setting_engine = setting_engine.with_crypto_provider(provider);
+    }
+    setting_engine.build()
 }
 
 /// The address the crate names in `.local` host candidates: the first IPv4 address a `0.0.0.0`
