@@ -13,6 +13,10 @@
 //!   command type the protocol does not have, `BadRequest` for a request without a command;
 //!   `close` without a connection succeeds;
 //! - a frame that is not JSON gets no response but an `error` log event, and the peer goes on;
+//! - with a connection: `get_local_description` before any local description is an
+//!   `InvalidStateError`; `send`, `send_bulk` and `close_data_channel` on a label no channel
+//!   has are an `InvalidAccessError`; a second `create_peer_connection` replaces the first,
+//!   and its channels are gone with it;
 //! - after close + create_peer_connection, a bare `set_local_description` applies a new
 //!   offer of the new connection (not the offer the closed connection created);
 //! - for the page: its pattern generator and both SHA-256 paths (incremental, WebCrypto)
@@ -299,8 +303,41 @@ async fn check_implementation(name: &str) {
     let message = peer.expect_error_log("a frame that is not JSON").await;
     assert!(!message.is_empty(), "{name}");
 
-    // The peer goes on; a closed connection leaves nothing behind for the next one.
+    // The peer goes on. With a connection: what does not exist yet is named as such.
     peer.ok(json!({"type": "create_peer_connection"})).await;
+    assert_eq!(
+        peer.error_name(json!({"type": "get_local_description"}))
+            .await,
+        "InvalidStateError",
+        "{name}: get_local_description before any local description"
+    );
+    for command in [
+        json!({"type": "send", "label": "nope", "data": {"text": "x"}}),
+        json!({"type": "close_data_channel", "label": "nope"}),
+        json!({"type": "send_bulk", "label": "nope", "bytes": 10, "chunk": 4, "seed": 1,
+               "high_water": 100, "low_water": 10}),
+    ] {
+        let what = command.to_string();
+        assert_eq!(
+            peer.error_name(command).await,
+            "InvalidAccessError",
+            "{name}: {what} on a label no channel has"
+        );
+    }
+    let channel = peer
+        .ok(json!({"type": "create_data_channel", "label": "a"}))
+        .await;
+    assert_eq!(channel["type"], "data_channel", "{name}: {channel}");
+    assert_eq!(channel["label"], "a", "{name}: {channel}");
+    // A second create_peer_connection replaces the first, channels included.
+    peer.ok(json!({"type": "create_peer_connection"})).await;
+    assert_eq!(
+        peer.error_name(json!({"type": "send", "label": "a", "data": {"text": "x"}}))
+            .await,
+        "InvalidAccessError",
+        "{name}: a channel of the connection that create_peer_connection replaced"
+    );
+    // A closed connection leaves nothing behind for the next one.
     let channel = peer
         .ok(json!({"type": "create_data_channel", "label": "a"}))
         .await;
