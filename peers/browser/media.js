@@ -332,7 +332,20 @@ self.postMessage({
 self.onrtctransform = (event) => {
   const transformer = event.transformer;
   const port = transformer.options && transformer.options.port;
-  transformer.readable.pipeTo(transformer.writable).catch((e) => {
+  // The first frame through says the transformer is part of its receiver's pipeline: Firefox
+  // may refuse sendKeyFrameRequest() before ("not associated with a video receiver"), while
+  // Chromium passes no frame until the key frame asked for comes.
+  let flowing = false;
+  const pass = new TransformStream({
+    transform(frame, controller) {
+      if (!flowing) {
+        flowing = true;
+        if (port) port.postMessage({ flowing: true });
+      }
+      controller.enqueue(frame);
+    },
+  });
+  transformer.readable.pipeThrough(pass).pipeTo(transformer.writable).catch((e) => {
     if (port) port.postMessage({ pipeError: String(e && e.name) + ": " + String(e && e.message) });
   });
   if (!port) return;
@@ -458,9 +471,12 @@ async function keyFrameTransform(t) {
   if (kt) return kt;
   const channel = new MessageChannel();
   let readyResolve;
+  let flowingResolve;
   kt = {
     port: channel.port1,
     ready: new Promise((resolve) => (readyResolve = resolve)),
+    // Resolved when the first frame has passed the transformer (see TRANSFORM_WORKER).
+    flowing: new Promise((resolve) => (flowingResolve = resolve)),
     nextId: 1,
     pending: new Map(),
     before,
@@ -472,6 +488,7 @@ async function keyFrameTransform(t) {
   kt.port.onmessage = (e) => {
     const m = e.data || {};
     if (m.ready) readyResolve();
+    else if (m.flowing) flowingResolve();
     else if (m.pipeError) log("error", `receiver transform of mid ${t.mid}: frames stopped: ${m.pipeError}`);
     else if (kt.pending.has(m.id)) {
       kt.pending.get(m.id)(m);
@@ -511,10 +528,19 @@ function withTimeout(promise, ms, what) {
 async function requestKeyFrame(t) {
   const kt = await keyFrameTransform(t);
   await withTimeout(kt.ready, KEY_FRAME_REQUEST_TIMEOUT_MS, `the receiver transform of mid ${t.mid} did not start`);
-  const id = kt.nextId++;
-  const reply = new Promise((resolve) => kt.pending.set(id, resolve));
-  kt.port.postMessage({ id });
-  const m = await withTimeout(reply, KEY_FRAME_REQUEST_TIMEOUT_MS, "sendKeyFrameRequest() did not settle");
+  const ask = () => {
+    const id = kt.nextId++;
+    const reply = new Promise((resolve) => kt.pending.set(id, resolve));
+    kt.port.postMessage({ id });
+    return withTimeout(reply, KEY_FRAME_REQUEST_TIMEOUT_MS, "sendKeyFrameRequest() did not settle");
+  };
+  let m = await ask();
+  if (m.error && m.error.name === "InvalidStateError") {
+    // Firefox, right after the transform was installed: asked again once a frame has passed it.
+    log("info", `sendKeyFrameRequest() on mid ${t.mid}: ${m.error.message}; asking again after the first frame`);
+    await withTimeout(kt.flowing, KEY_FRAME_REQUEST_TIMEOUT_MS, `no frame passed the receiver transform of mid ${t.mid}`);
+    m = await ask();
+  }
   if (m.error) throw namedError(m.error.name, `sendKeyFrameRequest(): ${m.error.message}`);
 }
 

@@ -21,6 +21,9 @@ use crate::raw::{
 
 pub const DELIVERIES: &[&str] = &["trickle", "sdp", "held"];
 pub const FAMILIES: &[&str] = &["ipv4", "ipv6"];
+/// What `candidates` can filter on: an address family, or `mdns` for host candidates named
+/// by a `.local` name (RFC 8828), which carry no address of either family.
+pub const CANDIDATE_FAMILIES: &[&str] = &["ipv4", "ipv6", "mdns"];
 pub const PROTOCOLS: &[&str] = &["udp", "tcp"];
 pub const CANDIDATE_TYPES: &[&str] = &["host", "srflx", "prflx", "relay"];
 pub const RELAY_PROTOCOLS: &[&str] = &["udp", "tcp", "tls"];
@@ -98,7 +101,7 @@ impl Checker<'_> {
             args.family.as_ref(),
             "family",
             "address family",
-            FAMILIES,
+            CANDIDATE_FAMILIES,
             &mut ok,
         );
         let protocol = self.optional_one_of(

@@ -401,5 +401,18 @@ mod tests {
             &CandidatePolicy::default(),
             "candidate:1 1 tcp 1 x.local 9 typ host"
         ));
+        // `mdns`: only `.local` names, which are neither IPv4 nor IPv6.
+        let mdns = CandidatePolicy {
+            family: Some("mdns".into()),
+            ..Default::default()
+        };
+        assert!(admits(&mdns, "candidate:1 1 udp 1 x.local 5 typ host"));
+        assert!(!admits(&mdns, "candidate:1 1 udp 1 127.0.0.1 5 typ host"));
+        assert!(!admits(&mdns, "candidate:1 1 udp 1 ::1 5 typ host"));
+        let ipv4 = CandidatePolicy {
+            family: Some("ipv4".into()),
+            ..Default::default()
+        };
+        assert!(!admits(&ipv4, "candidate:1 1 udp 1 x.local 5 typ host"));
     }
 }
