@@ -94,18 +94,19 @@ pub async fn run(control_url: &str) -> anyhow::Result<()> {
         "connected to the harness"
     );
     let (mut sink, mut frames) = socket.split();
-    if let Some(frame) = fault_frame() {
+    let fault = fault_frame();
+    if let Some(frame) = &fault {
         // Fault injection for the harness's own tests: Hello, then a frame that breaks the
         // protocol (written here, since the outbox only writes valid messages).
         let hello = serde_json::to_string(&PeerMessage::Hello(hello()))?;
         sink.send(Message::text(hello)).await?;
-        sink.send(Message::text(frame)).await?;
+        sink.send(Message::text(frame.as_str())).await?;
     }
     let (outbox, queue) = Outbox::new(clock);
     let (stop_writer, writer_stopped) = oneshot::channel();
     let writer = tokio::spawn(outbox::write_loop(sink, queue, writer_stopped));
 
-    if fault_frame().is_none() {
+    if fault.is_none() {
         outbox.send(PeerMessage::Hello(hello()));
     }
     let mut peer = Peer::new(outbox.clone());
@@ -162,14 +163,27 @@ pub async fn run(control_url: &str) -> anyhow::Result<()> {
 /// peers: `bad-json`, `unknown-message` or `huge-message` (over the harness's 16 MiB limit).
 pub const FAULT_ENV: &str = "INTEROP_PEER_FAULT";
 
+/// With [`FAULT_ENV`], a path: only the one peer that creates this file misbehaves, every
+/// other peer of the run is healthy (so a test can see the harness go on after the fault).
+pub const FAULT_ONCE_ENV: &str = "INTEROP_PEER_FAULT_ONCE";
+
 /// The frame [`FAULT_ENV`] asks for, sent right after the Hello; `None` normally.
 fn fault_frame() -> Option<String> {
-    match std::env::var(FAULT_ENV).ok()?.as_str() {
-        "bad-json" => Some(r#"{"type": "event", "t": 1, "#.into()),
-        "unknown-message" => Some(r#"{"type":"teleport","to":"mars"}"#.into()),
-        "huge-message" => Some(format!("\"{}\"", "x".repeat(17 << 20))),
-        _ => None,
+    let frame = match std::env::var(FAULT_ENV).ok()?.as_str() {
+        "bad-json" => r#"{"type": "event", "t": 1, "#.to_string(),
+        "unknown-message" => r#"{"type":"teleport","to":"mars"}"#.to_string(),
+        "huge-message" => format!("\"{}\"", "x".repeat(17 << 20)),
+        _ => return None,
+    };
+    if let Some(path) = std::env::var_os(FAULT_ONCE_ENV) {
+        // create_new is atomic: of the peers started at once, exactly one gets the file.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .ok()?;
     }
+    Some(frame)
 }
 
 /// A frame that is not a valid [`Request`]: the id, if one could be read, and why.
