@@ -160,9 +160,31 @@ fn cgroup2_root() -> Option<PathBuf> {
 
 /// Makes a cgroup for one invocation, or `None` where the test may not (not root, no v2).
 fn make_cgroup(tag: &str) -> Option<PathBuf> {
-    let dir = cgroup2_root()?.join(format!("interop-test-{tag}"));
+    let root = cgroup2_root()?;
+    remove_stale_cgroups(&root);
+    let dir = root.join(format!("interop-test-{tag}"));
     std::fs::create_dir(&dir).ok()?;
     Some(dir)
+}
+
+/// Removes the (empty) cgroups of test processes that are gone: a test binary killed before
+/// its drop checks ran leaves its cgroups behind.
+fn remove_stale_cgroups(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name
+            .strip_prefix("interop-test-")
+            .and_then(|t| t.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir(entry.path()); // fails, harmlessly, unless empty
+        }
+    }
 }
 
 /// Makes the child join `dir` between fork and exec, so that the harness and everything it
