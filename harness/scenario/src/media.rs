@@ -18,8 +18,8 @@ use crate::plan::{
     DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_PACKETS,
 };
 use crate::raw::{
-    RawAddMedia, RawDropPackets, RawExpectMedia, RawExpectNoMedia, RawMediaName, RawMediaTimeout,
-    RawReplaceTrack, RawSetDirection, RawStep, SString,
+    RawAddMedia, RawDropPackets, RawExpectCurrentDirection, RawExpectMedia, RawExpectNoMedia,
+    RawMediaName, RawMediaTimeout, RawReplaceTrack, RawSetDirection, RawStep, SString,
 };
 use crate::suggest::{did_you_mean, quote_list};
 use crate::tree::short;
@@ -51,6 +51,7 @@ pub(crate) enum MediaStep<'a> {
     RequestKeyFrame(&'a RawMediaTimeout),
     ExpectMedia(&'a RawExpectMedia),
     ExpectNoMedia(&'a RawExpectNoMedia),
+    ExpectCurrentDirection(&'a RawExpectCurrentDirection),
     DropPackets(&'a RawDropPackets),
     ExpectRetransmissions(&'a RawMediaTimeout),
 }
@@ -124,6 +125,22 @@ impl Checker<'_> {
                     Action::Expect {
                         what: Expectation::NoMedia { name: name? },
                         timeout: during?,
+                    },
+                ))
+            }
+            MediaStep::ExpectCurrentDirection(args) => {
+                let peer = self.one_peer(&args.peer, "peer");
+                let name = self.known_name(&args.name, index);
+                let direction = self.direction(Some(&args.direction));
+                let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
+                Some((
+                    peer?,
+                    Action::Expect {
+                        what: Expectation::CurrentDirection {
+                            name: name?,
+                            direction: direction?,
+                        },
+                        timeout,
                     },
                 ))
             }

@@ -269,6 +269,9 @@ pub enum Expectation {
     /// This peer receives no RTP on the transceiver `name` for the whole timeout (packet
     /// counters do not move).
     NoMedia { name: String },
+    /// This peer's transceiver `name` has the `currentDirection` `direction` (negotiated: set
+    /// when the answer was applied). Another negotiated value contradicts it.
+    CurrentDirection { name: String, direction: String },
     /// This peer lost packets on `name` (see `drop_packets`) and got them back: the relay saw
     /// the sender retransmit (RTX payload type or a repeated sequence number), and the NACK
     /// counters of both peers moved where they report them.
@@ -592,6 +595,9 @@ impl fmt::Display for Expectation {
                 Ok(())
             }
             Expectation::NoMedia { name } => write!(f, "expect no media on '{name}'"),
+            Expectation::CurrentDirection { name, direction } => {
+                write!(f, "expect the current direction {direction} on '{name}'")
+            }
             Expectation::Retransmissions { name } => {
                 write!(f, "expect retransmissions on '{name}'")
             }

@@ -87,6 +87,7 @@ pub(crate) enum RawStep {
     RequestKeyFrame(RawMediaTimeout),
     ExpectMedia(RawExpectMedia),
     ExpectNoMedia(RawExpectNoMedia),
+    ExpectCurrentDirection(RawExpectCurrentDirection),
     DropPackets(RawDropPackets),
     ExpectRetransmissions(RawMediaTimeout),
     Candidates(RawCandidates),
@@ -376,6 +377,15 @@ pub(crate) struct RawExpectNoMedia {
     pub peer: SString,
     pub name: SString,
     pub during: SString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectCurrentDirection {
+    pub peer: SString,
+    pub name: SString,
+    pub direction: SString,
+    pub timeout: Option<SString>,
 }
 
 #[derive(Debug, Deserialize)]

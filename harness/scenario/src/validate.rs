@@ -1017,6 +1017,9 @@ impl Checker<'_> {
             RawStep::RequestKeyFrame(a) => self.media(MediaStep::RequestKeyFrame(a), cx),
             RawStep::ExpectMedia(a) => self.media(MediaStep::ExpectMedia(a), cx),
             RawStep::ExpectNoMedia(a) => self.media(MediaStep::ExpectNoMedia(a), cx),
+            RawStep::ExpectCurrentDirection(a) => {
+                self.media(MediaStep::ExpectCurrentDirection(a), cx)
+            }
             RawStep::DropPackets(a) => self.media(MediaStep::DropPackets(a), cx),
             RawStep::ExpectRetransmissions(a) => {
                 self.media(MediaStep::ExpectRetransmissions(a), cx)
@@ -1336,6 +1339,7 @@ pub(crate) fn step_kind(step: &RawStep) -> &'static str {
         RawStep::RequestKeyFrame(_) => "request_key_frame",
         RawStep::ExpectMedia(_) => "expect_media",
         RawStep::ExpectNoMedia(_) => "expect_no_media",
+        RawStep::ExpectCurrentDirection(_) => "expect_current_direction",
         RawStep::DropPackets(_) => "drop_packets",
         RawStep::ExpectRetransmissions(_) => "expect_retransmissions",
         RawStep::Candidates(_) => "candidates",

@@ -233,6 +233,29 @@ impl Session {
         Ok(())
     }
 
+    /// `expect_current_direction`: the peer's transceiver `name` reports `currentDirection`
+    /// `direction`. Before negotiation (no mid, or no current direction yet) it is pending;
+    /// another negotiated value contradicts it.
+    pub(super) async fn expect_current_direction(
+        &mut self,
+        name: &str,
+        direction: &str,
+        wait: Wait<'_>,
+    ) -> Result<(), Stop> {
+        let peer = wait.peer;
+        let probe = CurrentDirection {
+            peer,
+            name,
+            direction,
+        };
+        let found = self.wait_until(wait, probe).await?;
+        self.media.observed.insert(
+            format!("{}.current_direction.{name}", role(peer)),
+            json!(found),
+        );
+        Ok(())
+    }
+
     /// `expect_key_frame_after_request`: after `request_key_frame`, a new keyframe arrives
     /// and the sender counted the request (where it can tell).
     pub(super) async fn request_key_frame(
@@ -403,6 +426,50 @@ impl Probe for MediaArrives<'_> {
         };
         let report = session.media_report(self.peer).await?;
         Ok(evaluate(&report, &mid, self.expect))
+    }
+}
+
+/// `expect_current_direction`: `currentDirection` of the transceiver `name` at `peer`.
+struct CurrentDirection<'a> {
+    peer: PeerId,
+    name: &'a str,
+    direction: &'a str,
+}
+
+impl Probe for CurrentDirection<'_> {
+    /// The current direction seen.
+    type Found = String;
+
+    async fn look(&mut self, session: &mut Session) -> Result<Verdict<String>, Stop> {
+        let Some(mid) = session.mid_of(self.name).await? else {
+            return Ok(Verdict::Pending(format!(
+                "the transceiver '{}' has no mid yet (not negotiated)",
+                self.name
+            )));
+        };
+        let report = session.media_report(self.peer).await?;
+        Ok(current_direction_verdict(
+            transceiver(&report, Some(&mid)),
+            self.direction,
+        ))
+    }
+}
+
+/// The verdict on one report's transceiver for `expect_current_direction` (pure).
+fn current_direction_verdict(t: Option<&TransceiverReport>, want: &str) -> Verdict<String> {
+    let Some(t) = t else {
+        return Verdict::Pending("no transceiver with that mid in the report".into());
+    };
+    match t.current_direction.as_deref() {
+        Some(current) if current == want => Verdict::Met(current.to_string()),
+        Some(current) => Verdict::Contradicted(format!(
+            "current direction {current}, not {want} (direction {})",
+            t.direction
+        )),
+        None => Verdict::Pending(format!(
+            "no current direction yet (direction {})",
+            t.direction
+        )),
     }
 }
 
@@ -675,6 +742,33 @@ fn describe(s: &ReceivedStream) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn current_direction_is_met_pending_before_negotiation_and_contradicted_otherwise() {
+        let r = report(MediaKind::Video, Vec::new());
+        let t = r.transceivers.first();
+        assert_eq!(
+            current_direction_verdict(t, "recvonly"),
+            Verdict::Met("recvonly".to_string())
+        );
+        let Verdict::Contradicted(reason) = current_direction_verdict(t, "inactive") else {
+            panic!("another negotiated direction contradicts");
+        };
+        assert!(
+            reason.contains("current direction recvonly, not inactive"),
+            "{reason}"
+        );
+        let mut unnegotiated = r.transceivers[0].clone();
+        unnegotiated.current_direction = None;
+        assert!(matches!(
+            current_direction_verdict(Some(&unnegotiated), "inactive"),
+            Verdict::Pending(_)
+        ));
+        assert!(matches!(
+            current_direction_verdict(None, "inactive"),
+            Verdict::Pending(_)
+        ));
+    }
 
     fn report(kind: MediaKind, streams: Vec<ReceivedStream>) -> MediaReport {
         MediaReport {

@@ -154,6 +154,9 @@ impl Session {
             }
             Expectation::Media { name, expect } => self.expect_media(name, expect, polled).await,
             Expectation::NoMedia { name } => self.expect_no_media(name, polled.hold()).await,
+            Expectation::CurrentDirection { name, direction } => {
+                self.expect_current_direction(name, direction, polled).await
+            }
             Expectation::Retransmissions { name } => {
                 self.expect_retransmissions(name, polled).await
             }
