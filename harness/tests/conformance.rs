@@ -15,8 +15,9 @@
 //! - a frame that is not JSON gets no response but an `error` log event, and the peer goes on;
 //! - with a connection: `get_local_description` before any local description is an
 //!   `InvalidStateError`; `send`, `send_bulk` and `close_data_channel` on a label no channel
-//!   has are an `InvalidAccessError`; a second `create_peer_connection` replaces the first,
-//!   and its channels are gone with it;
+//!   has are an `InvalidAccessError`; an in-band channel's `id` is null until the SCTP
+//!   transport exists; a second `create_peer_connection` replaces the first, and its
+//!   channels are gone with it;
 //! - after close + create_peer_connection, a bare `set_local_description` applies a new
 //!   offer of the new connection (not the offer the closed connection created);
 //! - for the page: its pattern generator and both SHA-256 paths (incremental, WebCrypto)
@@ -329,6 +330,11 @@ async fn check_implementation(name: &str) {
         .await;
     assert_eq!(channel["type"], "data_channel", "{name}: {channel}");
     assert_eq!(channel["label"], "a", "{name}: {channel}");
+    assert_eq!(
+        channel["id"],
+        Value::Null,
+        "{name}: an in-band channel has no id before the SCTP transport exists: {channel}"
+    );
     // A second create_peer_connection replaces the first, channels included.
     peer.ok(json!({"type": "create_peer_connection"})).await;
     assert_eq!(
