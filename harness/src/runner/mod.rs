@@ -53,6 +53,7 @@ mod checks;
 mod commands;
 mod connectivity;
 pub mod expect;
+mod frames;
 mod media;
 mod observe;
 pub mod relay;

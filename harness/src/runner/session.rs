@@ -16,6 +16,7 @@ use interop_results::{Implementation as ImplInfo, Outcome};
 use interop_scenario::plan::PeerId;
 use tokio::time::Instant;
 
+use super::frames::FrameRules;
 use super::{connectivity, media, relay, round, Stop};
 use crate::browser::BrowserSession;
 use crate::capture::Capture;
@@ -76,6 +77,8 @@ pub(super) struct LivePeer {
     pub(super) end_stats_taken: bool,
     /// Problems that are not step failures but explain one (relay errors, malformed frames).
     pub(super) notes: Vec<String>,
+    /// The rules its frames must keep over the run (clock, one response per request).
+    pub(super) rules: FrameRules,
 }
 
 impl LivePeer {
@@ -104,6 +107,7 @@ impl LivePeer {
             matched_messages: HashMap::new(),
             end_stats_taken: false,
             notes: Vec::new(),
+            rules: FrameRules::default(),
         }
     }
 
@@ -210,6 +214,7 @@ impl Session {
         let p = &mut self.peers[peer.0];
         let id = p.next_id;
         p.next_id += 1;
+        p.rules.sent(id);
         let request = Request { id, command };
         let value = serde_json::to_value(&request).unwrap_or_default();
         if !p.disconnected {
@@ -226,13 +231,7 @@ impl Session {
         match incoming {
             Incoming::Malformed(text) => {
                 self.log(peer, "from", &serde_json::json!({ "malformed": text }));
-                return Err(Stop::new(
-                    Outcome::Error,
-                    format!(
-                        "{} broke the control protocol: {text}",
-                        self.peers[peer.0].label()
-                    ),
-                ));
+                return Err(self.broke_protocol(peer, &text));
             }
             Incoming::Message(message) => {
                 let value = serde_json::to_value(&message).unwrap_or_default();
@@ -240,6 +239,9 @@ impl Session {
                 match message {
                     PeerMessage::Hello(_) => {}
                     PeerMessage::Response { id, t, ok, error } => {
+                        if let Err(broken) = self.peers[peer.0].rules.response(id, t) {
+                            return Err(self.broke_protocol(peer, &broken));
+                        }
                         let p = &mut self.peers[peer.0];
                         if let Some(what) = p.background.remove(&id) {
                             if let Some(e) = error {
@@ -256,6 +258,9 @@ impl Session {
                         p.responses.insert(id, (t, result));
                     }
                     PeerMessage::Event { t, event } => {
+                        if let Err(broken) = self.peers[peer.0].rules.event(t) {
+                            return Err(self.broke_protocol(peer, &broken));
+                        }
                         if let Event::IceCandidate { candidate } = &event {
                             let deliveries =
                                 self.conn.relay.gathered_candidate(peer, candidate.clone());
@@ -270,6 +275,17 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// The end of a run whose peer broke the control protocol (`what`): an `error`.
+    fn broke_protocol(&self, peer: PeerId, what: &str) -> Stop {
+        Stop::new(
+            Outcome::Error,
+            format!(
+                "{} broke the control protocol: {what}",
+                self.peers[peer.0].label()
+            ),
+        )
     }
 
     /// Hands candidates the relay policy let through to their peers (`addIceCandidate`), each

@@ -1,8 +1,11 @@
 //! Everything the peer sends to the harness goes through one [`Outbox`]: responses from the
 //! request loop and events from the `webrtc` driver callbacks and the data channel tasks. It
 //! stamps each message with the peer clock when it is queued, so `t` is when the peer observed
-//! the thing, not when the socket got around to writing it. One writer task drains the queue.
+//! the thing, not when the socket got around to writing it. Stamping and queueing happen under
+//! one lock, so messages from concurrent tasks leave in the order of their `t` (the protocol's
+//! rule: `t` never goes backwards). One writer task drains the queue.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::{Sink, SinkExt};
@@ -30,12 +33,21 @@ impl Clock {
 pub struct Outbox {
     tx: mpsc::UnboundedSender<PeerMessage>,
     clock: Clock,
+    /// Held while a message is stamped and queued (see the module doc).
+    order: Arc<Mutex<()>>,
 }
 
 impl Outbox {
     pub fn new(clock: Clock) -> (Self, mpsc::UnboundedReceiver<PeerMessage>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Outbox { tx, clock }, rx)
+        (
+            Outbox {
+                tx,
+                clock,
+                order: Arc::default(),
+            },
+            rx,
+        )
     }
 
     /// The peer clock now, as `t` would stamp it.
@@ -48,12 +60,15 @@ impl Outbox {
         let _ = self.tx.send(message);
     }
 
+    /// Stamps the message `make` builds with the clock now and queues it, in `t` order.
+    fn stamped(&self, make: impl FnOnce(f64) -> PeerMessage) {
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        self.send(make(self.clock.now_ms()));
+    }
+
     pub fn event(&self, event: Event) {
         tracing::debug!(event = event.name(), "event");
-        self.send(PeerMessage::Event {
-            t: self.clock.now_ms(),
-            event,
-        });
+        self.stamped(|t| PeerMessage::Event { t, event });
     }
 
     pub fn log(&self, level: &str, message: impl Into<String>) {
@@ -64,12 +79,11 @@ impl Outbox {
     }
 
     pub fn respond(&self, id: u64, result: Result<Reply, PeerError>) {
-        let t = self.clock.now_ms();
         let (ok, error) = match result {
             Ok(reply) => (Some(reply), None),
             Err(error) => (None, Some(error)),
         };
-        self.send(PeerMessage::Response { id, t, ok, error });
+        self.stamped(|t| PeerMessage::Response { id, t, ok, error });
     }
 }
 
