@@ -84,9 +84,10 @@ impl Interop {
 
     /// The live processes of this invocation (pid: command line).
     pub fn live(&self) -> Vec<Process> {
+        let needle = format!("{RUN_TAG}={}\0", self.tag);
         let mut live = processes()
             .into_iter()
-            .filter(|p| p.environ.contains(&format!("{RUN_TAG}={}\0", self.tag)))
+            .filter(|p| p.environ.contains(&needle))
             .collect::<Vec<_>>();
         if let Some(dir) = &self.cgroup {
             for pid in cgroup_members(dir) {
