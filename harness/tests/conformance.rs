@@ -8,10 +8,15 @@
 //! - the first frame is a Hello with this protocol version and the implementation's name;
 //! - exactly one response per request, and the peer clock `t` never goes backwards over all
 //!   of a peer's frames (checked on every frame received);
+//! - the Hello names a version of the implementation (not empty, not "unknown");
 //! - error names: `InvalidStateError` for every command that needs a peer connection before
 //!   `create_peer_connection` (echo and receive_bulk included), `NotSupportedError` for a
-//!   command type the protocol does not have, `BadRequest` for a request without a command;
-//!   `close` without a connection succeeds;
+//!   command type the protocol does not have, `BadRequest` for a request without a command and
+//!   for a known command whose fields do not read (missing, unknown, wrongly typed), whatever
+//!   the peer's state; `close` without a connection succeeds;
+//! - with a connection: `TypeError` for values a W3C method rejects (maxRetransmits with
+//!   maxPacketLifeTime) and for `receive_bulk` of 0 bytes, `BadRequest` for a binary payload
+//!   that is not base64, a negotiated channel's reply carries its id;
 //! - a frame that is not JSON gets no response but an `error` log event, and the peer goes on;
 //! - with a connection: `get_local_description` before any local description is an
 //!   `InvalidStateError`; `send`, `send_bulk` and `close_data_channel` on a label no channel
@@ -20,8 +25,17 @@
 //!   channels are gone with it;
 //! - after close + create_peer_connection, a bare `set_local_description` applies a new
 //!   offer of the new connection (not the offer the closed connection created);
-//! - for the page: its pattern generator and both SHA-256 paths (incremental, WebCrypto)
-//!   give the Rust vectors' bytes and digests.
+//! - one peer alone: an offer applied locally gathers candidates (`candidate:...`), reports
+//!   gathering `complete` and the null end-of-candidates (in the order the implementation fires
+//!   them), and the local description then carries `a=candidate` lines; signaling goes
+//!   `have-local-offer`, and `rollback` back to `stable` with no local description; getStats
+//!   answers W3C-shaped objects (string `type` and `id`, `timestamp` in ms since the epoch);
+//! - for the page: its command table and handlers name exactly the protocol's commands, and
+//!   its pattern generator and both SHA-256 paths (incremental, WebCrypto) give the Rust
+//!   vectors' bytes and digests.
+//!
+//! What two peers do together is not checked here but by the shipped scenarios through the
+//! real runner (on `rust:rust` in the browser-free tier, on every pairing in the full suite).
 
 mod common;
 
@@ -233,6 +247,23 @@ impl Peer {
         }
     }
 
+    /// Reads frames until `done` holds over the events received since the `from`-th.
+    async fn wait_events(&mut self, from: usize, what: &str, done: impl Fn(&[Event]) -> bool) {
+        let deadline = Instant::now() + FRAME_TIMEOUT;
+        loop {
+            let since: Vec<Event> = self.events[from..].iter().map(|(_, e)| e.clone()).collect();
+            if done(&since) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {what} within {FRAME_TIMEOUT:?}; events since: {since:?}",
+                self.name
+            );
+            self.frame().await;
+        }
+    }
+
     async fn shutdown(mut self) {
         match self.backing.take() {
             Some(Backing::Browser(session)) => session.shutdown().await,
@@ -263,6 +294,10 @@ async fn check_implementation(name: &str) {
     let (mut peer, hello) = Peer::start(&server, name, &log).await;
     assert_eq!(hello.protocol_version, PROTOCOL_VERSION, "{name}");
     assert_eq!(hello.implementation, name);
+    assert!(
+        !hello.version.is_empty() && hello.version != "unknown",
+        "{name}: the Hello names no version of the implementation: {hello:?}"
+    );
 
     // Before create_peer_connection: close is a no-op, everything else needs a connection.
     assert_eq!(peer.ok(json!({"type": "close"})).await["type"], "done");
@@ -300,6 +335,7 @@ async fn check_implementation(name: &str) {
         Err("BadRequest".to_string()),
         "{name}: a request without a command"
     );
+    check_requests_that_do_not_read(&mut peer).await;
     peer.raw("{this is not json");
     let message = peer.expect_error_log("a frame that is not JSON").await;
     assert!(!message.is_empty(), "{name}");
@@ -370,8 +406,12 @@ async fn check_implementation(name: &str) {
     assert_eq!(ufrag(&local), ufrag(&applied), "{name}");
     peer.ok(json!({"type": "close"})).await;
 
+    check_values_a_command_cannot_use(&mut peer).await;
+    check_gathering_rollback_and_stats(&mut peer).await;
+
     if let Some(Backing::Browser(session)) = &peer.backing {
         check_page_pattern_and_digests(session).await;
+        check_page_command_table(session).await;
     }
 
     // Exactly one response per request: every id sent was answered (a second answer to any
@@ -379,6 +419,166 @@ async fn check_implementation(name: &str) {
     let sent: HashSet<u64> = (1..peer.next_id).collect();
     assert_eq!(peer.answered, sent, "{name}: requests without a response");
     peer.shutdown().await;
+}
+
+/// A known command whose fields do not read (a wrong type, a missing or unknown field) is a
+/// `BadRequest` whatever the peer's state: a peer reads the whole request before it runs it.
+/// Checked before `create_peer_connection`, where running it would be an `InvalidStateError`.
+async fn check_requests_that_do_not_read(peer: &mut Peer) {
+    let name = peer.name.clone();
+    for command in [
+        json!({"type": "send", "label": 7, "data": {"text": "x"}}),
+        json!({"type": "send", "label": "a"}),
+        json!({"type": "create_data_channel"}),
+        json!({"type": "receive_bulk", "label": "a", "bytes": "ten"}),
+        json!({"type": "receive_bulk", "label": "a", "bytes": -1}),
+        json!({"type": "echo", "label": "a", "loud": true}),
+    ] {
+        let what = command.to_string();
+        assert_eq!(
+            peer.error_name(command).await,
+            "BadRequest",
+            "{name}: {what} does not read"
+        );
+    }
+}
+
+/// With a connection: values a command reads but cannot use are a `TypeError` (as a W3C
+/// method rejects them), a binary payload that is not base64 a `BadRequest`, and a negotiated
+/// channel's reply carries the id it was given.
+async fn check_values_a_command_cannot_use(peer: &mut Peer) {
+    let name = peer.name.clone();
+    peer.ok(json!({"type": "create_peer_connection"})).await;
+    for command in [
+        // W3C createDataChannel: maxPacketLifeTime and maxRetransmits both set.
+        json!({"type": "create_data_channel", "label": "both",
+               "init": {"max_retransmits": 1, "max_packet_life_time": 1}}),
+        json!({"type": "receive_bulk", "label": "a", "bytes": 0}),
+    ] {
+        let what = command.to_string();
+        assert_eq!(
+            peer.error_name(command).await,
+            "TypeError",
+            "{name}: {what}"
+        );
+    }
+    let pinned = peer
+        .ok(json!({"type": "create_data_channel", "label": "pinned",
+                    "init": {"negotiated": true, "id": 7}}))
+        .await;
+    assert_eq!(
+        pinned["id"], 7,
+        "{name}: a negotiated channel's id: {pinned}"
+    );
+    assert_eq!(
+        peer.error_name(json!({"type": "send", "label": "pinned",
+                               "data": {"binary": "*not base64*"}}))
+            .await,
+        "BadRequest",
+        "{name}: a binary payload that is not base64"
+    );
+    peer.ok(json!({"type": "close"})).await;
+}
+
+/// One peer alone: an offer applied locally gathers candidates, each `candidate:...`, and
+/// reports the gathering state `complete` and the null end-of-candidates; the local
+/// description then carries the candidates; signaling goes `have-local-offer`, and a
+/// rollback takes it back to `stable` with no local description. getStats answers a list of
+/// W3C stats objects (string `type` and `id`, `timestamp` in ms since the Unix epoch).
+async fn check_gathering_rollback_and_stats(peer: &mut Peer) {
+    let name = peer.name.clone();
+    peer.ok(json!({"type": "create_peer_connection"})).await;
+    peer.ok(json!({"type": "create_data_channel", "label": "g"}))
+        .await;
+    let mark = peer.events.len();
+    let offer = peer.ok(json!({"type": "create_offer"})).await;
+    peer.ok(json!({"type": "set_local_description", "description": offer["description"]}))
+        .await;
+    let complete = Event::IceGatheringStateChange {
+        state: "complete".into(),
+    };
+    let end = Event::IceCandidate { candidate: None };
+    peer.wait_events(mark, "gathering complete and end-of-candidates", |e| {
+        e.contains(&complete) && e.contains(&end)
+    })
+    .await;
+    // Their order is the implementation's, reported as it fires them: W3C ("update the ICE
+    // gathering state") fires icegatheringstatechange `complete` and then the null candidate,
+    // as Chromium and the Rust peer do; Firefox ESR 153 fires the null candidate first.
+    let events: Vec<Event> = peer.events[mark..].iter().map(|(_, e)| e.clone()).collect();
+    let candidates: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IceCandidate { candidate: Some(c) } => Some(c.candidate.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!candidates.is_empty(), "{name}: no candidate: {events:?}");
+    assert!(
+        candidates.iter().all(|c| c.starts_with("candidate:")),
+        "{name}: {candidates:?}"
+    );
+    let signaling = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SignalingStateChange { state } => Some(state.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(signaling(&events), ["have-local-offer"], "{name}");
+    let local = peer.ok(json!({"type": "get_local_description"})).await;
+    let sdp = local["description"]["sdp"].as_str().unwrap_or_default();
+    assert!(
+        sdp.contains("a=candidate:"),
+        "{name}: the local description after gathering has no candidates: {sdp}"
+    );
+
+    let stats = peer.ok(json!({"type": "get_stats"})).await;
+    let entries = stats["report"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}: get_stats answered no list: {stats}"));
+    assert!(!entries.is_empty(), "{name}: an empty stats report");
+    for entry in entries {
+        assert!(
+            entry["type"].is_string() && entry["id"].is_string(),
+            "{name}: a stats object without a string type and id: {entry}"
+        );
+        // Milliseconds since the Unix epoch: after 2001-09-09 that is above 1e12.
+        assert!(
+            entry["timestamp"].as_f64().is_some_and(|t| t > 1e12),
+            "{name}: a stats timestamp that is not ms since the epoch: {entry}"
+        );
+    }
+
+    let mark = peer.events.len();
+    peer.ok(json!({"type": "rollback"})).await;
+    peer.wait_events(mark, "signaling back to stable", |e| {
+        signaling(e).iter().any(|s| s == "stable")
+    })
+    .await;
+    assert_eq!(
+        peer.error_name(json!({"type": "get_local_description"}))
+            .await,
+        "InvalidStateError",
+        "{name}: a local description after rollback"
+    );
+    peer.ok(json!({"type": "close"})).await;
+}
+
+/// The page's table of command fields (`COMMAND_FIELDS` in wire.js) and its handlers name
+/// exactly the protocol's commands (`commandTables` in handlers.js).
+async fn check_page_command_table(session: &BrowserSession) {
+    let got = session
+        .execute_async("const done = arguments[arguments.length - 1]; done(commandTables());")
+        .await
+        .unwrap();
+    let mut kinds: Vec<&str> = interop_protocol::Command::KINDS.to_vec();
+    kinds.sort_unstable();
+    let product = session.product.name;
+    assert_eq!(got["fields"], json!(kinds), "{product}: COMMAND_FIELDS");
+    assert_eq!(got["handlers"], json!(kinds), "{product}: handlers");
 }
 
 /// The page's self-test (`selfTestVectors` in pure.js: its xorshift32 pattern, whole and in

@@ -161,6 +161,12 @@ const handlers = {
   ...mediaHandlers,
 };
 
+// The commands the page knows, for the conformance kit (a function declaration: scripts a
+// WebDriver runs see the page's functions, not its top-level consts, in Firefox).
+function commandTables() {
+  return { fields: Object.keys(COMMAND_FIELDS).sort(), handlers: Object.keys(handlers).sort() };
+}
+
 async function handle(request) {
   if (!request || typeof request !== "object" || !Number.isSafeInteger(request.id)) {
     log("error", `malformed request without a usable id: ${JSON.stringify(request)}`);
@@ -173,6 +179,7 @@ async function handle(request) {
     }
     const handler = Object.prototype.hasOwnProperty.call(handlers, cmd.type) ? handlers[cmd.type] : null;
     if (!handler) throw namedError("NotSupportedError", `unknown command '${cmd.type}'`);
+    checkFields(cmd);
     // The protocol's rule (interop_protocol::Command), as in the Rust peer: every command but
     // these two needs a peer connection, echo and receive_bulk included (their modes belong to
     // the connection and go with it).

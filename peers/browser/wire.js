@@ -109,6 +109,74 @@ function nullable(v) {
   return v == null ? null : v;
 }
 
+// The fields of every command and the JSON types each may have (interop_protocol::Command):
+// "absent" marks an optional field. Checked before a command runs, as the Rust peer
+// deserializes a whole request before it runs it: a known command whose fields do not read
+// (a missing or unknown field, a wrong type) is a BadRequest, whatever the page's state.
+// What is inside an object field is checked where it is used.
+const INTEGER = ["integer"];
+const STRING = ["string"];
+const COMMAND_FIELDS = {
+  create_peer_connection: { configuration: ["object", "absent"] },
+  create_data_channel: { label: STRING, init: ["object", "absent"] },
+  create_offer: {},
+  create_answer: {},
+  set_local_description: { description: ["object", "null", "absent"] },
+  set_remote_description: { description: ["object"] },
+  get_local_description: {},
+  rollback: {},
+  restart_ice: {},
+  add_ice_candidate: { candidate: ["object", "null", "absent"] },
+  send: { label: STRING, data: ["object"] },
+  close_data_channel: { label: STRING },
+  get_stats: {},
+  echo: { label: STRING },
+  send_bulk: { label: STRING, bytes: INTEGER, chunk: INTEGER, seed: INTEGER, high_water: INTEGER, low_water: INTEGER },
+  receive_bulk: { label: STRING, bytes: INTEGER },
+  add_media: {
+    name: STRING,
+    kind: STRING,
+    direction: STRING,
+    codecs: ["array", "absent"],
+    source: ["object", "absent"],
+    simulcast: ["array", "absent"],
+  },
+  set_direction: { name: STRING, direction: STRING },
+  replace_track: { name: STRING, source: ["object"] },
+  remove_track: { name: STRING },
+  request_key_frame: { mid: STRING },
+  get_media_report: {},
+  close: {},
+};
+
+function jsonType(v) {
+  if (v === undefined) return "absent";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (Number.isSafeInteger(v) && v >= 0) return "integer";
+  return typeof v;
+}
+
+// Throws BadRequest unless `cmd` (of a type in COMMAND_FIELDS) has exactly that command's
+// fields with allowed types.
+function checkFields(cmd) {
+  const fields = COMMAND_FIELDS[cmd.type];
+  for (const key of Object.keys(cmd)) {
+    if (key !== "type" && !Object.prototype.hasOwnProperty.call(fields, key)) {
+      throw namedError("BadRequest", `${cmd.type}: unknown field '${key}'`);
+    }
+  }
+  for (const [key, allowed] of Object.entries(fields)) {
+    const got = jsonType(cmd[key]);
+    if (!allowed.includes(got)) {
+      throw namedError(
+        "BadRequest",
+        `${cmd.type}: '${key}' must be ${allowed.join(" or ")}, got ${got === "absent" ? "nothing" : JSON.stringify(cmd[key])}`,
+      );
+    }
+  }
+}
+
 // Checks of request fields the page relies on (the harness sends well-formed requests; this
 // turns a malformed one into a BadRequest response instead of a confusing failure later).
 function requireLabel(cmd) {
