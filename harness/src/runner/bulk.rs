@@ -61,6 +61,7 @@ impl Session {
             label,
             bytes,
             expected: pattern_sha256(bytes),
+            buffer_bound: high_water + u64::from(chunk),
         };
         let wait = Wait::reach(receiver, what, timeout, Cadence::EveryFrame);
         let span_ms = self.wait_until(wait, probe).await?;
@@ -97,6 +98,9 @@ struct Transfer<'a> {
     label: &'a str,
     bytes: u64,
     expected: String,
+    /// What the sender's `max_buffered_amount` must stay below: it stops sending once the
+    /// buffered amount reaches `high_water`, so one chunk past it at most.
+    buffer_bound: u64,
 }
 
 impl Probe for Transfer<'_> {
@@ -109,6 +113,7 @@ impl Probe for Transfer<'_> {
             self.label,
             self.bytes,
             &self.expected,
+            self.buffer_bound,
             &session.peers[sender].log.events,
             &session.peers[receiver].log.events,
         ))
@@ -116,12 +121,14 @@ impl Probe for Transfer<'_> {
 }
 
 /// The verdict on a transfer of `bytes` on `label` whose pattern digest is `expected`:
-/// contradicted by the sender's `bulk_failed` or a digest that differs, met by the receiver's
-/// `bulk_received` with the right one (with its span), pending before. Pure.
+/// contradicted by the sender's `bulk_failed`, a digest that differs, or a sender whose
+/// buffered amount reached `buffer_bound` (it went on sending past the high-water mark), met
+/// by the receiver's `bulk_received` with the right one (with its span), pending before. Pure.
 fn transfer_verdict(
     label: &str,
     bytes: u64,
     expected: &str,
+    buffer_bound: u64,
     sender: &EventLog,
     receiver: &EventLog,
 ) -> Verdict<f64> {
@@ -138,12 +145,22 @@ fn transfer_verdict(
     if let Some(reason) = failed {
         return Verdict::Contradicted(reason);
     }
-    let sent_digest = sender.iter().find_map(|(_, e)| match e {
+    let sent = sender.iter().find_map(|(_, e)| match e {
         Event::BulkSent {
-            label: l, sha256, ..
-        } if l == label => Some(sha256.as_str()),
+            label: l,
+            sha256,
+            max_buffered_amount,
+            ..
+        } if l == label => Some((sha256.as_str(), *max_buffered_amount)),
         _ => None,
     });
+    if let Some((_, max)) = sent.filter(|(_, max)| *max >= buffer_bound) {
+        return Verdict::Contradicted(format!(
+            "the sender's buffered amount on '{label}' reached {max} bytes: it did not stop \
+             sending at the high-water mark (a chunk past it at most: below {buffer_bound})"
+        ));
+    }
+    let sent_digest = sent.map(|(digest, _)| digest);
     let received = receiver.iter().find_map(|(_, e)| match e {
         Event::BulkReceived {
             label: l,
@@ -249,7 +266,7 @@ mod tests {
         let want = pattern_sha256(1000);
         let judge = |sender: Vec<Event>, receiver: Vec<Event>| {
             let log = |events: Vec<Event>| events.into_iter().map(|e| (0.0, e)).collect::<Vec<_>>();
-            transfer_verdict("bulk", 1000, &want, &log(sender), &log(receiver))
+            transfer_verdict("bulk", 1000, &want, 300, &log(sender), &log(receiver))
         };
         assert_eq!(
             judge(vec![], vec![]),
@@ -280,6 +297,30 @@ mod tests {
         assert!(matches!(
             judge(vec![sent], vec![received("bulk", 999, &want)]),
             Verdict::Contradicted(r) if r.contains("differs")
+        ));
+        // A sender that went on sending past the high-water mark.
+        let Event::BulkSent {
+            label,
+            bytes,
+            messages,
+            sha256,
+            elapsed_ms,
+            ..
+        } = sent_event(&want)
+        else {
+            unreachable!()
+        };
+        let flooding = Event::BulkSent {
+            label,
+            bytes,
+            messages,
+            sha256,
+            elapsed_ms,
+            max_buffered_amount: 300,
+        };
+        assert!(matches!(
+            judge(vec![flooding], vec![received("bulk", 1000, &want)]),
+            Verdict::Contradicted(r) if r.contains("did not stop sending at the high-water mark")
         ));
         let lying = sent_event(&"00".repeat(32));
         assert!(matches!(

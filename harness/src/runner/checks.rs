@@ -73,8 +73,44 @@ impl Session {
             let reason = "cannot tell the DTLS roles: no offer and answer with a=setup";
             return Err(fail(reason.into()));
         };
-        stream_id_problems(&p.log, client).map_err(fail)
+        stream_id_problems(&p.log, client).map_err(&fail)?;
+        let other = &self.peers[peer.other().0];
+        match id_disagreements(&p.log, &other.log).as_slice() {
+            [] => Ok(()),
+            found => Err(fail(format!(
+                "it and {} see different stream ids: {}",
+                other.label(),
+                found.join("; ")
+            ))),
+        }
     }
+}
+
+/// The stream id each channel had when it opened, by label (from `data_channel_open`).
+fn opened_ids(log: &PeerLog) -> BTreeMap<&str, u16> {
+    log.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::DataChannelOpen {
+                label,
+                id: Some(id),
+            } => Some((label.as_str(), *id)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Channels both peers opened whose stream ids differ: one SCTP stream is one channel, so
+/// both ends must report the same id. Pure.
+fn id_disagreements(mine: &PeerLog, theirs: &PeerLog) -> Vec<String> {
+    let theirs = opened_ids(theirs);
+    opened_ids(mine)
+        .into_iter()
+        .filter_map(|(label, id)| {
+            let other = *theirs.get(label)?;
+            (other != id).then(|| format!("'{label}' is {id} here and {other} there"))
+        })
+        .collect()
 }
 
 /// RFC 8832 section 6 over what a peer logged: its own in-band channels' ids (from their
@@ -208,5 +244,21 @@ mod tests {
         assert!(err.contains("'y' and 'x' share stream id 1"), "{err}");
         let err = stream_id_problems(&PeerLog::default(), true).unwrap_err();
         assert!(err.contains("no stream id"), "{err}");
+    }
+
+    #[test]
+    fn both_ends_of_a_channel_must_report_the_same_id() {
+        let log = |events| PeerLog {
+            events,
+            ..PeerLog::default()
+        };
+        let alice = log(vec![open("a", 0), open("b", 2), open("only-here", 4)]);
+        let agreeing = log(vec![open("a", 0), open("b", 2)]);
+        assert!(id_disagreements(&alice, &agreeing).is_empty());
+        let swapped = log(vec![open("a", 2), open("b", 2)]);
+        assert_eq!(
+            id_disagreements(&alice, &swapped),
+            ["'a' is 0 here and 2 there"]
+        );
     }
 }

@@ -227,10 +227,7 @@ impl Player {
         answered: &mut u64,
     ) -> bool {
         let requests = self.tap.get(self.ssrc).keyframe_requests();
-        let restart = requests > *answered && play.clip.codec.is_video();
-        if requests > *answered {
-            *answered = requests;
-        }
+        let restart = restart_for_requests(requests, answered, play.clip.codec.is_video());
         if restart {
             play.next = 0;
         }
@@ -277,6 +274,15 @@ impl Player {
     }
 }
 
+/// Whether the next video frame goes back to the clip's keyframe (its frame 0): a keyframe
+/// request (PLI or FIR) came in since the last frame. `requests` is the count received so far,
+/// `answered` the count already seen, brought up to date. Audio has no keyframes to go back to.
+fn restart_for_requests(requests: u64, answered: &mut u64, video: bool) -> bool {
+    let new = requests > *answered;
+    *answered = (*answered).max(requests);
+    new && video
+}
+
 /// A random 16-bit value from the std hasher's per-process keys (no `rand` dependency).
 fn rand_u16() -> u16 {
     use std::hash::{BuildHasher, Hasher};
@@ -293,6 +299,30 @@ fn rand_u16() -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyframe_request_restarts_video_at_the_keyframe_once() {
+        let mut answered = 0;
+        assert!(
+            !restart_for_requests(0, &mut answered, true),
+            "no request yet"
+        );
+        assert!(
+            restart_for_requests(1, &mut answered, true),
+            "a new request"
+        );
+        assert_eq!(answered, 1);
+        assert!(
+            !restart_for_requests(1, &mut answered, true),
+            "answered already"
+        );
+        assert!(
+            restart_for_requests(3, &mut answered, true),
+            "two more at once"
+        );
+        assert!(!restart_for_requests(4, &mut answered, false), "audio");
+        assert_eq!(answered, 4, "audio's requests count as seen");
+    }
 
     #[test]
     fn repair_codecs_are_not_media() {
