@@ -6,7 +6,9 @@
 //! How a scenario is broken (the last matching line of the file is changed):
 //! - `expect_message` with `text: "..."`: the expected text gets a prefix;
 //! - `expect_message` with `text_bytes` / `binary_bytes`: text and binary are swapped;
-//! - `expect_error: TypeError` -> `OperationError`; `require_max_message_size` asks 1 byte more;
+//! - `expect_data_channel_stats`: one more message sent is expected;
+//! - `expect_error: InvalidStateError` -> `TypeError`, `expect_error: TypeError` ->
+//!   `OperationError`; `require_max_message_size` asks 1 byte more;
 //!
 //! `datachannel-bulk` is left out: no scenario key can corrupt the stream it checks (both
 //! peers and the harness generate it from the same seed). Its size and SHA-256 comparison
@@ -25,7 +27,20 @@ type Rule = (&'static str, fn(&str) -> Option<String>);
 /// no rule applies.
 fn break_one_check(text: &str) -> Option<(String, usize)> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let rules: [Rule; 5] = [
+    let rules: [Rule; 7] = [
+        ("expect_data_channel_stats", |l| {
+            let (head, rest) = l.split_once("messages_sent: ")?;
+            let (n, tail) = rest.split_once(',')?;
+            let n: u64 = n.trim().parse().ok()?;
+            Some(format!(
+                "{head}messages_sent: {}, {}",
+                n + 1,
+                tail.trim_start()
+            ))
+        }),
+        ("expect_error: InvalidStateError", |l| {
+            Some(l.replace("expect_error: InvalidStateError", "expect_error: TypeError"))
+        }),
         ("expect_error: TypeError", |l| {
             Some(l.replace("expect_error: TypeError", "expect_error: OperationError"))
         }),
@@ -145,4 +160,10 @@ fn break_rules_change_exactly_one_line() {
         "only the last message changes"
     );
     assert!(break_one_check("steps: []\n").is_none());
+    let stats = "  - expect_data_channel_stats: { peer: bob, label: c, messages_sent: 2, messages_received: 3 }\n";
+    let (broken, _) = break_one_check(stats).unwrap();
+    assert!(
+        broken.contains("messages_sent: 3, messages_received: 3 }"),
+        "{broken}"
+    );
 }

@@ -224,6 +224,13 @@ pub enum Expectation {
         label: String,
         properties: ChannelProperties,
     },
+    /// This peer's getStats has the `data-channel` stats of `label` with exactly these
+    /// `messagesSent` and `messagesReceived` (fewer: pending; more: contradicted).
+    DataChannelStats {
+        label: String,
+        messages_sent: u64,
+        messages_received: u64,
+    },
     /// The channel's `open` event.
     ChannelOpen { label: String },
     /// A not yet matched message on the channel with this content: the next one in arrival
@@ -549,6 +556,15 @@ impl fmt::Display for Expectation {
             Expectation::DataChannel { label, .. } => {
                 write!(f, "expect remote data channel '{label}'")
             }
+            Expectation::DataChannelStats {
+                label,
+                messages_sent,
+                messages_received,
+            } => write!(
+                f,
+                "expect getStats of '{label}': {messages_sent} messages sent, \
+                 {messages_received} received"
+            ),
             Expectation::ChannelOpen { label } => write!(f, "expect channel '{label}' open"),
             Expectation::Message {
                 label,

@@ -68,6 +68,7 @@ pub(crate) enum RawStep {
     ExpectConnectionState(RawExpectState),
     ExpectIceConnectionState(RawExpectState),
     ExpectDataChannel(RawExpectDataChannel),
+    ExpectDataChannelStats(RawExpectDataChannelStats),
     ExpectChannelOpen(RawExpectChannel),
     Send(RawSend),
     ExpectMessage(RawExpectMessage),
@@ -241,6 +242,17 @@ pub(crate) struct RawExpectChannel {
     pub peer: SString,
     pub label: SString,
     pub count: Option<Spanned<u32>>,
+    pub timeout: Option<SString>,
+}
+
+/// `expect_data_channel_stats`: the channel's message counters in getStats.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectDataChannelStats {
+    pub peer: SString,
+    pub label: SString,
+    pub messages_sent: Spanned<u64>,
+    pub messages_received: Spanned<u64>,
     pub timeout: Option<SString>,
 }
 

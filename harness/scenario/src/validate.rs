@@ -23,9 +23,9 @@ use crate::plan::{
 };
 use crate::raw::{
     RawBulkTransfer, RawChannel, RawCreateDataChannel, RawCreatePeerConnection, RawExpectChannel,
-    RawExpectDataChannel, RawExpectMessage, RawExpectState, RawNegotiate, RawPeerOnly, RawPeers,
-    RawRequireMaxMessageSize, RawScenario, RawSend, RawSetLocalDescription,
-    RawSetRemoteDescription, RawStep, SString,
+    RawExpectDataChannel, RawExpectDataChannelStats, RawExpectMessage, RawExpectState,
+    RawNegotiate, RawPeerOnly, RawPeers, RawRequireMaxMessageSize, RawScenario, RawSend,
+    RawSetLocalDescription, RawSetRemoteDescription, RawStep, SString,
 };
 use crate::suggest::{did_you_mean, expected_one_of, quote_list};
 use crate::tree::{pos, short};
@@ -968,6 +968,7 @@ impl Checker<'_> {
             RawStep::ExpectConnectionState(args) => self.expect_state_step(args, false, cx),
             RawStep::ExpectIceConnectionState(args) => self.expect_state_step(args, true, cx),
             RawStep::ExpectDataChannel(args) => self.expect_data_channel_step(args, cx),
+            RawStep::ExpectDataChannelStats(args) => self.expect_data_channel_stats_step(args, cx),
             RawStep::ExpectChannelOpen(args) => {
                 self.channel_waits(args, cx, |label| Expectation::ChannelOpen { label })
             }
@@ -1222,6 +1223,31 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// One wait for the channel's getStats counters (no `count`: one label).
+    fn expect_data_channel_stats_step(
+        &mut self,
+        args: &RawExpectDataChannelStats,
+        cx: StepCx,
+    ) -> Pushes {
+        let peers = self.peer(&args.peer);
+        let count = self.count(None);
+        self.index_needs_count(&args.label, "label", cx.kind, count);
+        let label = self.known_labels_of(&args.label, count, cx.index).pop();
+        let timeout = self.expectation_timeout(args.timeout.as_ref(), cx.default_timeout);
+        let Some(label) = label else {
+            return Vec::new();
+        };
+        let action = Action::Expect {
+            what: Expectation::DataChannelStats {
+                label,
+                messages_sent: args.messages_sent.value,
+                messages_received: args.messages_received.value,
+            },
+            timeout,
+        };
+        vec![(peers, action)]
+    }
+
     /// One message per label (`count` expands `{i}` in the label and the payload).
     fn send_step(&mut self, args: &RawSend, cx: StepCx) -> Pushes {
         let peers = self.peer(&args.peer);
@@ -1320,6 +1346,7 @@ pub(crate) fn step_kind(step: &RawStep) -> &'static str {
         RawStep::ExpectConnectionState(_) => "expect_connection_state",
         RawStep::ExpectIceConnectionState(_) => "expect_ice_connection_state",
         RawStep::ExpectDataChannel(_) => "expect_data_channel",
+        RawStep::ExpectDataChannelStats(_) => "expect_data_channel_stats",
         RawStep::ExpectChannelOpen(_) => "expect_channel_open",
         RawStep::Send(_) => "send",
         RawStep::ExpectMessage(_) => "expect_message",

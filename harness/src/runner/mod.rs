@@ -14,7 +14,8 @@
 //!     │                          relay steps  relay.rs policy, media.rs drop_packets
 //!     │                          expect       Expectation -> a wait.rs Probe:
 //!     │                                         expect.rs (pure, event log),
-//!     │                                         connectivity.rs / stats.rs (getStats),
+//!     │                                         connectivity.rs / stats.rs /
+//!     │                                         channel_stats.rs (getStats),
 //!     │                                         media.rs (media reports), bulk.rs
 //!     │                          checks.rs    immediate checks of what was recorded
 //!     │           wait.rs      the one wait: Met / Pending / Contradicted -> pass / timeout /
@@ -49,6 +50,7 @@ use crate::matrix::Cell;
 use crate::reporter::{Reporter, RunEvent};
 
 mod bulk;
+mod channel_stats;
 mod checks;
 mod commands;
 mod connectivity;

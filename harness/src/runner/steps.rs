@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use interop_scenario::plan::{Action, Check, Expectation, PeerId, RelayStep, Step};
 
+use super::channel_stats::ChannelStats;
 use super::session::Session;
 use super::wait::{Cadence, Probe, Verdict, Wait};
 use super::{bulk, connectivity, expect, Stop};
@@ -93,6 +94,14 @@ impl Session {
                     expect::data_channel(events, label, properties)
                 });
                 self.wait_until(on_events("data_channel"), probe).await
+            }
+            Expectation::DataChannelStats {
+                label,
+                messages_sent,
+                messages_received,
+            } => {
+                let probe = ChannelStats::new(peer, label, *messages_sent, *messages_received);
+                self.wait_until(polled, probe).await
             }
             Expectation::ChannelOpen { label } => {
                 let probe = OnEvents::new(peer, |events, _| expect::channel_open(events, label));
