@@ -810,7 +810,20 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# WebRTC interop results\n");
     let _ = writeln!(out, "{}\n", totals_line(records));
+    versions_section(&mut out, records);
+    out.push_str(&bcd::seed_markdown(records));
+    unexpected_section(&mut out, records);
+    flaky_section(&mut out, records);
+    matrices_section(&mut out, &grid);
+    expected_section(&mut out, records, &grid);
+    timings_section(&mut out, &grid);
+    selected_pairs_section(&mut out, &grid);
+    max_message_size_section(&mut out, records);
+    out
+}
 
+/// The implementations and the versions the runs saw.
+fn versions_section(out: &mut String, records: &[RunRecord]) {
     let mut versions: BTreeMap<(usize, String), BTreeSet<&str>> = BTreeMap::new();
     for r in records {
         for imp in [&r.offerer, &r.answerer] {
@@ -826,8 +839,10 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         let _ = writeln!(out, "| {name} | {} |", vs.join(", "));
     }
     out.push('\n');
-    out.push_str(&bcd::seed_markdown(records));
+}
 
+/// Every result an expectation file did not predict, with its reason and expectation.
+fn unexpected_section(out: &mut String, records: &[RunRecord]) {
     let unexpected: Vec<&RunRecord> = records.iter().filter(|r| r.is_unexpected()).collect();
     let _ = writeln!(out, "## Unexpected results\n");
     if unexpected.is_empty() {
@@ -859,7 +874,10 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         }
         out.push('\n');
     }
+}
 
+/// Cells run more than once whose outcomes differed.
+fn flaky_section(out: &mut String, records: &[RunRecord]) {
     let repeated = repeated_cells(records);
     if let Some(line) = flake_line(&repeated) {
         let _ = writeln!(out, "## Flaky cells\n\n{line}.\n");
@@ -890,7 +908,10 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
             out.push('\n');
         }
     }
+}
 
+/// One offerer x answerer matrix per scenario.
+fn matrices_section(out: &mut String, grid: &Grid) {
     if !grid.scenarios.is_empty() {
         let _ = writeln!(
             out,
@@ -900,12 +921,15 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
     }
     for (scenario, feature) in &grid.scenarios {
         let _ = writeln!(out, "## {scenario} ({feature})\n");
-        markdown_matrix(&mut out, &grid, |offerer, answerer| {
+        markdown_matrix(out, grid, |offerer, answerer| {
             markdown_cell(grid.cell(scenario, offerer, answerer))
         });
         out.push('\n');
     }
+}
 
+/// Every expected non-pass with its reason, bug and expectation entry.
+fn expected_section(out: &mut String, records: &[RunRecord], grid: &Grid) {
     // One line per cell: the record its matrix shows (repeats would list a cell N times).
     let expected: Vec<&RunRecord> = records
         .iter()
@@ -946,10 +970,6 @@ pub fn markdown_summary(records: &[RunRecord]) -> String {
         }
         out.push('\n');
     }
-    timings_section(&mut out, &grid);
-    selected_pairs_section(&mut out, &grid);
-    max_message_size_section(&mut out, records);
-    out
 }
 
 #[cfg(test)]

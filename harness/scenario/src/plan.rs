@@ -228,8 +228,7 @@ pub enum Expectation {
     /// `messagesSent` and `messagesReceived` (fewer: pending; more: contradicted).
     DataChannelStats {
         label: String,
-        messages_sent: u64,
-        messages_received: u64,
+        counts: MessageCounts,
     },
     /// The channel's `open` event.
     ChannelOpen { label: String },
@@ -253,17 +252,9 @@ pub enum Expectation {
     /// This peer presents a certificate with a `key` (`ecdsa` / `rsa`) public key, as its
     /// own or the other peer's certificate stats show it.
     Certificate { key: String },
-    /// This peer sends `bytes` bytes of the pattern stream on `label` in `chunk`-byte binary
-    /// messages with backpressure (`high_water` / `low_water` on `bufferedAmount`); the other
-    /// peer digests what arrives. Met when the other peer received exactly the stream (size
-    /// and SHA-256).
-    BulkTransfer {
-        label: String,
-        bytes: u64,
-        chunk: u32,
-        high_water: u64,
-        low_water: u64,
-    },
+    /// This peer sends a bulk transfer ([`Bulk`]); the other peer digests what arrives. Met
+    /// when the other peer received exactly the stream (size and SHA-256).
+    BulkTransfer(Bulk),
     /// This peer's receiver of `name` asks the sender for a keyframe (RTCP PLI/FIR). Met when
     /// a keyframe arrives after the request and the sender counted the request, where it
     /// reports such counters.
@@ -544,6 +535,26 @@ impl fmt::Display for RelayStep {
     }
 }
 
+/// `bytes` bytes of the pattern stream sent on `label` in `chunk`-byte binary messages, with
+/// backpressure: the sender stops while `bufferedAmount` is at or above `high_water` and
+/// resumes once it fell to `low_water`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bulk {
+    pub label: String,
+    pub bytes: u64,
+    pub chunk: u32,
+    pub high_water: u64,
+    pub low_water: u64,
+}
+
+/// A data channel's message counters (`RTCDataChannelStats` `messagesSent`,
+/// `messagesReceived`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub sent: u64,
+    pub received: u64,
+}
+
 impl fmt::Display for Expectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -556,14 +567,10 @@ impl fmt::Display for Expectation {
             Expectation::DataChannel { label, .. } => {
                 write!(f, "expect remote data channel '{label}'")
             }
-            Expectation::DataChannelStats {
-                label,
-                messages_sent,
-                messages_received,
-            } => write!(
+            Expectation::DataChannelStats { label, counts } => write!(
                 f,
-                "expect getStats of '{label}': {messages_sent} messages sent, \
-                 {messages_received} received"
+                "expect getStats of '{label}': {} messages sent, {} received",
+                counts.sent, counts.received
             ),
             Expectation::ChannelOpen { label } => write!(f, "expect channel '{label}' open"),
             Expectation::Message {
@@ -597,7 +604,7 @@ impl fmt::Display for Expectation {
             }
             Expectation::DtlsRole { role } => write!(f, "expect DTLS role {role}"),
             Expectation::Certificate { key } => write!(f, "expect a certificate with an {key} key"),
-            Expectation::BulkTransfer { label, bytes, .. } => {
+            Expectation::BulkTransfer(Bulk { label, bytes, .. }) => {
                 write!(f, "bulk transfer of {bytes} bytes on '{label}'")
             }
             Expectation::KeyFrameAfterRequest { name } => {

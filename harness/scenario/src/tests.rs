@@ -8,8 +8,8 @@ use std::time::Duration;
 use interop_protocol::{DataChannelInit, IceServer, PeerConnectionConfig};
 
 use crate::plan::{
-    Action, ChannelProperties, Check, Expectation, PayloadSpec, PeerCommand, PeerId, Scenario,
-    SdpMunge, Step,
+    Action, Bulk, ChannelProperties, Check, Expectation, PayloadSpec, PeerCommand, PeerId,
+    Scenario, SdpMunge, Step,
 };
 use crate::tree::{self, Node, SNode};
 use crate::{discover, load_files, parse_str, ScenarioError};
@@ -501,26 +501,26 @@ fn every_step_kind_and_option_resolves() {
         (
             A,
             Action::Expect {
-                what: Expectation::BulkTransfer {
+                what: Expectation::BulkTransfer(Bulk {
                     label: "pre".into(),
                     bytes: 64 << 20,
                     chunk: 64 * 1024,
                     high_water: 4 << 20,
                     low_water: 1 << 20,
-                },
+                }),
                 timeout: secs(120),
             },
         ),
         (
             B,
             Action::Expect {
-                what: Expectation::BulkTransfer {
+                what: Expectation::BulkTransfer(Bulk {
                     label: "pre".into(),
                     bytes: 1000,
                     chunk: 16 * 1024,
                     high_water: 1 << 20,
                     low_water: 256 * 1024,
-                },
+                }),
                 timeout: secs(7),
             },
         ),

@@ -18,8 +18,8 @@ use crate::check::{at, is_identifier, Checker, Created};
 use crate::connectivity::ConnectivityStep;
 use crate::media::MediaStep;
 use crate::plan::{
-    Action, ChannelProperties, Check, Expectation, PayloadSpec, PeerCommand, PeerId, Scenario,
-    SdpMunge, Step,
+    Action, Bulk, ChannelProperties, Check, Expectation, MessageCounts, PayloadSpec, PeerCommand,
+    PeerId, Scenario, SdpMunge, Step,
 };
 use crate::raw::{
     RawBulkTransfer, RawChannel, RawCreateDataChannel, RawCreatePeerConnection, RawExpectChannel,
@@ -886,13 +886,13 @@ impl Checker<'_> {
         let timeout = self.expectation_timeout(args.timeout.as_ref(), default_timeout);
         let chunk = u32::try_from(chunk?).ok()?;
         let action = Action::Expect {
-            what: Expectation::BulkTransfer {
+            what: Expectation::BulkTransfer(Bulk {
                 label,
                 bytes: bytes?,
                 chunk,
                 high_water: high_water?,
                 low_water: low_water?,
-            },
+            }),
             timeout,
         };
         Some((sender?, action))
@@ -1240,8 +1240,10 @@ impl Checker<'_> {
         let action = Action::Expect {
             what: Expectation::DataChannelStats {
                 label,
-                messages_sent: args.messages_sent.value,
-                messages_received: args.messages_received.value,
+                counts: MessageCounts {
+                    sent: args.messages_sent.value,
+                    received: args.messages_received.value,
+                },
             },
             timeout,
         };

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use interop_protocol::{Command, Event};
-use interop_scenario::plan::PeerId;
+use interop_scenario::plan::{Bulk, PeerId};
 use sha2::{Digest, Sha256};
 
 use super::expect::EventLog;
@@ -15,22 +15,13 @@ use super::{role, round, Stop};
 /// Seed of the pattern stream of bulk transfers (any fixed value; the peers get it).
 const BULK_SEED: u32 = 1;
 
-/// The parameters of a bulk transfer step.
-pub(super) struct Bulk<'a> {
-    pub label: &'a str,
-    pub bytes: u64,
-    pub chunk: u32,
-    pub high_water: u64,
-    pub low_water: u64,
-}
-
 impl Session {
     /// One bulk transfer: the receiver digests, the sender streams; the receiver's digest must
     /// be the pattern stream's, and the throughput the receiver saw is recorded.
     pub(super) async fn bulk_transfer(
         &mut self,
         sender: PeerId,
-        bulk: Bulk<'_>,
+        bulk: &Bulk,
         timeout: Duration,
         what: &str,
     ) -> Result<(), Stop> {
@@ -41,6 +32,7 @@ impl Session {
             high_water,
             low_water,
         } = bulk;
+        let (bytes, chunk, high_water, low_water) = (*bytes, *chunk, *high_water, *low_water);
         let receiver = sender.other();
         let receive = Command::ReceiveBulk {
             label: label.to_string(),

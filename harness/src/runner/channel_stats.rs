@@ -2,7 +2,7 @@
 //! reports them (W3C `RTCDataChannelStats`: `messagesSent`, `messagesReceived`). The probe
 //! asks for the report; the verdict on it is pure.
 
-use interop_scenario::plan::PeerId;
+use interop_scenario::plan::{MessageCounts, PeerId};
 use serde_json::{json, Value};
 
 use super::session::Session;
@@ -13,19 +13,17 @@ use super::{role, Stop};
 pub(super) struct ChannelStats<'a> {
     pub peer: PeerId,
     pub label: &'a str,
-    pub sent: u64,
-    pub received: u64,
+    pub want: MessageCounts,
     /// The stats types of the last report, for the gap at a missed deadline.
     last_types: Option<Vec<String>>,
 }
 
 impl<'a> ChannelStats<'a> {
-    pub fn new(peer: PeerId, label: &'a str, sent: u64, received: u64) -> Self {
+    pub fn new(peer: PeerId, label: &'a str, want: MessageCounts) -> Self {
         ChannelStats {
             peer,
             label,
-            sent,
-            received,
+            want,
             last_types: None,
         }
     }
@@ -37,7 +35,7 @@ impl Probe for ChannelStats<'_> {
     async fn look(&mut self, session: &mut Session) -> Result<Verdict, Stop> {
         let report = session.stats_of(self.peer).await?;
         self.last_types = Some(stats_types(&report));
-        let verdict = counters_verdict(&report, self.label, self.sent, self.received);
+        let verdict = counters_verdict(&report, self.label, self.want);
         if let Some(entry) = channel_entry(&report, self.label) {
             session.conn.observed.insert(
                 format!("{}.data_channel_stats.{}", role(self.peer), self.label),
@@ -88,10 +86,11 @@ fn channel_entry<'r>(report: &'r Value, label: &str) -> Option<&'r Value> {
         .find(|s| s["type"].as_str() == Some("data-channel") && s["label"].as_str() == Some(label))
 }
 
-/// Met when the channel's counters are exactly `sent` and `received`; a counter above its
-/// value contradicts it (more messages than the scenario sent or delivered); pending while one
-/// is below, or while the channel has no stats. Pure.
-fn counters_verdict(report: &Value, label: &str, sent: u64, received: u64) -> Verdict {
+/// Met when the channel's counters are exactly `want`; a counter above its value contradicts
+/// it (more messages than the scenario sent or delivered); pending while one is below, or
+/// while the channel has no stats. Pure.
+fn counters_verdict(report: &Value, label: &str, want: MessageCounts) -> Verdict {
+    let MessageCounts { sent, received } = want;
     let Some(entry) = channel_entry(report, label) else {
         return Verdict::Pending(format!("no data-channel stats for '{label}'"));
     };
@@ -131,7 +130,11 @@ mod tests {
 
     #[test]
     fn counters_are_met_exactly_pending_below_and_contradicted_above() {
-        let judge = |s, r| counters_verdict(&report(s, r), "counted", 3, 2);
+        let want = MessageCounts {
+            sent: 3,
+            received: 2,
+        };
+        let judge = |s, r| counters_verdict(&report(s, r), "counted", want);
         assert_eq!(judge(json!(3), json!(2)), Verdict::Met(()));
         assert_eq!(
             judge(json!(3), json!(1)),
@@ -147,7 +150,7 @@ mod tests {
         ));
         assert!(matches!(judge(json!(3), Value::Null), Verdict::Pending(r) if r.contains("lack")));
         assert!(matches!(
-            counters_verdict(&report(json!(3), json!(2)), "absent", 3, 2),
+            counters_verdict(&report(json!(3), json!(2)), "absent", want),
             Verdict::Pending(r) if r.contains("no data-channel stats for 'absent'")
         ));
     }

@@ -10,7 +10,7 @@ use interop_scenario::plan::{Action, Check, Expectation, PeerId, RelayStep, Step
 use super::channel_stats::ChannelStats;
 use super::session::Session;
 use super::wait::{Cadence, Probe, Verdict, Wait};
-use super::{bulk, connectivity, expect, Stop};
+use super::{connectivity, expect, Stop};
 
 impl Session {
     /// Runs one step: each group of actions has its own exhaustive match (a step kind nobody
@@ -95,13 +95,9 @@ impl Session {
                 });
                 self.wait_until(on_events("data_channel"), probe).await
             }
-            Expectation::DataChannelStats {
-                label,
-                messages_sent,
-                messages_received,
-            } => {
-                let probe = ChannelStats::new(peer, label, *messages_sent, *messages_received);
-                self.wait_until(polled, probe).await
+            Expectation::DataChannelStats { label, counts } => {
+                self.wait_until(polled, ChannelStats::new(peer, label, *counts))
+                    .await
             }
             Expectation::ChannelOpen { label } => {
                 let probe = OnEvents::new(peer, |events, _| expect::channel_open(events, label));
@@ -142,22 +138,7 @@ impl Session {
                 let probe = connectivity::CertificateKey::new(peer, key);
                 self.wait_until(polled, probe).await
             }
-            Expectation::BulkTransfer {
-                label,
-                bytes,
-                chunk,
-                high_water,
-                low_water,
-            } => {
-                let bulk = bulk::Bulk {
-                    label,
-                    bytes: *bytes,
-                    chunk: *chunk,
-                    high_water: *high_water,
-                    low_water: *low_water,
-                };
-                self.bulk_transfer(peer, bulk, timeout, what).await
-            }
+            Expectation::BulkTransfer(bulk) => self.bulk_transfer(peer, bulk, timeout, what).await,
             Expectation::KeyFrameAfterRequest { name } => {
                 self.request_key_frame(name, polled).await
             }

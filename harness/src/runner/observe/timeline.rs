@@ -54,7 +54,7 @@ pub(in crate::runner) fn timeline(
     let first_arrival = |pick: fn(&Event) -> bool| {
         peers
             .iter()
-            .filter_map(|(_, log)| arrival(log, |e| pick(e)))
+            .filter_map(|(_, log)| arrival(log, pick))
             .min_by(f64::total_cmp)
     };
     let first_open = first_arrival(|e| matches!(e, Event::DataChannelOpen { .. }));
