@@ -26,13 +26,27 @@
 //!     |  <-------- Event {t, IceCandidate} ------  |   (any time)
 //! ```
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Version of this protocol; a peer reports the version it speaks in its [`Hello`].
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The JSON Schema of a frame the harness sends ([`Request`]), generated from the types and
+/// committed as `peers/protocol/schema/request.v{PROTOCOL_VERSION}.schema.json` (a test keeps
+/// the file equal to the types).
+pub fn request_schema() -> serde_json::Value {
+    schemars::schema_for!(Request).to_value()
+}
+
+/// The JSON Schema of a frame a peer sends ([`PeerMessage`]: Hello, response, event),
+/// committed as `peers/protocol/schema/peer-message.v{PROTOCOL_VERSION}.schema.json`.
+pub fn peer_message_schema() -> serde_json::Value {
+    schemars::schema_for!(PeerMessage).to_value()
+}
+
 /// A command from the harness to a peer, answered by one [`Response`] with the same `id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     pub id: u64,
@@ -45,7 +59,7 @@ pub struct Request {
 /// connection: without one a peer answers `InvalidStateError`. That includes
 /// [`Command::Echo`] and [`Command::ReceiveBulk`], whose modes belong to the connection and
 /// end with it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// `new RTCPeerConnection(configuration)`. A peer holds at most one peer connection.
@@ -228,7 +242,9 @@ impl Command {
 }
 
 /// `audio` or `video`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Audio,
@@ -247,7 +263,7 @@ impl MediaKind {
 /// What a sent track carries. Empty: the implementation's default source (video 320x240).
 /// Browsers ask `getUserMedia` for this size; the Rust peer plays the media file of this size
 /// and fails with `NotSupportedError` when it has none.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,7 +273,7 @@ pub struct MediaSource {
 }
 
 /// One simulcast encoding: `rid` and `scaleResolutionDownBy`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulcastLayer {
     pub rid: String,
@@ -266,7 +282,7 @@ pub struct SimulcastLayer {
 
 /// The answer to [`Command::GetMediaReport`]: every transceiver of the peer connection, in
 /// `pc.getTransceivers()` order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaReport {
     pub transceivers: Vec<TransceiverReport>,
@@ -274,7 +290,7 @@ pub struct MediaReport {
 
 /// One transceiver: what its sender sent and its receiver received so far. Counters an
 /// implementation cannot observe are `None` (never a made-up 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransceiverReport {
     /// `transceiver.mid` (None before negotiation).
@@ -300,7 +316,7 @@ pub struct TransceiverReport {
 }
 
 /// A sent RTP stream (`outbound-rtp` stats, or the Rust peer's own counters).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SentStream {
     pub ssrc: Option<u32>,
@@ -322,7 +338,7 @@ pub struct SentStream {
 
 /// A received RTP stream (`inbound-rtp` stats plus the video element in browsers; RTP packets
 /// and depacketized frames in the Rust peer, which has no decoder).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReceivedStream {
     pub ssrc: Option<u32>,
@@ -355,7 +371,7 @@ pub struct ReceivedStream {
 }
 
 /// The subset of `RTCConfiguration` scenarios use.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConnectionConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -386,7 +402,7 @@ pub struct PeerConnectionConfig {
 }
 
 /// One entry of `RTCConfiguration.iceServers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IceServer {
     pub urls: Vec<String>,
@@ -397,7 +413,7 @@ pub struct IceServer {
 }
 
 /// `RTCDataChannelInit`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataChannelInit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,7 +431,7 @@ pub struct DataChannelInit {
 }
 
 /// `RTCSessionDescriptionInit`: `type` is `"offer"`, `"answer"`, `"pranswer"` or `"rollback"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionDescription {
     #[serde(rename = "type")]
@@ -424,7 +440,7 @@ pub struct SessionDescription {
 }
 
 /// `RTCIceCandidateInit`, with the W3C member names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IceCandidate {
     pub candidate: String,
@@ -445,7 +461,7 @@ pub struct IceCandidate {
 }
 
 /// Bytes for a peer to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Payload {
     /// Sent as a text (string) message.
@@ -455,7 +471,7 @@ pub enum Payload {
 }
 
 /// What a peer sends to the harness.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PeerMessage {
     /// The first message on a connection.
@@ -479,7 +495,7 @@ pub enum PeerMessage {
 }
 
 /// Who the peer is. Versions are reported by the peer itself, never assumed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hello {
     pub protocol_version: u32,
@@ -500,7 +516,7 @@ pub struct Hello {
 }
 
 /// A successful response's value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Reply {
     Done,
@@ -525,7 +541,7 @@ pub enum Reply {
 /// (`InvalidStateError`, `OperationError`, `InvalidAccessError` for an unknown channel label,
 /// `NotSupportedError` for an unknown command) and `BadRequest` for a request frame they
 /// could not parse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeerError {
     pub name: String,
@@ -533,7 +549,7 @@ pub struct PeerError {
 }
 
 /// Events a peer reports, named after the W3C events they mirror.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// `icecandidate`; `None` is the end-of-candidates (null candidate / gathering complete).
@@ -627,7 +643,7 @@ pub enum Event {
 }
 
 /// A message received on a data channel, reported by digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceivedMessage {
     /// `true` for a binary message, `false` for text.
@@ -705,9 +721,9 @@ impl Pattern {
 mod tests {
     #[test]
     fn pattern_is_stable_and_chunkable() {
-        // Pinned: peers/browser/pure.js implements the same generator; cross-implementation
-        // agreement is checked by every bulk scenario (the harness compares the page's SHA-256
-        // with its own), not by a JavaScript self-test.
+        // Pinned: peers/browser/pure.js implements the same generator; the conformance kit
+        // runs the page's self-test against these vectors, and every bulk scenario compares
+        // the page's SHA-256 with the harness's own.
         assert_eq!(
             pattern(0, 8),
             [0x51, 0xe0, 0x7b, 0x01, 0xe6, 0xf9, 0xba, 0xfc]
@@ -825,6 +841,84 @@ mod tests {
                 m,
                 "{json}"
             );
+        }
+    }
+
+    /// The committed schemas are the ones the types generate (`INTEROP_BLESS=1` rewrites
+    /// them), and frames of every kind validate against them while wrong ones do not.
+    #[test]
+    fn committed_json_schemas_match_the_types_and_validate_frames() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
+        let request_file = format!("request.v{PROTOCOL_VERSION}.schema.json");
+        let message_file = format!("peer-message.v{PROTOCOL_VERSION}.schema.json");
+        for (file, schema) in [
+            (&request_file, request_schema()),
+            (&message_file, peer_message_schema()),
+        ] {
+            let path = dir.join(file);
+            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            if std::env::var("INTEROP_BLESS").is_ok_and(|v| v == "1") {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == text,
+                "{} differs from the schema the types generate: review the change, then run \
+                 `INTEROP_BLESS=1 cargo test -p interop-protocol` (and raise PROTOCOL_VERSION \
+                 if a peer written against the old one would not understand it)",
+                path.display()
+            );
+        }
+        let requests = jsonschema::validator_for(&request_schema()).unwrap();
+        let desc = r#"{"type": "offer", "sdp": "v=0\r\n"}"#;
+        for command in [
+            r#"{"type": "create_peer_connection", "configuration": {"ice_servers": [{"urls": ["turn:127.0.0.1"]}]}}"#.to_string(),
+            r#"{"type": "create_data_channel", "label": "a", "init": {"negotiated": true, "id": 7}}"#.to_string(),
+            format!(r#"{{"type": "set_remote_description", "description": {desc}}}"#),
+            r#"{"type": "set_local_description", "description": null}"#.to_string(),
+            r#"{"type": "add_ice_candidate", "candidate": {"candidate": "candidate:1 1 UDP 1 127.0.0.1 9 typ host", "sdpMid": "0"}}"#.to_string(),
+            r#"{"type": "send", "label": "a", "data": {"binary": "AAE="}}"#.to_string(),
+            r#"{"type": "add_media", "name": "m", "kind": "video", "direction": "sendrecv", "source": {"width": 160, "height": 120}}"#.to_string(),
+            r#"{"type": "close"}"#.to_string(),
+        ] {
+            let frame: serde_json::Value =
+                serde_json::from_str(&format!(r#"{{"id": 1, "command": {command}}}"#)).unwrap();
+            assert!(requests.is_valid(&frame), "{frame}");
+            serde_json::from_value::<Request>(frame).unwrap();
+        }
+        for wrong in [
+            r#"{"id": 1, "command": {"type": "send", "label": 7, "data": {"text": "x"}}}"#,
+            r#"{"id": 1, "command": {"type": "explode"}}"#,
+            r#"{"id": 1, "command": {"type": "echo", "label": "a", "loud": true}}"#,
+            r#"{"id": -1, "command": {"type": "close"}}"#,
+            r#"{"command": {"type": "close"}}"#,
+        ] {
+            let frame: serde_json::Value = serde_json::from_str(wrong).unwrap();
+            assert!(!requests.is_valid(&frame), "{wrong} must not validate");
+            assert!(serde_json::from_value::<Request>(frame).is_err(), "{wrong}");
+        }
+        let messages = jsonschema::validator_for(&peer_message_schema()).unwrap();
+        for frame in [
+            r#"{"kind": "hello", "protocol_version": 1, "implementation": "x", "version": "1.0", "unsupported": {"data_channel_closing": "why"}}"#,
+            r#"{"kind": "response", "id": 3, "t": 1.5, "ok": {"type": "data_channel", "label": "a", "id": null}}"#,
+            r#"{"kind": "response", "id": 4, "t": 2.0, "error": {"name": "InvalidStateError", "message": "no pc"}}"#,
+            r#"{"kind": "response", "id": 5, "t": 2.0, "ok": {"type": "stats", "report": [{"type": "peer-connection", "id": "P", "timestamp": 1.7e12}]}}"#,
+            r#"{"kind": "event", "t": 3.0, "event": {"type": "ice_candidate", "candidate": null}}"#,
+            r#"{"kind": "event", "t": 3.5, "event": {"type": "data_channel_message", "label": "a", "message": {"binary": false, "size": 2, "sha256": "ab"}}}"#,
+            r#"{"kind": "event", "t": 4.0, "event": {"type": "bulk_sent", "label": "b", "bytes": 10, "messages": 1, "sha256": "cd", "elapsed_ms": 1.0, "max_buffered_amount": 10}}"#,
+        ] {
+            let value: serde_json::Value = serde_json::from_str(frame).unwrap();
+            assert!(messages.is_valid(&value), "{frame}");
+            serde_json::from_value::<PeerMessage>(value).unwrap();
+        }
+        for wrong in [
+            r#"{"kind": "hello", "implementation": "x", "version": "1.0"}"#,
+            r#"{"kind": "event", "t": 1.0, "event": {"type": "ice_candidate", "candidate": "c"}}"#,
+            r#"{"kind": "response", "id": 1, "ok": {"type": "done"}}"#,
+        ] {
+            let value: serde_json::Value = serde_json::from_str(wrong).unwrap();
+            assert!(!messages.is_valid(&value), "{wrong} must not validate");
         }
     }
 
