@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use interop_protocol::PeerMessage;
+use interop_protocol::{Hello, PeerMessage, PROTOCOL_VERSION};
 use interop_results::{Implementation as ImplInfo, Outcome};
 use interop_scenario::plan::{Action, PeerCommand, PeerId, RelayStep};
 use tokio::time::Instant;
@@ -104,6 +104,10 @@ pub(super) async fn start_peer(
         }
     };
     tracing::debug!("{who}: hello");
+    if let Some(problem) = hello_problem(&hello, implementation.name()) {
+        let stop = Stop::new(Outcome::Error, format!("{who}: {problem}"));
+        return Err((stop, Some(backing)));
+    }
     let (version, detail) = match &backing {
         // The session's capabilities carry the exact build; the page only knows its UA.
         Backing::Browser(s) => (
@@ -272,4 +276,47 @@ pub(super) fn launch_settings(
             && matches!(&s.action, Action::Command(PeerCommand::CreatePeerConnection { configuration, .. }) if configuration.mdns == Some(true))
     });
     crate::browser::Launch { mdns }
+}
+
+/// What makes a Hello unacceptable for the implementation `expected` (docs/peer-protocol.md,
+/// "The Hello"): another protocol version, or another implementation name than the one the
+/// harness started. Pure.
+fn hello_problem(hello: &Hello, expected: &str) -> Option<String> {
+    if hello.protocol_version != PROTOCOL_VERSION {
+        return Some(format!(
+            "its Hello speaks protocol version {}, the harness speaks {PROTOCOL_VERSION} \
+             (docs/peer-protocol.md)",
+            hello.protocol_version
+        ));
+    }
+    (hello.implementation != expected).then(|| {
+        format!(
+            "its Hello names the implementation '{}', but the harness started '{expected}'",
+            hello.implementation
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hello_must_speak_this_protocol_and_name_the_implementation_started() {
+        let hello = |version, name: &str| Hello {
+            protocol_version: version,
+            implementation: name.into(),
+            version: "1.0".into(),
+            detail: None,
+            unsupported: Default::default(),
+        };
+        assert_eq!(
+            hello_problem(&hello(PROTOCOL_VERSION, "rust"), "rust"),
+            None
+        );
+        let other = hello_problem(&hello(PROTOCOL_VERSION, "pion"), "rust").unwrap();
+        assert!(other.contains("names the implementation 'pion'"), "{other}");
+        let old = hello_problem(&hello(PROTOCOL_VERSION + 1, "rust"), "rust").unwrap();
+        assert!(old.contains("protocol version 2"), "{old}");
+    }
 }
