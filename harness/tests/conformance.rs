@@ -221,6 +221,19 @@ impl Peer {
         }
     }
 
+    /// Each of `commands` must fail with the error `expected`; `why` ends the message.
+    async fn expect_errors(&mut self, expected: &str, why: &str, commands: Vec<Value>) {
+        for command in commands {
+            let what = command.to_string();
+            assert_eq!(
+                self.error_name(command).await,
+                expected,
+                "{}: {what} {why}",
+                self.name
+            );
+        }
+    }
+
     /// Waits for an `error` log event after the events seen so far.
     async fn expect_error_log(&mut self, what: &str) -> String {
         let from = self.events.len();
@@ -301,7 +314,7 @@ async fn check_implementation(name: &str) {
 
     // Before create_peer_connection: close is a no-op, everything else needs a connection.
     assert_eq!(peer.ok(json!({"type": "close"})).await["type"], "done");
-    for command in [
+    let commands = vec![
         json!({"type": "create_offer"}),
         json!({"type": "create_answer"}),
         json!({"type": "set_local_description"}),
@@ -314,14 +327,13 @@ async fn check_implementation(name: &str) {
         json!({"type": "send", "label": "a", "data": {"text": "x"}}),
         json!({"type": "echo", "label": "a"}),
         json!({"type": "receive_bulk", "label": "a", "bytes": 10}),
-    ] {
-        let what = command.to_string();
-        assert_eq!(
-            peer.error_name(command).await,
-            "InvalidStateError",
-            "{name}: {what} before create_peer_connection"
-        );
-    }
+    ];
+    peer.expect_errors(
+        "InvalidStateError",
+        "before create_peer_connection",
+        commands,
+    )
+    .await;
 
     // Frames the protocol does not have.
     assert_eq!(
@@ -348,19 +360,14 @@ async fn check_implementation(name: &str) {
         "InvalidStateError",
         "{name}: get_local_description before any local description"
     );
-    for command in [
+    let commands = vec![
         json!({"type": "send", "label": "nope", "data": {"text": "x"}}),
         json!({"type": "close_data_channel", "label": "nope"}),
         json!({"type": "send_bulk", "label": "nope", "bytes": 10, "chunk": 4, "seed": 1,
                "high_water": 100, "low_water": 10}),
-    ] {
-        let what = command.to_string();
-        assert_eq!(
-            peer.error_name(command).await,
-            "InvalidAccessError",
-            "{name}: {what} on a label no channel has"
-        );
-    }
+    ];
+    peer.expect_errors("InvalidAccessError", "on a label no channel has", commands)
+        .await;
     let channel = peer
         .ok(json!({"type": "create_data_channel", "label": "a"}))
         .await;
@@ -425,22 +432,16 @@ async fn check_implementation(name: &str) {
 /// `BadRequest` whatever the peer's state: a peer reads the whole request before it runs it.
 /// Checked before `create_peer_connection`, where running it would be an `InvalidStateError`.
 async fn check_requests_that_do_not_read(peer: &mut Peer) {
-    let name = peer.name.clone();
-    for command in [
+    let commands = vec![
         json!({"type": "send", "label": 7, "data": {"text": "x"}}),
         json!({"type": "send", "label": "a"}),
         json!({"type": "create_data_channel"}),
         json!({"type": "receive_bulk", "label": "a", "bytes": "ten"}),
         json!({"type": "receive_bulk", "label": "a", "bytes": -1}),
         json!({"type": "echo", "label": "a", "loud": true}),
-    ] {
-        let what = command.to_string();
-        assert_eq!(
-            peer.error_name(command).await,
-            "BadRequest",
-            "{name}: {what} does not read"
-        );
-    }
+    ];
+    peer.expect_errors("BadRequest", "does not read", commands)
+        .await;
 }
 
 /// With a connection: values a command reads but cannot use are a `TypeError` (as a W3C
@@ -449,19 +450,14 @@ async fn check_requests_that_do_not_read(peer: &mut Peer) {
 async fn check_values_a_command_cannot_use(peer: &mut Peer) {
     let name = peer.name.clone();
     peer.ok(json!({"type": "create_peer_connection"})).await;
-    for command in [
+    let commands = vec![
         // W3C createDataChannel: maxPacketLifeTime and maxRetransmits both set.
         json!({"type": "create_data_channel", "label": "both",
                "init": {"max_retransmits": 1, "max_packet_life_time": 1}}),
         json!({"type": "receive_bulk", "label": "a", "bytes": 0}),
-    ] {
-        let what = command.to_string();
-        assert_eq!(
-            peer.error_name(command).await,
-            "TypeError",
-            "{name}: {what}"
-        );
-    }
+    ];
+    peer.expect_errors("TypeError", "is a TypeError", commands)
+        .await;
     let pinned = peer
         .ok(json!({"type": "create_data_channel", "label": "pinned",
                     "init": {"negotiated": true, "id": 7}}))
